@@ -1,0 +1,79 @@
+"""Feature-map interventions: the edit r <- value * a + r * (1 - a), with a = alpha * pooled mask.
+
+A ``UnitEdit`` names a layer, units, a per-unit value (0 erases, a constant k draws), a per-unit
+alpha, and a mask at any resolution. The mask is pooled to the feature map (area fraction by
+default, max as an option). A list of edits composites in order: a later one paints over earlier
+ones, draws and erases alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+Pooling = Literal["area", "max"]
+
+
+@dataclass
+class UnitEdit:
+    layer: str
+    units: Sequence[int] | torch.Tensor
+    value: float | Sequence[float] | torch.Tensor = 0.0  # per unit, or one for all
+    alpha: float | Sequence[float] | torch.Tensor = 1.0  # per unit, or one for all
+    mask: torch.Tensor | None = None  # (H, W) or (N, H, W) in [0, 1] at any resolution; None = everywhere
+    pooling: Pooling = "area"
+
+
+def pool_mask(mask: torch.Tensor, size: tuple[int, int], pooling: Pooling = "area") -> torch.Tensor:
+    """Pool an (H, W) or (N, H, W) mask to the feature map size (h, w); returns (N or 1, h, w)."""
+    if mask.dim() == 2:
+        mask = mask[None]
+    if mask.dim() != 3:
+        raise ValueError(f"mask must be (H, W) or (N, H, W), got shape {tuple(mask.shape)}")
+    m = mask.float()[:, None]  # (N, 1, H, W)
+    if tuple(m.shape[-2:]) == tuple(size):
+        return m[:, 0]
+    if pooling == "area":
+        pooled = F.adaptive_avg_pool2d(m, size)
+    elif pooling == "max":
+        pooled = F.adaptive_max_pool2d(m, size)
+    else:
+        raise ValueError(f"pooling must be 'area' or 'max', got {pooling!r}")
+    return pooled[:, 0]  # (N, h, w)
+
+
+def _per_unit(x: float | Sequence[float] | torch.Tensor, n: int, like: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(x, dtype=like.dtype, device=like.device).flatten()
+    return t.expand(n) if t.numel() == 1 else t
+
+
+def apply_edits(r: torch.Tensor, edits: Sequence[UnitEdit]) -> torch.Tensor:
+    """Return a copy of feature map r (N, C, h, w) with ``edits`` composited in order."""
+    out = r.clone()
+    n, c, h, w = r.shape
+    for edit in edits:
+        units = torch.as_tensor(edit.units, dtype=torch.long, device=r.device).flatten()
+        if units.numel() == 0:
+            continue
+        if int(units.min()) < 0 or int(units.max()) >= c:
+            raise ValueError(f"units out of range 0..{c - 1} for layer {edit.layer!r}: {units.tolist()}")
+        value = _per_unit(edit.value, len(units), r)[None, :, None, None]  # (1, U, 1, 1)
+        alpha = _per_unit(edit.alpha, len(units), r)[None, :, None, None]  # (1, U, 1, 1)
+        if edit.mask is None:
+            a = alpha.expand(n, -1, h, w)  # (N, U, h, w)
+        else:
+            m = pool_mask(edit.mask, (h, w), edit.pooling).to(r.dtype).to(r.device)  # (N or 1, h, w)
+            if m.shape[0] not in (1, n):
+                raise ValueError(f"mask batch {m.shape[0]} does not match feature batch {n}")
+            a = alpha * m[:, None]  # (N or 1, U, h, w)
+        out[:, units] = value * a + out[:, units] * (1 - a)
+    return out
+
+
+def edit_function(edits: Sequence[UnitEdit]):
+    """A hook function applying ``edits`` (for ``edit_layer``)."""
+    return lambda r: apply_edits(r, edits)
