@@ -1,0 +1,69 @@
+"""``ganpaint train``: train the scene-world GAN (resumable) and export it in the published layout."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train the embedded default GAN or segmenter on the scene world")
+    sub = p.add_subparsers(dest="train_command", required=True)
+
+    g = sub.add_parser("gan", help="progressive GAN training; checkpoints every few minutes; --resume continues")
+    g.add_argument("--data", default="data/scenes64", help="a dataset from `ganpaint scenes render` (default data/scenes64)")
+    g.add_argument("--run", default="runs/gan64", help="run folder: checkpoint, log.jsonl, samples (default runs/gan64)")
+    g.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    g.add_argument("--kimg", type=float, default=1000, help="stop after this many thousand images seen in total")
+    g.add_argument("--minutes", type=float, default=float("inf"), help="stop after this many minutes of this run")
+    g.add_argument("--checkpoint-minutes", type=float, default=3.0, help="minutes between checkpoints (default 3)")
+    g.add_argument("--channels", help="generator widths at 4,8,16,32,64 px, e.g. 256,128,64,32,16 (new runs only)")
+    g.add_argument("--z-dim", type=int, default=128, help="latent size (new runs only, default 128)")
+    g.add_argument("--batch", type=int, default=32)
+    g.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=_train_gan)
+
+    e = sub.add_parser("export", help="write a run's EMA generator as models/<id>/generator.pth (published layout)")
+    e.add_argument("--run", default="runs/gan64")
+    e.add_argument("--out", required=True, help="model folder, e.g. models/scenes64")
+    e.set_defaults(func=_export)
+
+
+def _train_gan(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import torch
+
+    from ganpaint.scenes.dataset import load_dataset
+    from ganpaint.train.gan import GanConfig, Trainer, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    images, _labels, meta = load_dataset(args.data)
+    if args.resume:
+        if not (Path(args.run) / "checkpoint.pt").is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {args.run}/checkpoint.pt")
+        trainer = Trainer.resume(args.run, images)
+        print(f"resumed {args.run} at {trainer.imgs_seen / 1000:.1f} kimg, {trainer.wall / 60:.1f} min trained")
+    else:
+        if (Path(args.run) / "checkpoint.pt").exists():
+            raise ValueError(f"{args.run} already holds a checkpoint: pass --resume, or choose another --run")
+        cfg = GanConfig(data=args.data, resolution=int(meta["size"]), z_dim=args.z_dim, batch=args.batch)
+        if args.channels:
+            cfg.g_channels = [int(c) for c in args.channels.split(",")]
+        trainer = Trainer(cfg, args.run, images)
+    train(trainer, args.kimg, args.minutes, args.checkpoint_minutes, progress=not args.no_progress)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import torch
+
+    from ganpaint.train.gan import Trainer, export_generator
+
+    trainer = Trainer.resume(args.run)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(export_generator(trainer), out / "generator.pth")
+    print(f"exported {trainer.imgs_seen / 1000:.1f} kimg EMA generator to {out / 'generator.pth'}")
