@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from ganpaint.nn.proggan import ProgressiveGenerator
 
 

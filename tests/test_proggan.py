@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-
 from ganpaint.nn.proggan import (
     ProgressiveGenerator,
     generator_from_state_dict,
@@ -47,7 +46,9 @@ def test_wrapped_state_dict_loads(tiny_g, tmp_path):
 def test_renamed_key_is_named_in_error(tiny_g):
     sd = dict(tiny_g.state_dict())
     sd["layer3.wscale.bias"] = sd.pop("layer3.wscale.b")
-    with pytest.raises(ValueError, match=r"missing keys \['layer3.wscale.b'\], unexpected keys \['layer3.wscale.bias'\]"):
+    with pytest.raises(
+        ValueError, match=r"missing keys \['layer3.wscale.b'\], unexpected keys \['layer3.wscale.bias'\]"
+    ):
         generator_from_state_dict(sd)
 
 
@@ -73,7 +74,12 @@ def test_architecture_follows_state_dict():
     assert h.channels == g.channels and h.z_dim == 12 and h.resolution == 64
     assert "output_64x64.conv.weight" in h.state_dict()
     # nearest 2x upsampling sits in odd layers from layer3
-    assert [n for n, m in h.named_modules() if n.endswith(".up")] == ["layer3.up", "layer5.up", "layer7.up", "layer9.up"]
+    assert [n for n, m in h.named_modules() if n.endswith(".up")] == [
+        "layer3.up",
+        "layer5.up",
+        "layer7.up",
+        "layer9.up",
+    ]
     assert h(image_latents([0], 12)).shape == (1, 3, 64, 64)
     # the weight scale is a constant, not a parameter
     assert not any("scale" in k and not k.endswith("wscale.b") for k in h.state_dict())

@@ -2,14 +2,21 @@ import math
 
 import numpy as np
 import torch
-
 from ganpaint.nn.proggan import generator_from_state_dict
 from ganpaint.train.gan import GanConfig, Trainer, export_generator, train
 
 
 def tiny_config(**kw) -> GanConfig:
-    base = dict(resolution=32, z_dim=8, g_channels=[8, 8, 8, 4], batch=4, kimg_first=0.008, kimg_fade=[0.008, 0.008, 0.008],
-                kimg_stable=[0.008, 0.008], r1_every=2)
+    base = dict(
+        resolution=32,
+        z_dim=8,
+        g_channels=[8, 8, 8, 4],
+        batch=4,
+        kimg_first=0.008,
+        kimg_fade=[0.008, 0.008, 0.008],
+        kimg_stable=[0.008, 0.008],
+        r1_every=2,
+    )
     return GanConfig(**{**base, **kw})
 
 

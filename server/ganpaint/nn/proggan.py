@@ -171,10 +171,14 @@ def generator_from_state_dict(state: Mapping) -> ProgressiveGenerator:
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
     if missing or unexpected:
-        raise ValueError(f"state dict does not match the ProGAN layout: missing keys {missing}, unexpected keys {unexpected}")
+        raise ValueError(
+            f"state dict does not match the ProGAN layout: missing keys {missing}, unexpected keys {unexpected}"
+        )
     for key, tensor in expected.items():
         if tuple(sd[key].shape) != tuple(tensor.shape):
-            raise ValueError(f"shape mismatch for key {key!r}: file has {tuple(sd[key].shape)}, expected {tuple(tensor.shape)}")
+            raise ValueError(
+                f"shape mismatch for key {key!r}: file has {tuple(sd[key].shape)}, expected {tuple(tensor.shape)}"
+            )
     g.load_state_dict({k: v.float() for k, v in sd.items()})
     return g.eval()
 

@@ -10,8 +10,12 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="train_command", required=True)
 
     g = sub.add_parser("gan", help="progressive GAN training; checkpoints every few minutes; --resume continues")
-    g.add_argument("--data", default="data/scenes64", help="a dataset from `ganpaint scenes render` (default data/scenes64)")
-    g.add_argument("--run", default="runs/gan64", help="run folder: checkpoint, log.jsonl, samples (default runs/gan64)")
+    g.add_argument(
+        "--data", default="data/scenes64", help="a dataset from `ganpaint scenes render` (default data/scenes64)"
+    )
+    g.add_argument(
+        "--run", default="runs/gan64", help="run folder: checkpoint, log.jsonl, samples (default runs/gan64)"
+    )
     g.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     g.add_argument("--kimg", type=float, default=1000, help="stop after this many thousand images seen in total")
     g.add_argument("--minutes", type=float, default=float("inf"), help="stop after this many minutes of this run")
@@ -33,7 +37,6 @@ def _train_gan(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     import torch
-
     from ganpaint.scenes.dataset import load_dataset
     from ganpaint.train.gan import GanConfig, Trainer, train
 
@@ -59,7 +62,6 @@ def _export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     import torch
-
     from ganpaint.train.gan import Trainer, export_generator
 
     trainer = Trainer.resume(args.run)

@@ -10,9 +10,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from ganpaint.nn.proggan import OutputBlock, ProgressiveGenerator
+from torch import nn
 
 
 def init_equalized(module: nn.Module) -> None:
@@ -32,7 +31,9 @@ class GrowingGenerator(nn.Module):
         super().__init__()
         self.g = ProgressiveGenerator(channels, z_dim)
         self.resolutions = [4 * 2**i for i in range(len(channels) // 2)]
-        self.to_rgb = nn.ModuleDict({str(r): OutputBlock(channels[2 * i + 1]) for i, r in enumerate(self.resolutions[:-1])})
+        self.to_rgb = nn.ModuleDict(
+            {str(r): OutputBlock(channels[2 * i + 1]) for i, r in enumerate(self.resolutions[:-1])}
+        )
         init_equalized(self)
 
     def head(self, res: int) -> nn.Module:
@@ -92,11 +93,17 @@ class Discriminator(nn.Module):
         super().__init__()
         self.resolutions = sorted(channels)
         act = nn.LeakyReLU(0.2)
-        self.from_rgb = nn.ModuleDict({str(r): nn.Sequential(EqConv2d(3, channels[r], 1), act) for r in self.resolutions})
+        self.from_rgb = nn.ModuleDict(
+            {str(r): nn.Sequential(EqConv2d(3, channels[r], 1), act) for r in self.resolutions}
+        )
         self.blocks = nn.ModuleDict()
         for r in self.resolutions[1:]:
             self.blocks[str(r)] = nn.Sequential(
-                EqConv2d(channels[r], channels[r], 3), act, EqConv2d(channels[r], channels[r // 2], 3), act, nn.AvgPool2d(2)
+                EqConv2d(channels[r], channels[r], 3),
+                act,
+                EqConv2d(channels[r], channels[r // 2], 3),
+                act,
+                nn.AvgPool2d(2),
             )
         c4 = channels[4]
         self.final_conv = nn.Sequential(EqConv2d(c4 + 1, c4, 3), act)

@@ -1,0 +1,176 @@
+"""The precomputed dissection of one model layer: ``precomputed/<model_id>/<layer>.json``.
+
+Written by ``ganpaint dissect``; the server reads dissections only through ``load_precomputed``.
+Schema (version 1; every field is checked on load, errors name the field)::
+
+    {
+      "schema_version": 1,
+      "created_by": "ganpaint 0.1.0 dissect",
+      "model_id": "scenes64", "model_sha256": "<hex of generator.pth>", "segmenter": "<id>",
+      "layer": "layer6", "feature_shape": [C, h, w],
+      "settings": {...},                                # the dissection arguments
+      "samples": {"selection": 1000, "heldout": 500},   # latents used to select units / to measure
+      "units": [{"unit": 0, "label": "tree" | null, "iou": 0.31, "quantile_99": 4.2}, ...],   # C rows
+      "concepts": {
+        "tree": {
+          "ranking": "ace" | "iou",        # which ranking the brush uses (the one that measured better)
+          "units": [20 ints],              # best first; strength s uses the first s
+          "k": [20 floats],                # conditional-mean activation where the concept is present
+          "levels": [20 floats],           # each unit's 0.99 quantile level
+          "draw_values": [20 floats],      # the per-unit value the brush writes when drawing
+          "draw_rule": "2k",               # how draw_values were chosen (e.g. "k", "2k", "quantile_99")
+          "effect": {...},                 # measured numbers (ablation removal, ACE, curves, random baseline)
+          "context": {"building": 0.41, "sky": 0.02}   # insertion success by class at the location
+        }
+      }
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+MAX_UNITS_PER_CONCEPT = 20
+
+
+@dataclass(frozen=True)
+class ConceptUnits:
+    name: str
+    ranking: str
+    units: list[int]
+    k: list[float]
+    levels: list[float]
+    draw_values: list[float]
+    draw_rule: str
+    effect: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Precomputed:
+    model_id: str
+    layer: str
+    feature_shape: tuple[int, int, int]
+    concepts: dict[str, ConceptUnits]
+    units: list[dict[str, Any]]
+    raw: dict[str, Any]  # the whole validated document, for routes that show it
+
+
+def _require(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise ValueError(f"precomputed: {where}: {msg}")
+
+
+def _finite_list(doc: Any, where: str, n: int | None = None, kind: type = float) -> list:
+    _require(isinstance(doc, list), where, f"expected a list, got {type(doc).__name__}")
+    if n is not None:
+        _require(len(doc) == n, where, f"expected {n} entries, got {len(doc)}")
+    for i, v in enumerate(doc):
+        if kind is int:
+            _require(isinstance(v, int) and not isinstance(v, bool), f"{where}[{i}]", f"expected an int, got {v!r}")
+        else:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            _require(ok, f"{where}[{i}]", f"expected a finite number, got {v!r}")
+    return list(doc)
+
+
+def validate(doc: Any) -> Precomputed:
+    """Check a parsed document against schema version 1; ValueError names the first bad field."""
+    _require(isinstance(doc, dict), "document", "expected a JSON object")
+    _require(
+        doc.get("schema_version") == SCHEMA_VERSION,
+        "schema_version",
+        f"expected {SCHEMA_VERSION}, got {doc.get('schema_version')!r}",
+    )
+    for key in ("model_id", "layer", "segmenter", "model_sha256", "created_by"):
+        _require(
+            isinstance(doc.get(key), str) and doc[key] != "", key, f"expected a non-empty string, got {doc.get(key)!r}"
+        )
+    shape = _finite_list(doc.get("feature_shape"), "feature_shape", 3, int)
+    channels = shape[0]
+    _require(all(s > 0 for s in shape), "feature_shape", f"expected positive sizes, got {shape}")
+    _require(isinstance(doc.get("settings"), dict), "settings", "expected an object")
+    samples = doc.get("samples")
+    _require(
+        isinstance(samples, dict) and all(isinstance(samples.get(k), int) for k in ("selection", "heldout")),
+        "samples",
+        f"expected {{'selection': int, 'heldout': int}}, got {samples!r}",
+    )
+    units = doc.get("units")
+    _require(isinstance(units, list) and len(units) == channels, "units", f"expected {channels} unit rows")
+    for i, row in enumerate(units):
+        _require(isinstance(row, dict) and row.get("unit") == i, f"units[{i}]", "expected {'unit': i, ...} in order")
+        _require(
+            row.get("label") is None or isinstance(row.get("label"), str),
+            f"units[{i}].label",
+            "expected a string or null",
+        )
+        _finite_list([row.get("iou"), row.get("quantile_99")], f"units[{i}].iou/quantile_99")
+    concepts_doc = doc.get("concepts")
+    _require(isinstance(concepts_doc, dict), "concepts", "expected an object")
+    concepts = {}
+    for name, c in concepts_doc.items():
+        where = f"concepts.{name}"
+        _require(isinstance(c, dict), where, "expected an object")
+        _require(
+            c.get("ranking") in ("ace", "iou"), f"{where}.ranking", f"expected 'ace' or 'iou', got {c.get('ranking')!r}"
+        )
+        ids = _finite_list(c.get("units"), f"{where}.units", kind=int)
+        _require(1 <= len(ids) <= MAX_UNITS_PER_CONCEPT, f"{where}.units", f"expected 1..{MAX_UNITS_PER_CONCEPT} units")
+        _require(all(0 <= u < channels for u in ids), f"{where}.units", f"unit ids must be in 0..{channels - 1}")
+        _require(len(set(ids)) == len(ids), f"{where}.units", "unit ids must be distinct")
+        lists = {key: _finite_list(c.get(key), f"{where}.{key}", len(ids)) for key in ("k", "levels", "draw_values")}
+        _require(isinstance(c.get("draw_rule"), str), f"{where}.draw_rule", "expected a string")
+        _require(isinstance(c.get("effect", {}), dict), f"{where}.effect", "expected an object")
+        context = c.get("context", {})
+        _require(isinstance(context, dict), f"{where}.context", "expected an object")
+        concepts[name] = ConceptUnits(
+            name,
+            c["ranking"],
+            ids,
+            lists["k"],
+            lists["levels"],
+            lists["draw_values"],
+            c["draw_rule"],
+            c.get("effect", {}),
+            context,
+        )
+    return Precomputed(doc["model_id"], doc["layer"], (shape[0], shape[1], shape[2]), concepts, units, doc)
+
+
+def load_precomputed(path: str | Path) -> Precomputed:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"precomputed file not found: {path}")
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"precomputed file {path} is not valid JSON: {exc}") from exc
+    try:
+        return validate(doc)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def write_precomputed(doc: dict[str, Any], path: str | Path) -> Path:
+    """Validate and write atomically (a reader never sees half a file)."""
+    validate(doc)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def precomputed_layers(root: str | Path, model_id: str) -> list[str]:
+    """Layers with a precomputed file for ``model_id``, in layer order."""
+    folder = Path(root) / model_id
+    layers = [p.stem for p in folder.glob("layer*.json")] if folder.is_dir() else []
+    return sorted(layers, key=lambda s: int(s[5:]) if s[5:].isdigit() else 0)
