@@ -1,0 +1,260 @@
+// The picture and the pointer: shows frames, draws the stroke overlay, turns pointer input into stroke points.
+//
+// PaintCanvas owns two stacked canvases: the image at the model's native resolution (scaled up crisply by CSS)
+// and an overlay at screen resolution for masks and the brush cursor. It never decides what a stroke means;
+// it dispatches CustomEvents with normalised points:
+//   "strokebegin" {point}, "strokemove" {points}, "strokeend" {}, "strokecancel" {}
+// Pointer handling follows signature_pad: one pointer at a time (by pointerId), move/up listeners exist only
+// during a stroke, touch-action: none on the surface, points closer than MIN_STEP_PX are dropped.
+
+const MIN_STEP_PX = 2;
+
+export class PaintCanvas extends EventTarget {
+  constructor({ imageCanvas, overlayCanvas }) {
+    super();
+    this.image = imageCanvas;
+    this.overlay = overlayCanvas;
+    this.imageCtx = imageCanvas.getContext("2d");
+    this.overlayCtx = overlayCanvas.getContext("2d");
+    this.pointerId = null;
+    this.lastPx = null;
+    this.hover = null; // {x, y} normalised, for the brush cursor
+    this.brushRadius = 0.05;
+    this.cursorColour = "#ffffff";
+    this.current = null; // the frame on screen (ImageBitmap)
+    this.original = null; // the unpainted frame, for compare
+    this.comparing = false;
+    this.overlayState = { strokes: [], live: null, colours: {}, visible: true };
+
+    this.onDown = this.onDown.bind(this);
+    this.onMove = this.onMove.bind(this);
+    this.onUp = this.onUp.bind(this);
+    this.onCancel = this.onCancel.bind(this);
+    this.onHover = this.onHover.bind(this);
+    this.onLeave = this.onLeave.bind(this);
+    this.overlay.style.touchAction = "none";
+    this.overlay.addEventListener("pointerdown", this.onDown);
+    this.overlay.addEventListener("pointermove", this.onHover);
+    this.overlay.addEventListener("pointerleave", this.onLeave);
+    new ResizeObserver(() => this.resizeOverlay()).observe(this.overlay);
+  }
+
+  setResolution(size) {
+    if (this.image.width !== size || this.image.height !== size) {
+      this.image.width = size;
+      this.image.height = size;
+    }
+    this.image.dataset.resolution = String(size);
+  }
+
+  /** Show a decoded frame; `original` marks the unpainted image kept for compare. */
+  showFrame(bitmap, { original = false } = {}) {
+    if (original) this.original = bitmap;
+    this.current = bitmap;
+    if (!this.comparing) this.paint(bitmap);
+  }
+
+  setComparing(on) {
+    this.comparing = on;
+    this.paint(on && this.original ? this.original : this.current);
+    this.image.dataset.comparing = on ? "true" : "false";
+  }
+
+  paint(bitmap) {
+    if (!bitmap) return;
+    this.setResolution(bitmap.width);
+    this.imageCtx.clearRect(0, 0, this.image.width, this.image.height);
+    this.imageCtx.drawImage(bitmap, 0, 0);
+  }
+
+  /** Forget frames (a new image is being opened). */
+  clearFrames() {
+    this.current = null;
+    this.original = null;
+    this.imageCtx.clearRect(0, 0, this.image.width, this.image.height);
+  }
+
+  toPngBlob() {
+    return new Promise((resolve) => this.image.toBlob(resolve, "image/png"));
+  }
+
+  // ---- overlay ------------------------------------------------------------------------------------------------
+
+  setBrush(radius, colour) {
+    this.brushRadius = radius;
+    this.cursorColour = colour || this.cursorColour;
+    this.drawOverlay();
+  }
+
+  /** strokes: stroke data; live: the stroke being drawn or null; colours: concept -> CSS colour. */
+  setOverlay(state) {
+    Object.assign(this.overlayState, state);
+    this.drawOverlay();
+  }
+
+  resizeOverlay() {
+    const rect = this.overlay.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(rect.width * dpr));
+    const h = Math.max(1, Math.round(rect.height * dpr));
+    if (this.overlay.width !== w || this.overlay.height !== h) {
+      this.overlay.width = w;
+      this.overlay.height = h;
+    }
+    this.drawOverlay();
+  }
+
+  drawOverlay() {
+    const ctx = this.overlayCtx;
+    const { width: W, height: H } = this.overlay;
+    ctx.clearRect(0, 0, W, H);
+    const { strokes, live, colours, visible } = this.overlayState;
+    if (visible && !this.comparing) {
+      ctx.save();
+      ctx.globalAlpha = 0.45;
+      for (const s of strokes) if (s.enabled) this.drawStroke(ctx, s, colours[s.concept]);
+      ctx.restore();
+    }
+    if (live) {
+      ctx.save();
+      ctx.globalAlpha = visible ? 0.45 : 0.25;
+      this.drawStroke(ctx, live, colours[live.concept]);
+      ctx.restore();
+    }
+    if (this.hover && this.pointerId === null) {
+      ctx.save();
+      ctx.lineWidth = Math.max(1, W / 400);
+      ctx.strokeStyle = "rgba(0,0,0,0.6)";
+      ctx.beginPath();
+      ctx.arc(this.hover.x * W, this.hover.y * H, this.brushRadius * W, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.setLineDash([4, 4]);
+      ctx.strokeStyle = this.cursorColour;
+      ctx.stroke();
+      ctx.restore();
+    }
+  }
+
+  drawStroke(ctx, stroke, colour = "#ffffff") {
+    const { width: W, height: H } = this.overlay;
+    const pts = stroke.mask.points;
+    const r = stroke.mask.radius * W;
+    ctx.fillStyle = stroke.mode === "erase" ? this.hatch(ctx, colour) : colour;
+    // Fill discs and capsules (not a wide line) so overlapping segments do not double the alpha.
+    ctx.beginPath();
+    for (let i = 0; i < pts.length; i++) {
+      const x = pts[i][0] * W;
+      const y = pts[i][1] * H;
+      ctx.moveTo(x + r, y);
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      if (i > 0) {
+        const px = pts[i - 1][0] * W;
+        const py = pts[i - 1][1] * H;
+        const len = Math.hypot(x - px, y - py);
+        if (len > 0) {
+          const nx = (-(y - py) / len) * r;
+          const ny = ((x - px) / len) * r;
+          // Same winding as arc() so "nonzero" fills the union (no holes where shapes overlap).
+          ctx.moveTo(px + nx, py + ny);
+          ctx.lineTo(px - nx, py - ny);
+          ctx.lineTo(x - nx, y - ny);
+          ctx.lineTo(x + nx, y + ny);
+          ctx.closePath();
+        }
+      }
+    }
+    ctx.fill("nonzero");
+  }
+
+  hatch(ctx, colour) {
+    const tile = document.createElement("canvas");
+    const n = Math.max(8, Math.round(this.overlay.width / 60));
+    tile.width = n;
+    tile.height = n;
+    const t = tile.getContext("2d");
+    t.fillStyle = "rgba(0,0,0,0.35)";
+    t.fillRect(0, 0, n, n);
+    t.strokeStyle = colour;
+    t.lineWidth = n / 3;
+    t.beginPath();
+    t.moveTo(-n, n * 2);
+    t.lineTo(n * 2, -n);
+    t.moveTo(0, n * 2);
+    t.lineTo(n * 2, 0);
+    t.moveTo(-n, n);
+    t.lineTo(n, -n);
+    t.stroke();
+    return ctx.createPattern(tile, "repeat");
+  }
+
+  // ---- pointer input ------------------------------------------------------------------------------------------
+
+  normalise(ev) {
+    const rect = this.overlay.getBoundingClientRect();
+    const x = (ev.clientX - rect.left) / rect.width;
+    const y = (ev.clientY - rect.top) / rect.height;
+    return { x: Math.min(1, Math.max(0, x)), y: Math.min(1, Math.max(0, y)), px: ev.clientX, py: ev.clientY };
+  }
+
+  onHover(ev) {
+    if (this.pointerId !== null || ev.pointerType === "touch") return;
+    const p = this.normalise(ev);
+    this.hover = { x: p.x, y: p.y };
+    this.drawOverlay();
+  }
+
+  onLeave() {
+    this.hover = null;
+    this.drawOverlay();
+  }
+
+  onDown(ev) {
+    if (this.pointerId !== null) return;
+    if (ev.pointerType === "mouse" && ev.button !== 0) return;
+    ev.preventDefault();
+    this.pointerId = ev.pointerId;
+    this.overlay.setPointerCapture?.(ev.pointerId);
+    this.overlay.addEventListener("pointermove", this.onMove);
+    this.overlay.addEventListener("pointerup", this.onUp);
+    this.overlay.addEventListener("pointercancel", this.onCancel);
+    this.overlay.addEventListener("lostpointercapture", this.onUp);
+    const p = this.normalise(ev);
+    this.lastPx = p;
+    this.hover = null;
+    this.dispatchEvent(new CustomEvent("strokebegin", { detail: { point: [p.x, p.y] } }));
+  }
+
+  onMove(ev) {
+    if (ev.pointerId !== this.pointerId) return;
+    const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [];
+    const points = [];
+    for (const e of events.length ? events : [ev]) {
+      const p = this.normalise(e);
+      if (Math.hypot(p.px - this.lastPx.px, p.py - this.lastPx.py) < MIN_STEP_PX) continue;
+      this.lastPx = p;
+      points.push([p.x, p.y]);
+    }
+    if (points.length) this.dispatchEvent(new CustomEvent("strokemove", { detail: { points } }));
+  }
+
+  onUp(ev) {
+    if (ev.pointerId !== this.pointerId) return;
+    this.finish("strokeend");
+  }
+
+  onCancel(ev) {
+    if (ev.pointerId !== this.pointerId) return;
+    this.finish("strokecancel");
+  }
+
+  finish(type) {
+    const id = this.pointerId;
+    this.pointerId = null;
+    this.overlay.removeEventListener("pointermove", this.onMove);
+    this.overlay.removeEventListener("pointerup", this.onUp);
+    this.overlay.removeEventListener("pointercancel", this.onCancel);
+    this.overlay.removeEventListener("lostpointercapture", this.onUp);
+    if (this.overlay.hasPointerCapture?.(id)) this.overlay.releasePointerCapture(id);
+    this.dispatchEvent(new CustomEvent(type, { detail: {} }));
+  }
+}
