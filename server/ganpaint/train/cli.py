@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     e.add_argument("--run", default="runs/gan64")
     e.add_argument("--out", required=True, help="model folder, e.g. models/scenes64")
     e.set_defaults(func=_export)
+    _register_segmenter(sub)
 
 
 def _train_gan(args: argparse.Namespace) -> None:
@@ -69,3 +70,27 @@ def _export(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     torch.save(export_generator(trainer), out / "generator.pth")
     print(f"exported {trainer.imgs_seen / 1000:.1f} kimg EMA generator to {out / 'generator.pth'}")
+
+
+def _register_segmenter(sub) -> None:
+    s = sub.add_parser("segmenter", help="train the scene-world segmenter (U-Net) and evaluate it on held-out renders")
+    s.add_argument("--data", default="data/scenes64", help="a dataset from `ganpaint scenes render`")
+    s.add_argument("--out", default="models/scenes64/segmenter.pth", help="weights file; segmenter_eval.json beside")
+    s.add_argument("--run", default="runs/segmenter64", help="checkpoint folder (default runs/segmenter64)")
+    s.add_argument("--minutes", type=float, default=8.0, help="training minutes of this run (default 8)")
+    s.add_argument("--heldout-seeds", default="1000000..", help="START.. or START..STOP of fresh scenes to evaluate on")
+    s.add_argument("--heldout-n", type=int, default=1000, help="held-out scenes when STOP is not given (default 1000)")
+    s.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt (extends the plan)")
+    s.add_argument("--batch", type=int, default=32)
+    s.add_argument("--widths", default="16,32,96,192", help="U-Net widths per scale (new runs only)")
+    s.add_argument("--checkpoint-minutes", type=float, default=2.0)
+    s.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    s.add_argument("--eval-only", action="store_true", help="skip training; evaluate --out")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_train_segmenter)
+
+
+def _train_segmenter(args: argparse.Namespace) -> None:
+    from ganpaint.train.segmenter_cli import run
+
+    run(args)
