@@ -1,0 +1,284 @@
+"""The painting page in a real browser: Debian's chromium driven by Playwright, against a live tiny-model server.
+
+The module starts ``ganpaint serve`` on a free 127.0.0.1 port with the seeded 32 px ``tiny`` model (made by
+``ganpaint make-tiny``), opens the page, and checks what a user sees: the page loads cleanly, a drag paints
+inside the stroke more than outside, undo/redo restore exact pixels, a share link reproduces the frame bytes,
+and erase mode sends erase strokes. Screenshots go to test-output/ (gitignored); with GANPAINT_DOCS_SCREENSHOT=1
+the one after a stroke also replaces docs/img/page.png (the README's picture).
+
+The page mirrors its progress on <body>: data-sent-seq (last render sent) and data-frame-seq (last frame
+drawn); the server never drops the newest render, so "frame seq == sent seq" means the screen is up to date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[1]
+OUTPUT = REPO / "test-output"
+DOCS_SHOT = REPO / "docs" / "img" / "page.png"
+LAPTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 820, "height": 1180}
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ganpaint(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ganpaint.cli", *args]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Base URL of a live server painting the tiny model."""
+    root = tmp_path_factory.mktemp("tiny")
+    subprocess.run(_ganpaint("make-tiny", "--out", str(root)), check=True, capture_output=True, timeout=120)
+    port = _free_port()
+    log = open(root / "server.log", "w+")  # noqa: SIM115 (closed below)
+    cmd = _ganpaint(
+        "serve",
+        "--models-dir", str(root / "models"),
+        "--precomputed-dir", str(root / "precomputed"),
+        "--model", "tiny",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    )  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as res:
+                if json.load(res).get("status") == "ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.seek(0)
+            pytest.fail(f"server did not come up (exit {proc.poll()}):\n{log.read()[-3000:]}")
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page plus what it printed and sent: console errors, page errors, websocket frames both ways."""
+
+    def __init__(self, page):
+        self.page = page
+        self.errors: list[str] = []
+        self.sent: list[dict] = []
+        self.frames: list[bytes] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: self.errors.append(f"requestfailed: {r.url} {r.failure}"))
+        page.on("websocket", self._on_ws)
+
+    def _on_ws(self, ws):
+        def sent(payload):
+            if isinstance(payload, str):
+                self.sent.append(json.loads(payload))
+
+        def received(payload):
+            if isinstance(payload, bytes):
+                self.frames.append(payload)
+
+        ws.on("framesent", sent)
+        ws.on("framereceived", received)
+
+    def settle(self, timeout: float = 15_000) -> None:
+        """Wait until the newest render sent has been drawn."""
+        self.page.wait_for_function(
+            "() => { const d = document.body.dataset; return d.frameSeq !== undefined && d.frameSeq === d.sentSeq; }",
+            timeout=timeout,
+        )
+
+    def pixels(self) -> list[int]:
+        """The picture's RGBA bytes at the model's native resolution."""
+        return self.page.evaluate(
+            """() => { const c = document.querySelector('#image-canvas');
+                       return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"""
+        )
+
+    def frame_for(self, seq: int) -> bytes:
+        """The image bytes of the frame tagged `seq` (header: 4-byte seq, 2-byte render time)."""
+        for f in reversed(self.frames):
+            if int.from_bytes(f[:4], "big") == seq:
+                return f[6:]
+        raise AssertionError(f"no frame with seq {seq}; got {[int.from_bytes(f[:4], 'big') for f in self.frames]}")
+
+    def seq(self) -> int:
+        return int(self.page.evaluate("document.body.dataset.frameSeq"))
+
+    def drag(self, points: list[tuple[float, float]], steps: int = 6) -> None:
+        """Drag the mouse through `points` given in 0..1 of the picture."""
+        box = self.page.locator("#overlay-canvas").bounding_box()
+        xy = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
+        self.page.mouse.move(*xy[0])
+        self.page.mouse.down()
+        for p in xy[1:]:
+            self.page.mouse.move(*p, steps=steps)
+        self.page.mouse.up()
+
+
+@pytest.fixture
+def open_page(browser, server):
+    contexts = []
+
+    def open_(path: str = "/", viewport=LAPTOP) -> Watched:
+        """Open a path on the server (or a full URL) and wait for the first frame."""
+        ctx = browser.new_context(viewport=viewport)
+        contexts.append(ctx)
+        w = Watched(ctx.new_page())
+        w.page.goto(path if path.startswith("http") else server + path)
+        w.settle()
+        return w
+
+    yield open_
+    for ctx in contexts:
+        ctx.close()
+
+
+def _region_change(before: list[int], after: list[int], size: int, y: float, x0: float, x1: float, r: float):
+    """Mean |change| per channel inside the painted band (a capsule) and outside it."""
+    inside, outside = [], []
+    for j in range(size):
+        for i in range(size):
+            px, py = (i + 0.5) / size, (j + 0.5) / size
+            dx = max(x0 - px, 0.0, px - x1)
+            d = (dx * dx + (py - y) ** 2) ** 0.5
+            k = 4 * (j * size + i)
+            change = sum(abs(after[k + c] - before[k + c]) for c in range(3)) / 3
+            (inside if d <= r else outside).append(change)
+    return sum(inside) / len(inside), sum(outside) / len(outside)
+
+
+def test_page_loads_without_console_errors(open_page):
+    w = open_page("/")
+    page = w.page
+    assert page.locator("#status").get_attribute("data-state") == "open"
+    assert page.locator("#concept-palette input[name=concept]").count() >= 1
+    assert page.locator("#gallery-strip .thumb").count() >= 1
+    size = page.evaluate("document.querySelector('#image-canvas').width")
+    assert size == 32
+    # every control is labelled for assistive technology
+    unlabeled = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, select, canvas')].filter(el => {
+             if (el.type === 'file' || el.hidden) return false;
+             const name = el.getAttribute('aria-label') || el.labels?.[0]?.textContent || el.textContent;
+             return !name || !name.trim(); }).map(el => el.outerHTML)"""
+    )
+    assert unlabeled == []
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    assert page.locator("#shortcut-rows tr").count() >= 10
+    page.keyboard.press("Escape")
+    assert w.errors == []
+
+
+def test_paint_undo_redo_share(open_page):
+    w = open_page("/#model=tiny&image=3")
+    page = w.page
+    original = w.pixels()
+    first = w.seq()
+
+    page.locator("#concept-palette label").first.click()
+    page.locator("#brush-size").fill("12")
+    page.locator("#strength").fill("20")
+    w.drag([(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)])
+    w.settle()
+    painted = w.pixels()
+    assert painted != original
+    inside, outside = _region_change(original, painted, 32, 0.5, 0.15, 0.85, 0.12)
+    assert inside > outside, (inside, outside)
+    sent = [m for m in w.sent if m["type"] == "render"]
+    last = sent[-1]["strokes"]
+    assert len(last) == 1 and last[0]["mode"] == "draw" and last[0]["strength"] == 20
+    assert len(sent) >= 3  # the stroke streamed while it was drawn, not only at the end
+    painted_bytes = w.frame_for(w.seq())
+
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "page_after_stroke.png"))
+    if os.environ.get("GANPAINT_DOCS_SCREENSHOT") == "1":
+        shutil.copyfile(OUTPUT / "page_after_stroke.png", DOCS_SHOT)
+
+    page.locator("[data-action=undo]").click()
+    w.settle()
+    assert w.pixels() == original
+    assert w.frame_for(w.seq()) == w.frame_for(first)
+    page.keyboard.press("Control+Shift+Z")  # redo, by shortcut
+    w.settle()
+    assert w.pixels() == painted
+    assert page.locator("#stroke-list .stroke-row").count() == 1
+
+    page.locator("[data-action=share]").click()
+    link = page.locator("#share-url").input_value()
+    assert "strokes=" in link and "image=3" in link
+    other = open_page(link)
+    assert other.pixels() == painted
+    assert other.frame_for(other.seq()) == painted_bytes
+    assert other.page.locator("#stroke-list .stroke-row").count() == 1
+    assert w.errors == [] and other.errors == []
+
+
+def test_erase_mode_sends_erase_strokes(open_page):
+    w = open_page("/#model=tiny&image=5", viewport=TABLET)
+    page = w.page
+    page.keyboard.press("e")
+    assert page.locator("input[name=mode][value=erase]").is_checked()
+    w.drag([(0.3, 0.3), (0.7, 0.7)])
+    w.settle()
+    renders = [m for m in w.sent if m["type"] == "render" and m["strokes"]]
+    assert renders and all(s["mode"] == "erase" for m in renders for s in m["strokes"])
+    assert page.locator("#stroke-list .stroke-row.erase").count() == 1
+    # toggling the stroke off renders the unpainted image again
+    page.locator("#stroke-list button[data-stroke-action=toggle]").click()
+    w.settle()
+    assert [m for m in w.sent if m["type"] == "render"][-1]["strokes"] == []
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "page_tablet_erase.png"))
+    assert w.errors == []
