@@ -53,6 +53,8 @@ RUN set -eu; \
 
 # Runs as an unprivileged user; the code and models stay root-owned and read-only to it.
 USER ganpaint
+# GANPAINT_HOST/PORT/WORKERS/LOG_LEVEL become `ganpaint serve` flags in the entrypoint; the other
+# GANPAINT_* variables are the server's settings (docs/deployment.md).
 ENV GANPAINT_HOST=0.0.0.0 \
     GANPAINT_PORT=8000 \
     GANPAINT_DEVICE=${TORCH_VARIANT}
@@ -67,4 +69,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('GANPAINT_PORT', '8000'), timeout=4)"]
 
 ENTRYPOINT ["ganpaint-entrypoint"]
-CMD ["ganpaint", "serve"]
+CMD ["serve"]

@@ -6,7 +6,8 @@
 #
 # When the mounts hold anything, both are merged, as symlinks, into GANPAINT_RUNTIME_DIR (a mounted id
 # shadows an image id of the same name) and GANPAINT_MODELS_DIR / GANPAINT_PRECOMPUTED_DIR point there.
-# A GANPAINT_MODELS_DIR / GANPAINT_PRECOMPUTED_DIR set by the operator is used as given. Then exec "$@".
+# A GANPAINT_MODELS_DIR / GANPAINT_PRECOMPUTED_DIR set by the operator is used as given. Then it runs
+# the command: `serve [FLAGS]` (the default) or any other command line, e.g. `ganpaint dissect ...`.
 set -eu
 
 image_models=${GANPAINT_IMAGE_MODELS_DIR:-/app/models}
@@ -50,5 +51,12 @@ if [ -z "${GANPAINT_PRECOMPUTED_DIR:-}" ]; then
     export GANPAINT_PRECOMPUTED_DIR
 fi
 
-[ "$#" -gt 0 ] || set -- ganpaint serve
+# `serve [FLAGS]` (the image's CMD): `ganpaint serve` listening on every interface of the container.
+# Host, port, workers and log level are flags of `ganpaint serve`, not settings: take them from the
+# environment here. Later FLAGS win (argparse), so `docker run IMAGE serve --port 9000` works.
+if [ "${1:-serve}" = serve ]; then
+    [ "$#" -gt 0 ] && shift
+    set -- ganpaint serve --host "${GANPAINT_HOST:-0.0.0.0}" --port "${GANPAINT_PORT:-8000}" \
+        --workers "${GANPAINT_WORKERS:-1}" --log-level "${GANPAINT_LOG_LEVEL:-warning}" "$@"
+fi
 exec "$@"

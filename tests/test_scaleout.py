@@ -196,31 +196,16 @@ def test_two_replicas_behind_nginx_survive_a_killed_replica(tmp_path):
         for i, port in enumerate(ports):
             replica_env = {
                 **env,
-                "OMP_NUM_THREADS": "1",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",  # this venv's `ganpaint`
                 "GANPAINT_IMAGE_MODELS_DIR": str(tmp_path / "image-models"),
                 "GANPAINT_IMAGE_PRECOMPUTED_DIR": str(tmp_path / "image-models"),
                 "GANPAINT_EXTRA_MODELS_DIR": str(tmp_path / "tiny" / "models"),
                 "GANPAINT_EXTRA_PRECOMPUTED_DIR": str(tmp_path / "tiny" / "precomputed"),
                 "GANPAINT_RUNTIME_DIR": str(tmp_path / f"replica{i}"),
             }
-            cmd = [
-                "sh",
-                str(ENTRYPOINT),
-                sys.executable,
-                "-m",
-                "ganpaint.cli",
-                "serve",
-                "--model",
-                "tiny",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--device",
-                "cpu",
-                "--workers",
-                "1",
-            ]
+            replica_env.update(GANPAINT_HOST="127.0.0.1", GANPAINT_PORT=str(port), GANPAINT_THREADS="1")
+            # The image's CMD: `serve [FLAGS]` -> `ganpaint serve --host $GANPAINT_HOST --port $GANPAINT_PORT ...`
+            cmd = ["sh", str(ENTRYPOINT), "serve", "--model", "tiny", "--device", "cpu"]
             replicas.append(Proc(f"replica{i}", cmd, tmp_path / f"replica{i}.log", replica_env))
         procs += replicas
 
@@ -489,3 +474,23 @@ def test_entrypoint_merges_mounted_models_with_the_images(tmp_path):
     got = run(GANPAINT_EXTRA_MODELS_DIR=str(empty), GANPAINT_EXTRA_PRECOMPUTED_DIR=str(empty))
     assert got["GANPAINT_MODELS_DIR"] == str(tmp_path / "image" / "models")
     assert run(GANPAINT_MODELS_DIR="/srv/m")["GANPAINT_MODELS_DIR"] == "/srv/m"
+
+
+def test_entrypoint_turns_serve_into_ganpaint_serve_flags(tmp_path):
+    (tmp_path / "ganpaint").write_text('#!/bin/sh\necho "ganpaint $*"\n')
+    (tmp_path / "ganpaint").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GANPAINT_")}
+    env.update(PATH=f"{tmp_path}{os.pathsep}{env.get('PATH', '')}", GANPAINT_RUNTIME_DIR=str(tmp_path / "run"))
+
+    def run(*args: str, **extra: str) -> str:
+        out = subprocess.run(["sh", str(ENTRYPOINT), *args], env={**env, **extra}, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    default = "ganpaint serve --host 0.0.0.0 --port 8000 --workers 1 --log-level warning"
+    assert run() == default
+    assert run("serve", "--port", "9000") == default + " --port 9000"  # later flags win in argparse
+    assert run("serve", GANPAINT_PORT="9001", GANPAINT_WORKERS="3") == default.replace("8000", "9001").replace(
+        "workers 1", "workers 3"
+    )
+    assert run("ganpaint", "--version") == "ganpaint --version"
