@@ -53,7 +53,7 @@ export class Gallery extends EventTarget {
   /** thumbs: [{id, src}] */
   setThumbnails(thumbs) {
     for (const { id, src } of thumbs) {
-      const img = this.strip.querySelector(`[data-image="${id}"] img`);
+      const img = this.strip.querySelector(`:scope > [data-image="${id}"] img`);
       if (img) img.src = src;
     }
   }

@@ -36,7 +36,7 @@ export class StrokePanel {
       toggle.className = "icon";
       toggle.setAttribute("aria-pressed", String(s.enabled));
       toggle.setAttribute("aria-label", `${s.enabled ? "Hide" : "Show"} stroke ${i + 1} (${verb} ${s.concept})`);
-      toggle.textContent = s.enabled ? "👁" : "◌";
+      toggle.textContent = s.enabled ? "◉" : "○";
       const del = document.createElement("button");
       del.type = "button";
       del.dataset.strokeAction = "delete";

@@ -82,8 +82,10 @@ export class Toolbar extends EventTarget {
     if (!input) return;
     input.checked = true;
     const units = this.conceptInfo(name)?.units ?? 20;
-    this.strength.max = String(Math.min(20, units));
-    if (Number(this.strength.value) > units) this.setStrength(units);
+    const before = this.strength.value;
+    this.strength.max = String(Math.min(20, units)); // the browser clamps the value to the new max
+    this.strengthOut.textContent = this.strength.value;
+    if (this.strength.value !== before) this.emit("change", { key: "strength", value: Number(this.strength.value) });
     if (!silent) this.emit("change", { key: "concept", value: name });
   }
 
