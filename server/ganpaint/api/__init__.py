@@ -1,0 +1,1 @@
+"""The web API: FastAPI app (``create_app``), REST routes, the /ws/paint websocket, the original GANPaint /api."""

@@ -1,0 +1,90 @@
+"""``ganpaint serve`` (uvicorn) and ``ganpaint make-tiny``; argparse-only imports at module top."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the painting server (web page at /, API, /ws/paint, OpenAPI at /docs)")
+    p.add_argument("--model", help="default model id (default: GANPAINT_MODEL or scenes64)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", choices=["cpu", "cuda"], help="default: GANPAINT_DEVICE or cpu")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each loads the model)")
+    p.add_argument("--models-dir", help="folder of models/<id>/ (default: GANPAINT_MODELS_DIR or ./models)")
+    p.add_argument("--precomputed-dir", help="folder of precomputed/<id>/ (default: GANPAINT_PRECOMPUTED_DIR)")
+    p.add_argument("--threads", type=int, help="torch threads per worker (default: all cores)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], help="default float32")
+    p.add_argument("--baseline", action="store_true", help="the original GANPaint server's design (benchmarks)")
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(func=_serve)
+
+    t = sub.add_parser("make-tiny", help="write a tiny seeded model + dissection (tests, demos)")
+    t.add_argument("--out", required=True, help="writes OUT/models/<id>/ and OUT/precomputed/<id>/")
+    t.add_argument("--id", default="tiny", help="model id (default tiny)")
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=_make_tiny)
+
+
+FLAG_ENV = {
+    "model": "GANPAINT_MODEL",
+    "device": "GANPAINT_DEVICE",
+    "models_dir": "GANPAINT_MODELS_DIR",
+    "precomputed_dir": "GANPAINT_PRECOMPUTED_DIR",
+    "threads": "GANPAINT_THREADS",
+    "dtype": "GANPAINT_DTYPE",
+}
+
+
+def _serve(args: argparse.Namespace) -> None:
+    # flags become GANPAINT_* variables, so every uvicorn worker process builds the same Settings
+    for name, env in FLAG_ENV.items():
+        value = getattr(args, name)
+        if value is not None:
+            os.environ[env] = str(os.path.abspath(value) if name.endswith("_dir") else value)
+    if args.baseline:
+        os.environ["GANPAINT_BASELINE"] = "1"
+
+    import uvicorn
+
+    from ganpaint.api.settings import Settings
+    from ganpaint.models import list_model_ids
+
+    settings = Settings()
+    if not (settings.models_dir / settings.model / "model.json").is_file():
+        have = ", ".join(list_model_ids(settings.models_dir)) or "none"
+        print(
+            f"ganpaint serve: error: model {settings.model!r} not found in {settings.models_dir} "
+            f"(models there: {have}). Name one with --model, or point --models-dir at a folder of models; "
+            "for a demo: ganpaint make-tiny --out /tmp/tiny, then "
+            "ganpaint serve --models-dir /tmp/tiny/models --precomputed-dir /tmp/tiny/precomputed --model tiny",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    print(f"ganpaint: serving {settings.model!r} on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
+    uvicorn.run(
+        "ganpaint.api.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        ws_max_size=2 * settings.max_ws_message_bytes,
+    )
+
+
+def _make_tiny(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from ganpaint.tiny import make_tiny_model
+
+    out = Path(args.out)
+    folder = make_tiny_model(out / "models", out / "precomputed", args.id, args.seed)
+    print(f"wrote {folder}/ and {out / 'precomputed' / args.id}/")
+    print(
+        f"serve it: ganpaint serve --models-dir {out / 'models'} "
+        f"--precomputed-dir {out / 'precomputed'} --model {args.id}"
+    )

@@ -1,0 +1,150 @@
+"""The original GANPaint (gandissect) API under /api, translated onto the same engine.
+
+An unchanged GANPaint client can paint through ganpaint: the ``project`` is the model id. Request and
+answer shapes follow netdissect/server.py (../shared/docs/anchors.md 1.1-1.3): ``{request, res}``
+answers, masks ``{shape, bitbounds, bitstring}`` with a 0/1 string or a PNG data URL, max pooling
+unless ``maskpooling`` is ``mean``, and several interventions composited "over" (which is what applying
+them in order computes). Images come back as JPEG q99 data URLs, as the original's inline answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import torch
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ganpaint.api.deps import EngineDep, SettingsDep, check_layer, data_url
+from ganpaint.api.schemas import Finite, ImageId
+from ganpaint.engine import RenderJob
+from ganpaint.nn.intervene import UnitEdit
+from ganpaint.precomputed import precomputed_layers
+from ganpaint.strokes import pooled_mask
+
+router = APIRouter(prefix="/api", tags=["ganpaint-compat"])
+JPEG_QUALITY = 99  # the original's
+
+
+class Ablation(BaseModel):
+    layer: str = Field(max_length=32)
+    unit: int
+    alpha: Finite = 1.0
+    value: Finite = 0.0
+
+
+class Intervention(BaseModel):
+    ablations: list[Ablation] = []
+    mask: dict[str, Any] | None = None
+    maskpooling: str = "max"
+
+
+class CompatGenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the client also sends wantz, ablations: ignored, as the original
+    project: str = Field(max_length=64)
+    ids: list[ImageId] | None = None
+    zs: list[list[Finite]] | None = None
+    interventions: list[Intervention] | None = None
+    return_urls: Any = None
+
+
+@router.get("/all_projects")
+def read_all_projects(engine: EngineDep) -> list[dict]:
+    """[{project, info: {layers}}] for every model on disk."""
+    return [
+        {"project": p, "info": {"layers": precomputed_layers(engine.precomputed_dir, p)}}
+        for p in engine.available_models()
+    ]
+
+
+@router.get("/layers")
+def read_layers(engine: EngineDep, project: Annotated[str, Query(max_length=64)]) -> dict:
+    """The dissected layers with their channel count and feature-map shape."""
+    m = engine.model(project)
+    res = []
+    for layer in m.precomputed:
+        c, h, w = m.generator.feature_shape(layer)
+        res.append({"layer": layer, "channels": c, "shape": [h, w]})
+    return {"request": {"project": project}, "res": res}
+
+
+@router.get("/rankings")
+def read_rankings(engine: EngineDep, project: Annotated[str, Query(max_length=64)], layer: str) -> dict:
+    """One ranking per concept, named '<concept>-<ranking>'; ascending scores put the best units first."""
+    m = engine.model(project)
+    pre = m.dissection(check_layer(m, layer))
+    channels = pre.feature_shape[0]
+    res = []
+    for c in pre.concepts.values():
+        scores = [0.0] * channels
+        for i, u in enumerate(c.units):
+            scores[u] = float(i - len(c.units))  # -n for the best, -1 for the last chosen, 0 for the rest
+        res.append({"name": f"{c.name}-{c.ranking}", "metric": c.ranking, "scores": scores})
+    res.sort(key=lambda r: r["name"])
+    return {"request": {"project": project, "layer": layer}, "res": res}
+
+
+@router.get("/levels")
+def read_levels(
+    engine: EngineDep, project: Annotated[str, Query(max_length=64)], layer: str, quantiles: float = 0.99
+) -> dict:
+    """Each unit's 0.99 activation quantile (the original client draws with levels[unit][0])."""
+    m = engine.model(project)
+    pre = m.dissection(check_layer(m, layer))
+    if quantiles != 0.99:
+        raise ValueError(f"quantiles: only 0.99 is precomputed, got {quantiles}")
+    return {
+        "request": {"project": project, "layer": layer, "quantiles": quantiles},
+        "res": [[float(u["quantile_99"])] for u in pre.units],
+    }
+
+
+@router.post("/generate")
+def create_generation(body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep) -> dict:
+    """The original POST /api/generate: ids or zs, interventions -> {request, res: [{id, d}]}."""
+    m = engine.model(body.project)
+    if (body.ids is None) == (body.zs is None):
+        raise ValueError("ids/zs: give exactly one of 'ids' or 'zs'")
+    rows = body.ids if body.ids is not None else body.zs
+    field = "ids" if body.ids is not None else "zs"
+    if not 1 <= len(rows) <= settings.max_images:
+        raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
+    edits = translate(m, settings, body.interventions or [])
+    res = []
+    for i, row in enumerate(rows):
+        if body.ids is not None:
+            job = RenderJob(m.id, image=row, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
+        else:
+            if len(row) != m.generator.z_dim:
+                raise ValueError(f"zs[{i}]: expected {m.generator.z_dim} numbers, got {len(row)}")
+            z = torch.tensor(row, dtype=torch.float32)  # (z_dim,)
+            job = RenderJob(m.id, z=z, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
+        frame = engine.render(job)  # this thread waits; baseline mode renders here under the global lock
+        item = {"d": data_url(frame.data, frame.media_type)}
+        if body.ids is not None:
+            item["id"] = row
+        res.append(item)
+    return {"request": body.model_dump(exclude_none=True), "res": res}
+
+
+def translate(m, settings, interventions: list[Intervention]) -> list[UnitEdit]:
+    """Each intervention -> one UnitEdit per layer, in order ("over" compositing)."""
+    if len(interventions) > settings.max_strokes:
+        raise ValueError(f"interventions: at most {settings.max_strokes}, got {len(interventions)}")
+    edits = []
+    for i, iv in enumerate(interventions):
+        where = f"interventions[{i}]"
+        if iv.maskpooling not in ("max", "mean"):
+            raise ValueError(f"{where}.maskpooling: expected 'max' or 'mean', got {iv.maskpooling!r}")
+        pooling = "max" if iv.maskpooling == "max" else "area"
+        by_layer: dict[str, list[Ablation]] = {}
+        for j, a in enumerate(iv.ablations):
+            layer = check_layer(m, a.layer, f"{where}.ablations[{j}].layer")
+            channels = m.generator.feature_shape(layer)[0]
+            if not 0 <= a.unit < channels:
+                raise ValueError(f"{where}.ablations[{j}].unit: expected 0..{channels - 1}, got {a.unit}")
+            by_layer.setdefault(layer, []).append(a)
+        for layer, abl in by_layer.items():
+            mask = pooled_mask(iv.mask, m, layer, f"{where}.mask", settings.max_points, settings.max_mask_side, pooling)
+            edits.append(UnitEdit(layer, [a.unit for a in abl], [a.value for a in abl], [a.alpha for a in abl], mask))
+    return edits

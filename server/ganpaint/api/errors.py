@@ -1,0 +1,61 @@
+"""One error shape for every bad input: ``{"detail": "<field path>: <what is wrong>, got <value>"}``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from ganpaint.engine import NotFoundError
+
+
+def short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """('body', 'strokes', 0, 'strength') -> 'strokes[0].strength'."""
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    # pydantic names union members in the location ('str', 'dict[str,any]', 'function-after[...]'); drop them
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p in ("str", "int", "float", "list")))]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+def format_errors(errors: Sequence[dict]) -> str:
+    """The first pydantic error as one sentence naming the field and quoting the value."""
+    err = errors[0]
+    where = field_path(err.get("loc", ()))
+    if err.get("type") == "missing":
+        return f"{where}: Field required"
+    if err.get("type") == "json_invalid":
+        return f"body: invalid JSON ({err.get('ctx', {}).get('error', err.get('msg'))})"
+    msg = err.get("msg", "invalid")
+    if err.get("type") == "extra_forbidden":
+        return f"{where}: unknown field"
+    return f"{where}: {msg}, got {short(err.get('input'))}"
+
+
+def validation_detail(exc: ValidationError) -> str:
+    return format_errors(exc.errors())
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": format_errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ValueError)
+    async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)

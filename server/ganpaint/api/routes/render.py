@@ -1,0 +1,63 @@
+"""POST /generate and POST /intervene: images from ids or z, with strokes and raw unit edits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import torch
+from fastapi import APIRouter, Request, Response
+
+from ganpaint.api.deps import EngineDep, SettingsDep, data_url, resolve_model, wants_image
+from ganpaint.api.edits import build_edits
+from ganpaint.api.schemas import GenerateRequest, GenerateResponse, ImageOut, InterveneRequest, InterveneResponse
+from ganpaint.engine import LoadedModel, RenderJob
+
+router = APIRouter(tags=["render"])
+
+IMAGE_RESPONSES = {200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}}
+
+
+def check_z(m: LoadedModel, z: list[float], where: str) -> torch.Tensor:
+    if len(z) != m.generator.z_dim:
+        raise ValueError(f"{where}: expected {m.generator.z_dim} numbers (z_dim of model {m.id!r}), got {len(z)}")
+    return torch.tensor(z, dtype=torch.float32)  # (z_dim,)
+
+
+@router.post("/generate", response_model=GenerateResponse, responses=IMAGE_RESPONSES)
+async def create_generation(body: GenerateRequest, request: Request, engine: EngineDep, settings: SettingsDep):
+    """Images for ids (seeds) or explicit z vectors; one image and an image Accept header give bytes."""
+    m = resolve_model(engine, settings, body.model)
+    if (body.ids is None) == (body.zs is None):
+        raise ValueError("ids/zs: give exactly one of 'ids' (image ids) or 'zs' (latent vectors)")
+    rows = body.ids if body.ids is not None else body.zs
+    field = "ids" if body.ids is not None else "zs"
+    if not 1 <= len(rows) <= settings.max_images:
+        raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
+    jobs = []
+    for i, row in enumerate(rows):
+        if body.ids is not None:
+            jobs.append(RenderJob(m.id, image=row, fmt=body.format, quality=body.quality))
+        else:
+            jobs.append(RenderJob(m.id, z=check_z(m, row, f"zs[{i}]"), fmt=body.format, quality=body.quality))
+    frames = await asyncio.gather(*(engine.render_async(j) for j in jobs))
+    if len(frames) == 1 and wants_image(request):
+        return Response(frames[0].data, media_type=frames[0].media_type)
+    ids = body.ids if body.ids is not None else [None] * len(frames)
+    images = [ImageOut(id=i, data=data_url(f.data, f.media_type)) for i, f in zip(ids, frames, strict=True)]
+    return GenerateResponse(model=m.id, format=body.format, images=images)
+
+
+@router.post("/intervene", response_model=InterveneResponse, responses=IMAGE_RESPONSES)
+async def create_intervention(body: InterveneRequest, request: Request, engine: EngineDep, settings: SettingsDep):
+    """One image with strokes (concept brushes) and raw unit edits applied in order."""
+    m = resolve_model(engine, settings, body.model)
+    if (body.image is None) == (body.z is None):
+        raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
+    z = check_z(m, body.z, "z") if body.z is not None else None
+    edits = build_edits(m, settings, body.strokes, body.edits, body.layer)
+    frame = await engine.render_async(RenderJob(m.id, body.image, z, edits, body.format, body.quality))
+    if wants_image(request):
+        return Response(frame.data, media_type=frame.media_type)
+    return InterveneResponse(
+        model=m.id, image=body.image, format=body.format, data=data_url(frame.data, frame.media_type)
+    )

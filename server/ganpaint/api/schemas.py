@@ -1,0 +1,159 @@
+"""Request and response bodies of the REST and websocket API (the OpenAPI spec is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ganpaint.nn.proggan import MAX_IMAGE_ID
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+ImageId = Annotated[int, Field(ge=0, le=MAX_IMAGE_ID)]
+Format = Literal["png", "jpeg", "webp"]
+Quality = Annotated[int, Field(ge=1, le=100)]
+MaskSpec = Annotated[
+    dict[str, Any] | str,
+    Field(
+        description="polyline {points: [[x, y]...], radius} in 0..1, a PNG data URL, "
+        "{shape, bitbounds, bitstring} (0/1 string) or {shape, bounds, runs} (run lengths); see docs/api.md"
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class StrokeIn(Strict):
+    concept: str = Field(max_length=64)
+    mode: Literal["draw", "erase"] = "draw"
+    strength: int = Field(20, ge=1, le=20, description="number of the concept's units used, best first")
+    mask: MaskSpec
+    layer: str | None = Field(None, max_length=32, description="default: the request's (or model's) layer")
+
+
+class UnitEditIn(Strict):
+    layer: str = Field(max_length=32)
+    units: list[int] = Field(min_length=1, max_length=4096)
+    value: Finite | list[Finite] = 0.0
+    alpha: Finite | list[Finite] = 1.0
+    mask: MaskSpec | None = None
+
+
+class GenerateRequest(Strict):
+    model: str | None = Field(None, max_length=64)
+    ids: list[ImageId] | None = None
+    zs: list[list[Finite]] | None = None
+    format: Format = "png"
+    quality: Quality = 90
+
+
+class ImageOut(BaseModel):
+    id: int | None
+    data: str  # data URL
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    format: Format
+    images: list[ImageOut]
+
+
+class InterveneRequest(Strict):
+    model: str | None = Field(None, max_length=64)
+    image: ImageId | None = None
+    z: list[Finite] | None = None
+    layer: str | None = Field(None, max_length=32)
+    strokes: list[StrokeIn] = []
+    edits: list[UnitEditIn] = []
+    format: Format = "png"
+    quality: Quality = 90
+
+
+class InterveneResponse(BaseModel):
+    model: str
+    image: int | None
+    format: Format
+    data: str  # data URL
+
+
+class HealthResponse(BaseModel):
+    status: str
+    models: list[str]  # loaded models
+    device: str
+
+
+class ModelSummary(BaseModel):
+    id: str
+    name: str
+    resolution: int
+    default_layer: str
+
+
+class ModelsResponse(BaseModel):
+    default_model: str | None
+    models: list[ModelSummary]
+
+
+class LayerInfo(BaseModel):
+    name: str
+    feature_shape: list[int]
+    paintable: bool  # has a dissection
+
+
+class ConceptSummary(BaseModel):
+    name: str
+    color: str  # "#rrggbb"
+    units: int  # the most units a stroke can use
+    ranking: str  # "ace" or "iou"
+
+
+class ModelDetail(BaseModel):
+    id: str
+    name: str
+    description: str
+    resolution: int
+    z_dim: int
+    layers: list[LayerInfo]
+    paint_layers: list[str]
+    default_layer: str
+    layer: str  # the layer ``concepts`` belong to
+    gallery: list[int]
+    concepts: list[ConceptSummary]
+
+
+class ConceptDetail(BaseModel):
+    name: str
+    layer: str
+    color: str
+    ranking: str
+    units: list[int]
+    k: list[float]
+    levels: list[float]
+    draw_values: list[float]
+    draw_rule: str
+    effect: dict[str, Any]
+    context: dict[str, float]
+
+
+# ----------------------------------------------------------------------------- websocket messages
+
+
+class OpenMessage(Strict):
+    type: Literal["open"]
+    model: str | None = Field(None, max_length=64)
+    image: ImageId
+    layer: str | None = Field(None, max_length=32)
+    format: Literal["jpeg", "webp", "png"] = "jpeg"
+    quality: Quality = 90
+
+
+class RenderMessage(Strict):
+    type: Literal["render"]
+    seq: int = Field(ge=0, le=2**32 - 1)
+    strokes: list[StrokeIn]
+
+
+class PingMessage(Strict):
+    type: Literal["ping"]

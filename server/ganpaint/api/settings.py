@@ -1,0 +1,36 @@
+"""Server settings: ``ganpaint serve`` flags or ``GANPAINT_<FIELD>`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ganpaint import REPO_ROOT
+from ganpaint.models import DEFAULT_MODEL_ID, default_models_dir, default_precomputed_dir
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GANPAINT_", extra="ignore", protected_namespaces=())
+
+    models_dir: Path = Field(default_factory=default_models_dir)
+    precomputed_dir: Path = Field(default_factory=default_precomputed_dir)
+    model: str = DEFAULT_MODEL_ID  # the default model (loaded at startup)
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16"] = "float32"  # bf16 only where it measures faster (not on this CPU)
+    threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = all cores
+    cache_size: int = Field(512, ge=0)  # feature maps kept per server (LRU)
+    max_batch: int = Field(16, ge=1)  # websocket frames coalesced into one forward
+    baseline: bool = False  # reproduce the original GANPaint server's design (benchmarks only)
+    web_dir: Path = REPO_ROOT / "web"
+
+    # limits (docs/api.md)
+    max_images: int = Field(16, ge=1)  # ids or zs per POST /generate
+    max_strokes: int = Field(64, ge=1)
+    max_edits: int = Field(64, ge=1)
+    max_points: int = Field(2048, ge=1)
+    max_mask_side: int = Field(2048, ge=1)
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)

@@ -1,0 +1,112 @@
+"""Strokes -> unit edits through the precomputed concepts.
+
+A stroke ``{concept, mode, strength, mask, layer}`` becomes one ``UnitEdit`` at its layer: the concept's
+first ``strength`` units (best first), value ``draw_values[:strength]`` to draw or 0 to erase, alpha 1,
+and the mask pooled to the feature map as area fractions. Strokes apply in order, so a later stroke
+paints over an earlier one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ganpaint.engine import LoadedModel, NotFoundError
+from ganpaint.masks import MAX_POINTS, MAX_SIDE, decode_mask
+from ganpaint.nn.intervene import Pooling, UnitEdit, pool_mask
+
+MAX_STRENGTH = 20
+MIN_RASTER = 256  # polylines are drawn at least this fine before pooling, so area fractions are smooth
+
+
+@dataclass
+class Stroke:
+    concept: str
+    mask: Any
+    mode: str = "draw"
+    strength: int = MAX_STRENGTH
+    layer: str | None = None
+
+
+class _MaskCache:
+    """Pooled masks keyed by their JSON: the page resends the whole stroke list on every update."""
+
+    def __init__(self, capacity: int = 2048):
+        self.capacity = capacity
+        self._items: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def pooled(
+        self, spec: Any, raster: int, size: tuple[int, int], where: str, limits: tuple[int, int], pooling: Pooling
+    ) -> torch.Tensor:
+        key = (json.dumps(spec, sort_keys=True, separators=(",", ":")), raster, size, limits, pooling)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        mask = decode_mask(spec, raster, where, max_points=limits[0], max_side=limits[1])  # (H, W)
+        pooled = pool_mask(mask, size, pooling)[0]  # (h, w) area fractions (or max)
+        with self._lock:
+            self._items[key] = pooled
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return pooled
+
+
+MASKS = _MaskCache()
+
+
+def pooled_mask(
+    spec: Any,
+    m: LoadedModel,
+    layer: str,
+    where: str,
+    max_points: int = MAX_POINTS,
+    max_side: int = MAX_SIDE,
+    pooling: Pooling = "area",
+) -> torch.Tensor | None:
+    """A mask in any form pooled to ``layer``'s feature map (h, w); None stays None (everywhere)."""
+    if spec is None:
+        return None
+    _, h, w = m.generator.feature_shape(layer)
+    raster = max(MIN_RASTER, m.info.resolution)
+    return MASKS.pooled(spec, raster, (h, w), where, (max_points, max_side), pooling)
+
+
+def stroke_edits(
+    m: LoadedModel,
+    strokes: Sequence[Stroke],
+    default_layer: str | None = None,
+    where: str = "strokes",
+    max_points: int = MAX_POINTS,
+    max_side: int = MAX_SIDE,
+) -> list[UnitEdit]:
+    """One UnitEdit per stroke, in order; ValueError/NotFoundError name ``strokes[i].<field>``."""
+    edits = []
+    for i, s in enumerate(strokes):
+        here = f"{where}[{i}]"
+        layer = s.layer or default_layer or m.info.default_layer
+        try:
+            pre = m.dissection(layer)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{here}.layer: {exc}") from exc
+        concept = pre.concepts.get(s.concept)
+        if concept is None:
+            have = ", ".join(sorted(pre.concepts))
+            raise NotFoundError(f"{here}.concept: unknown concept {s.concept!r} at {layer}; available: {have}")
+        if s.mode not in ("draw", "erase"):
+            raise ValueError(f"{here}.mode: expected 'draw' or 'erase', got {s.mode!r}")
+        if not 1 <= s.strength <= MAX_STRENGTH:
+            raise ValueError(f"{here}.strength: expected an integer in 1..{MAX_STRENGTH}, got {s.strength!r}")
+        n = min(s.strength, len(concept.units))
+        value = concept.draw_values[:n] if s.mode == "draw" else 0.0
+        mask = pooled_mask(s.mask, m, layer, f"{here}.mask", max_points, max_side)
+        edits.append(UnitEdit(layer, concept.units[:n], value, 1.0, mask))
+    return edits

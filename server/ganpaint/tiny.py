@@ -1,0 +1,104 @@
+"""A tiny seeded model with a hand-built dissection, for tests and for running the server without weights.
+
+    make_tiny_model("/tmp/tiny/models", "/tmp/tiny/precomputed")     # or: ganpaint make-tiny --out /tmp/tiny
+    ganpaint serve --models-dir /tmp/tiny/models --precomputed-dir /tmp/tiny/precomputed --model tiny
+
+writes ``models/tiny/{generator.pth, model.json}`` (32 px, z_dim 16, widths 16,16,16,16,8,8,8,8, random
+seeded weights) and ``precomputed/tiny/{layer4,layer6}.json`` with three concepts (tree, grass, sky)
+whose units and values are made up but valid. Same seed, same files: tests and other helpers rely on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from ganpaint.models import write_model_json
+from ganpaint.nn.proggan import ProgressiveGenerator
+from ganpaint.precomputed import write_precomputed
+
+TINY_CHANNELS = (16, 16, 16, 16, 8, 8, 8, 8)
+TINY_Z_DIM = 16
+TINY_LAYERS = ("layer4", "layer6")
+TINY_GALLERY = [0, 1, 2, 3, 4, 5, 6, 7]
+
+
+def tiny_generator(seed: int = 0) -> ProgressiveGenerator:
+    """A seeded 32x32 ProGAN with random weights (biases random too, so they matter)."""
+    gen = torch.Generator().manual_seed(seed)
+    g = ProgressiveGenerator(list(TINY_CHANNELS), TINY_Z_DIM)
+    with torch.no_grad():
+        for name, p in g.named_parameters():
+            std = 0.1 if name.endswith("wscale.b") else 1.0
+            p.copy_(torch.randn(p.shape, generator=gen) * std)
+    return g.eval()
+
+
+def _concept(units: list[int], value: float, ranking: str) -> dict:
+    n = len(units)
+    return {
+        "ranking": ranking,
+        "units": units,
+        "k": [round(value / 2, 3)] * n,
+        "levels": [round(value * 0.6, 3)] * n,
+        "draw_values": [value] * n,
+        "draw_rule": "2k",
+        "effect": {"ablation_removed": 0.5, "ace": 0.1, "random20": 0.01},
+        "context": {"grass": 0.5, "sky": 0.1},
+    }
+
+
+def tiny_dissection(layer: str, feature_shape: tuple[int, int, int], sha256: str, model_id: str) -> dict:
+    c = feature_shape[0]
+    half = c // 2
+    return {
+        "schema_version": 1,
+        "created_by": "ganpaint tiny (hand-built)",
+        "model_id": model_id,
+        "model_sha256": sha256,
+        "segmenter": "none",
+        "layer": layer,
+        "feature_shape": list(feature_shape),
+        "settings": {"hand_built": True},
+        "samples": {"selection": 0, "heldout": 0},
+        "units": [
+            {"unit": u, "label": "tree" if u < half else "grass", "iou": round(0.05 + 0.01 * u, 3), "quantile_99": 3.0}
+            for u in range(c)
+        ],
+        "concepts": {
+            "tree": _concept(list(range(half)), 4.0, "ace"),
+            "grass": _concept(list(range(half, c)), 3.0, "iou"),
+            "sky": _concept([c - 1, 0], 5.0, "iou"),
+        },
+    }
+
+
+def make_tiny_model(models_dir: str | Path, precomputed_dir: str | Path, model_id: str = "tiny", seed: int = 0) -> Path:
+    """Write the tiny model and its two dissections; returns the model folder."""
+    folder = Path(models_dir) / model_id
+    folder.mkdir(parents=True, exist_ok=True)
+    g = tiny_generator(seed)
+    weights = folder / "generator.pth"
+    torch.save(g.state_dict(), weights)
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    write_model_json(
+        folder,
+        {
+            "id": model_id,
+            "name": f"Tiny random generator (seed {seed})",
+            "resolution": g.resolution,
+            "z_dim": g.z_dim,
+            "generator": "generator.pth",
+            "segmenter": None,
+            "default_layer": TINY_LAYERS[0],
+            "gallery": TINY_GALLERY,
+            "description": "32 px random seeded ProGAN with a hand-built dissection; for tests and demos.",
+            "provenance": {"made_by": "ganpaint make-tiny", "seed": seed},
+        },
+    )
+    for layer in TINY_LAYERS:
+        doc = tiny_dissection(layer, g.feature_shape(layer), sha, model_id)
+        write_precomputed(doc, Path(precomputed_dir) / model_id / f"{layer}.json")
+    return folder
