@@ -1,0 +1,101 @@
+"""``ganpaint dissect``: dissect one layer or all layers of a model into ``precomputed/<model_id>/``.
+
+ganpaint dissect --model scenes64 --all-layers            # layer3 .. layer9, picks the default layer
+ganpaint dissect --model scenes64 --layer layer6 --samples 1000 --seed 0
+ganpaint dissect --model lsun-church --weights church.pth --segmenter path/to/segmenter.pth --layer layer4
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dissect", help="find each concept's units (IoU, ACE), k, and write precomputed/<model>/")
+    p.add_argument("--model", required=True, help="model id: models/<id>/ (or just the output name with --weights)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--layer", help="layer to dissect (default: the model's default_layer)")
+    which.add_argument("--all-layers", action="store_true", help="layer3 .. the layer before the output")
+    p.add_argument("--samples", type=int, default=1000, help="selection latents for IoU/k/quantiles (default 1000)")
+    p.add_argument("--heldout", type=int, default=120, help="held-out latents for ablation effects (default 120)")
+    p.add_argument("--insertion", type=int, default=48, help="held-out latents per insertion measurement")
+    p.add_argument("--context", type=int, default=120, help="held-out latents per context measurement")
+    p.add_argument("--curve", type=int, default=40, help="held-out latents per ablation-curve point")
+    p.add_argument("--alpha-steps", type=int, default=24, help="steps of the ACE alpha optimisation (0: IoU init)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--cache-dir", default="cache/dissect", help="cached statistics (default cache/dissect)")
+    p.add_argument(
+        "--out-dir", default=None, help="precomputed root (default: $GANPAINT_PRECOMPUTED_DIR or precomputed)"
+    )
+    p.add_argument("--models-dir", default=None, help="models root (default: $GANPAINT_MODELS_DIR or models)")
+    p.add_argument("--weights", default=None, help="generator .pth to dissect instead of the model folder's")
+    p.add_argument("--segmenter", default=None, help="'embedded' (default), a segmenter .pth, or module:factory")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_dissect)
+
+
+def _dissect(args: argparse.Namespace) -> None:
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from ganpaint.dissect.causal import AlphaSettings
+    from ganpaint.dissect.run import Context, Settings, dissect_layers, load_segmenter, sha256_file
+    from ganpaint.models import check_model_id, default_precomputed_dir, load_model_info
+    from ganpaint.nn.proggan import load_generator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device!r}: CUDA is not available")
+    check_model_id(args.model)
+    info = None
+    try:
+        info = load_model_info(args.model, args.models_dir)
+    except FileNotFoundError:
+        if not (args.weights and args.segmenter):
+            raise
+    weights = Path(args.weights) if args.weights else info.generator_path
+    generator = load_generator(weights).to(args.device)
+    segmenter = load_segmenter(args.segmenter, info)
+    if hasattr(getattr(segmenter, "net", None), "to"):
+        segmenter.net.to(args.device)
+    settings = Settings(
+        samples=args.samples,
+        heldout=args.heldout,
+        insertion=args.insertion,
+        context=args.context,
+        curve=args.curve,
+        seed=args.seed,
+        batch=args.batch,
+        alpha=AlphaSettings(steps=args.alpha_steps),
+    )
+    ctx = Context(
+        generator,
+        segmenter,
+        args.model,
+        sha256_file(weights),
+        settings,
+        Path(args.cache_dir),
+        Path(args.out_dir) if args.out_dir else default_precomputed_dir(),
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    if args.all_layers:
+        layers = generator.layer_names[2:-1]
+    else:
+        layers = [args.layer or (info.default_layer if info else "layer4")]
+    t0 = time.time()
+    summary = dissect_layers(ctx, layers, report=not args.no_report)
+    for layer, s in summary["layers"].items():
+        c = s["counts"]
+        print(
+            f"{layer}: {c['units']} units, {c['matching_iqr_0.05']} match (IQR IoU>0.05), "
+            f"{c['matching_top1_0.04']} (top-1% IoU>0.04), score {s['score']:.3f}, {s['seconds']:.0f} s"
+        )
+    print(f"default layer: {summary['default_layer']} ({time.time() - t0:.0f} s); wrote {ctx.out_dir / ctx.model_id}/")

@@ -1,0 +1,202 @@
+"""Static HTML report of a model's dissection: ``precomputed/<model_id>/report/index.html`` + PNGs.
+
+Sections: the default-layer choice and per-layer counts (ICLR Fig. 6 style); per layer a concept table
+(brush units, ranking, removal by ablation for IoU/ACE/random sets, insertion, draw rule), ablation-curve
+plots, the context tables, and a unit browser (label, IoU, top-activating crops with the thresholded
+region outlined in yellow), grouped by label so "which units draw trees" is one glance.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from ganpaint.dissect.iou import upsample
+
+CROPS = 4
+ZOOM = 3
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def curve_png(curves: dict[str, list], path: Path, title: str, w: int = 220, h: int = 140) -> None:
+    """Removal fraction vs set size, ACE-ranked (red) and IoU-ranked (blue)."""
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    left, right, top, bottom = 30, w - 8, 16, h - 20
+    xmax = max([p[0] for c in curves.values() for p in c] + [1])
+    lo = min([0.0] + [p[1] for c in curves.values() for p in c])
+
+    def xy(x, y):
+        return left + (right - left) * x / xmax, bottom - (bottom - top) * (y - lo) / (1 - lo)
+
+    d.rectangle([left, top, right, bottom], outline=(160, 160, 160))
+    for yv in (0.0, 0.5, 1.0):
+        _, yy = xy(0, yv)
+        d.line([left, yy, right, yy], fill=(225, 225, 225))
+        d.text((2, yy - 5), f"{yv:.1f}", fill=(90, 90, 90))
+    d.text((left, bottom + 4), "1", fill=(90, 90, 90))
+    d.text((right - 12, bottom + 4), str(xmax), fill=(90, 90, 90))
+    d.text((left + 4, 2), title, fill=(0, 0, 0))
+    for name, color in (("iou", (40, 90, 220)), ("ace", (220, 40, 40))):
+        pts = [xy(x, y) for x, y in curves.get(name, [])]
+        if len(pts) > 1:
+            d.line(pts, fill=color, width=2)
+        for px, py in pts:
+            d.ellipse([px - 2, py - 2, px + 2, py + 2], fill=color)
+    img.save(path)
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    m = mask.astype(bool)
+    inner = m.copy()
+    inner[1:] &= m[:-1]
+    inner[:-1] &= m[1:]
+    inner[:, 1:] &= m[:, :-1]
+    inner[:, :-1] &= m[:, 1:]
+    return m & ~inner
+
+
+@torch.no_grad()
+def unit_strips(ctx, layer: str, doc: dict, folder: Path) -> None:
+    """One PNG per unit: its top-activating images, cropped around the peak, thresholded region outlined."""
+    from ganpaint.dissect.run import latents
+
+    g = ctx.generator
+    z_all = latents(ctx.settings.samples, g.z_dim, ctx.settings.seed, 0)
+    h_fn, f_fn = g.split(layer)
+    ids = sorted({i for u in doc["units"] for i in u["top"][:CROPS]})
+    if not ids:
+        return
+    pos = {i: n for n, i in enumerate(ids)}
+    rs, xs = [], []
+    for a in range(0, len(ids), 64):
+        r = h_fn(z_all[ids[a : a + 64]].to(ctx.device))
+        rs.append(r.cpu())
+        xs.append(f_fn(r).cpu())
+    r, x = torch.cat(rs), torch.cat(xs)  # (M, C, h, w), (M, 3, H, W)
+    rgb = ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()  # (M, H, W, 3)
+    side = rgb.shape[1]
+    crop = max(16, side // 2)
+    folder.mkdir(parents=True, exist_ok=True)
+    for u in doc["units"]:
+        tiles = []
+        for i in u["top"][:CROPS]:
+            n = pos[i]
+            act = upsample(r[n : n + 1, u["unit"] : u["unit"] + 1], (side, side))[0, 0].numpy()  # (H, W)
+            thr = u["threshold"] if u["label"] else u["quantile_99"]
+            yy, xx = np.unravel_index(act.argmax(), act.shape)
+            y0 = int(np.clip(yy - crop // 2, 0, side - crop))
+            x0 = int(np.clip(xx - crop // 2, 0, side - crop))
+            tile = rgb[n].copy()
+            tile[_outline(act > thr)] = (255, 230, 0)
+            tiles.append(tile[y0 : y0 + crop, x0 : x0 + crop])
+        strip = np.concatenate(tiles, axis=1) if tiles else np.zeros((crop, crop, 3), np.uint8)
+        Image.fromarray(strip).resize((strip.shape[1] * ZOOM, strip.shape[0] * ZOOM), Image.NEAREST).save(
+            folder / f"unit{u['unit']}.png"
+        )
+
+
+def _concept_rows(doc: dict, layer: str) -> str:
+    rows = []
+    for name, c in doc["concepts"].items():
+        e = c["effect"]
+        ins = e["ace_ranked" if c["ranking"] == "ace" else "iou_ranked"]["insertion"][c["draw_rule"]]
+        units = " ".join(f'<a href="#{layer}-u{u}">{u}</a>' for u in c["units"][:10])
+        rows.append(
+            f"<tr><td><b>{_esc(name)}</b></td><td>{e['base_share']:.3f}</td><td>{c['ranking']}</td>"
+            f"<td>{e['ace_ranked']['removed']:.2f}</td><td>{e['iou_ranked']['removed']:.2f}</td>"
+            f"<td>{e['random']['removed']:.2f}</td><td>{e['ace_ranked']['ace']:.2f}</td><td>{e['iou_ranked']['ace']:.2f}</td>"
+            f"<td>{_esc(c['draw_rule'])}</td><td>{ins['gain']:.3f}</td><td>{ins['spill']:.3f}</td>"
+            f"<td>{units}{' ...' if len(c['units']) > 10 else ''}</td>"
+            f'<td><img src="{layer}/curve-{_esc(name)}.png"></td></tr>'
+        )
+    head = (
+        "<tr><th>concept</th><th>base share</th><th>brush ranking</th><th>removed (ACE top)</th>"
+        "<th>removed (IoU top)</th><th>removed (random)</th><th>ACE (ACE top)</th><th>ACE (IoU top)</th>"
+        "<th>draw rule</th><th>window gain</th><th>spill</th><th>brush units (best first)</th>"
+        "<th>ablation curve (red ACE, blue IoU)</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _context_tables(doc: dict) -> str:
+    out = []
+    for name, c in doc["concepts"].items():
+        detail = c["effect"].get("context_detail", {}).get("classes", {})
+        if not detail:
+            continue
+        rows = "".join(
+            f"<tr><td>{_esc(k)}</td><td>{v['n']}</td><td>{v['success']:.2f}</td><td>{v['mean_gain']:.3f}</td></tr>"
+            for k, v in sorted(detail.items(), key=lambda kv: -kv[1]["success"])
+        )
+        out.append(
+            f"<div class=ctx><b>insert {_esc(name)}</b><table><tr><th>class at location</th><th>n</th>"
+            f"<th>success</th><th>mean gain</th></tr>{rows}</table></div>"
+        )
+    return "".join(out)
+
+
+def _unit_browser(doc: dict, layer: str) -> str:
+    units = sorted(doc["units"], key=lambda u: (u["label"] is None, u["label"] or "", -u["iou"]))
+    rows = "".join(
+        f'<tr id="{layer}-u{u["unit"]}"><td>{u["unit"]}</td><td><b>{_esc(u["label"] or "-")}</b></td>'
+        f"<td>{u['iou']:.3f}</td><td>{_esc(u['best_concept'])}</td><td>{u['iou_top1']:.3f}</td>"
+        f'<td>{u["quantile_99"]:.2f}</td><td><img src="{layer}/unit{u["unit"]}.png"></td></tr>'
+        for u in units
+    )
+    return (
+        "<table><tr><th>unit</th><th>label (IQR IoU &gt; 0.05)</th><th>IoU</th><th>best concept</th>"
+        f"<th>top-1% IoU</th><th>q99</th><th>top-activating crops</th></tr>{rows}</table>"
+    )
+
+
+def write_report(ctx, summary: dict) -> Path:
+    root = ctx.out_dir / ctx.model_id
+    folder = root / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    layers = list(summary["layers"])
+    count_rows = "".join(
+        f"<tr><td>{ly}</td><td>{s['counts']['units']}</td><td>{s['counts']['matching_iqr_0.05']}</td>"
+        f"<td>{s['counts']['matching_top1_0.04']}</td><td>{len(s['counts']['concepts_iqr_0.05'])}</td>"
+        f"<td>{_esc(', '.join(f'{k} {v}' for k, v in s['counts']['per_concept_iqr_0.05'].items()))}</td>"
+        f"<td>{s['score']:.3f}</td><td>{s['seconds']:.0f}</td></tr>"
+        for ly, s in summary["layers"].items()
+    )
+    sections = []
+    for layer in layers:
+        path = root / f"{layer}.json"
+        if not path.is_file():
+            continue
+        doc = json.loads(path.read_text())
+        for name, c in doc["concepts"].items():
+            (folder / layer).mkdir(parents=True, exist_ok=True)
+            curve_png(c["effect"]["curves"], folder / layer / f"curve-{name}.png", f"{layer} {name}: removed")
+        unit_strips(ctx, layer, doc, folder / layer)
+        sections.append(
+            f'<h2 id="{layer}">{layer} {tuple(doc["feature_shape"])}</h2>'
+            f"<h3>Concepts (held-out: {doc['samples']['heldout']} latents)</h3>{_concept_rows(doc, layer)}"
+            f"<h3>Context: insertion success by class at the location</h3>{_context_tables(doc)}"
+            f"<h3>Unit browser (grouped by label)</h3>{_unit_browser(doc, layer)}"
+        )
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Dissection of {_esc(ctx.model_id)}</title>
+<style>body{{font:13px sans-serif;margin:16px}} table{{border-collapse:collapse;margin:6px 0}}
+td,th{{border:1px solid #ccc;padding:2px 6px;vertical-align:middle}} th{{background:#f2f2f2}}
+img{{image-rendering:pixelated}} .ctx{{display:inline-block;vertical-align:top;margin-right:16px}}</style></head><body>
+<h1>Dissection of {_esc(ctx.model_id)}</h1>
+<p>generator sha256 {_esc(summary["model_sha256"][:16])}..., segmenter {_esc(summary["segmenter"])}.
+Default painting layer: <b>{_esc(summary["default_layer"])}</b>. {_esc(summary["why"])}</p>
+<p>Layers: {" ".join(f'<a href="#{ly}">{ly}</a>' for ly in layers)}</p>
+<h2>Units matching concepts per layer</h2>
+<table><tr><th>layer</th><th>units</th><th>IQR IoU &gt; 0.05</th><th>top-1% IoU &gt; 0.04</th><th>concepts</th>
+<th>units per concept (IQR)</th><th>brush score</th><th>seconds</th></tr>{count_rows}</table>
+{"".join(sections)}</body></html>"""
+    (folder / "index.html").write_text(page)
+    return folder / "index.html"

@@ -1,0 +1,502 @@
+"""Orchestration: dissect one layer (or all) of a model and write ``precomputed/<model_id>/<layer>.json``.
+
+Every pass is cached under ``cache_dir/<model_id>/`` in a file named by a hash of everything it depends on
+(model sha256, segmenter id, layer, sample counts, seed, settings), so a rerun skips finished passes
+and an interrupted run resumes at the last finished pass or concept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ganpaint import __version__
+from ganpaint.dissect import iou as iou_mod
+from ganpaint.dissect.causal import (
+    AlphaSettings,
+    Evaluator,
+    ablation_effect,
+    measure_ablation,
+    measure_insertion,
+    optimise_alpha,
+    rank_by,
+    sample_windows,
+    window_cells,
+)
+from ganpaint.dissect.context import measure_context
+from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
+
+CACHE_VERSION = 1
+LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
+MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
+DRAW_RULES = ("k", "quantile_99", "2k", "4k")
+
+
+@dataclass
+class Settings:
+    """Dissection arguments; all of them are written into the JSON ``settings``."""
+
+    samples: int = 1000  # selection latents: IoU, thresholds, k, quantiles
+    heldout: int = 120  # held-out latents: ablation effects (ACE, removal)
+    insertion: int = 48  # held-out latents per insertion measurement (one window each)
+    curve: int = 40  # held-out latents per point of the ablation curves
+    curve_sizes: tuple[int, ...] = (1, 2, 5, 10, 20, 40)
+    context: int = 120  # held-out latents per context measurement
+    context_concepts: tuple[str, ...] = ("door", "dome", "tree")
+    top: int = 20  # units per concept
+    seed: int = 0
+    batch: int = 32
+    alpha: AlphaSettings = field(default_factory=AlphaSettings)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["curve_sizes"], d["context_concepts"] = list(self.curve_sizes), list(self.context_concepts)
+        return d
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def cache_key(**parts) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def latents(n: int, z_dim: int, seed: int, stream: int) -> torch.Tensor:
+    """(n, z_dim) float32; stream 0 = selection, 1 = held-out (disjoint by construction)."""
+    return torch.from_numpy(np.random.default_rng([seed, stream]).standard_normal((n, z_dim)).astype(np.float32))
+
+
+def load_segmenter(spec: str | None, model_info=None):
+    """Resolve ``--segmenter``: None/'embedded' = the model folder's segmenter; a path to a segmenter .pth;
+    or 'package.module:factory' (called with model_info) for other segmenters."""
+    if spec and ":" in spec and not Path(spec).exists():
+        module, _, attr = spec.partition(":")
+        return getattr(__import__(module, fromlist=[attr]), attr)(model_info)
+    from ganpaint.train.segmenter import load_segmenter as load_embedded
+
+    if spec in (None, "", "embedded"):
+        path = getattr(model_info, "segmenter_path", None)
+        if path is None:
+            raise ValueError(f"model {getattr(model_info, 'id', '?')!r} has no embedded segmenter: pass --segmenter")
+        return load_embedded(path)
+    return load_embedded(spec)
+
+
+@torch.no_grad()
+def segment_latents(generator, segmenter, z: torch.Tensor, device, batch: int, desc: str, progress: bool):
+    out = []
+    for a in tqdm(range(0, len(z), batch), desc=desc, disable=not progress, leave=False):
+        x = generator(z[a : a + batch].to(device))  # (B, 3, H, W)
+        out.append(segmenter.probabilities(x).argmax(dim=1).to(torch.uint8).cpu().numpy())
+    return np.concatenate(out)
+
+
+def _cached_json(path: Path, fn):
+    if path.is_file():
+        return json.loads(path.read_text())
+    out = fn()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(path)
+    return out
+
+
+def _f(x) -> float:
+    return round(float(x), 6)
+
+
+# ---------------------------------------------------------------------------------------- one layer
+
+
+@dataclass
+class Context:
+    generator: torch.nn.Module
+    segmenter: object
+    model_id: str
+    model_sha256: str
+    settings: Settings
+    cache_dir: Path
+    out_dir: Path
+    device: str = "cpu"
+    progress: bool = True
+
+    def __post_init__(self):
+        self.names = list(self.segmenter.names)
+        self.seg_id = str(self.segmenter.id)
+        self.base_key = dict(
+            v=CACHE_VERSION, model=self.model_sha256, seg=self.seg_id, seed=self.settings.seed, z=self.generator.z_dim
+        )
+        self.folder = self.cache_dir / self.model_id
+
+    def labels(self, stream: int, n: int) -> tuple[torch.Tensor, np.ndarray]:
+        """Latents and cached base segmentation of stream 0 (selection) or 1 (held-out)."""
+        z = latents(n, self.generator.z_dim, self.settings.seed, stream)
+        key = cache_key(**self.base_key, stream=stream, n=n)
+        path = self.folder / f"labels-{stream}-{key}.npz"
+        desc = "segment " + ("selection" if stream == 0 else "held-out")
+        arr = iou_mod.load_or_run(
+            path,
+            lambda: {
+                "labels": segment_latents(
+                    self.generator, self.segmenter, z, self.device, self.settings.batch, desc, self.progress
+                )
+            },
+        )
+        return z, arr["labels"]
+
+
+def dissect_layer(ctx: Context, layer: str) -> dict:
+    """Dissect ``layer``; writes and returns the precomputed document (with an extra ``layer_summary``)."""
+    s, g, names = ctx.settings, ctx.generator, ctx.names
+    t0 = time.time()
+    n_cls = len(names)
+    h_fn, f_fn = g.split(layer)
+    h_fn, f_fn = h_fn.to(ctx.device), f_fn.to(ctx.device)
+
+    def features(z: torch.Tensor) -> torch.Tensor:
+        return h_fn(z.to(ctx.device))
+
+    z_sel, lab_sel = ctx.labels(0, s.samples)
+    z_held, lab_held = ctx.labels(1, s.heldout)
+    key = cache_key(**ctx.base_key, layer=layer, n=s.samples)
+    p1 = iou_mod.load_or_run(
+        ctx.folder / f"pass1-{layer}-{key}.npz",
+        lambda: iou_mod.pass1(
+            features,
+            z_sel,
+            lab_sel,
+            n_cls,
+            batch=s.batch,
+            seed=s.seed,
+            progress=ctx.progress,
+            desc=f"{layer} quantiles",
+        ),
+    )
+    p2 = iou_mod.load_or_run(
+        ctx.folder / f"pass2-{layer}-{key}.npz",
+        lambda: iou_mod.pass2(
+            features,
+            z_sel,
+            lab_sel,
+            n_cls,
+            p1["thresholds"],
+            batch=max(1, s.batch // 2),
+            progress=ctx.progress,
+            desc=f"{layer} iou counts",
+        ),
+    )
+    summ = iou_mod.summarise(p2["hist"])
+    iou_iqr, iou_top1, k_all = summ["iou_iqr"], summ["iou_top1"], p1["k"]  # (C, K) each
+    thresholds = p1["thresholds"]  # (C, G)
+    q99 = thresholds[:, iou_mod.TOP1]
+    n_units = len(q99)
+    n_top = min(s.top, n_units)
+
+    units = []
+    for u in range(n_units):
+        best, best1 = int(iou_iqr[u].argmax()), int(iou_top1[u].argmax())
+        units.append(
+            {
+                "unit": u,
+                "label": names[best] if iou_iqr[u, best] > LABEL_IOU else None,
+                "iou": _f(iou_iqr[u, best]),
+                "quantile_99": _f(q99[u]),
+                "best_concept": names[best],
+                "threshold": _f(thresholds[u, summ["iqr_index"][u, best]]),
+                "iou_top1": _f(iou_top1[u, best1]),
+                "label_top1": names[best1] if iou_top1[u, best1] > MATCH_IOU_TOP1 else None,
+                "top": [int(i) for i in p1["top_ids"][u] if i >= 0],
+                "top_act": [_f(v) for v in p1["top_scores"][u] if np.isfinite(v)],
+            }
+        )
+
+    # ------------------------------------------------------------------ causal, on held-out latents
+    ev = Evaluator(f_fn, ctx.segmenter, batch=s.batch)
+    with torch.no_grad():
+        r_held = torch.cat([features(z_held[a : a + s.batch]) for a in range(0, len(z_held), s.batch)])
+    base_share = np.bincount(lab_held.ravel(), minlength=n_cls) / lab_held.size
+    ckey = cache_key(**ctx.base_key, layer=layer, settings=s.to_json())
+    rnd_units = sorted(np.random.default_rng([s.seed, 7, int(layer[5:])]).permutation(n_units)[:n_top].tolist())
+    rnd_conf = np.array(
+        _cached_json(
+            ctx.folder / f"random-{layer}-{ckey}.json",
+            lambda: measure_ablation(ev, r_held, lab_held, rnd_units, n_cls).tolist(),
+        )
+    )
+    concepts, skipped = {}, {}
+    present = [c for c in range(n_cls) if summ["class_pixels"][c] > 0 and base_share[c] > 0]
+    for c in tqdm(present, desc=f"{layer} concepts", disable=not ctx.progress, leave=False):
+        name = names[c]
+        res = _cached_json(
+            ctx.folder / f"concept-{layer}-{name}-{ckey}.json",
+            lambda c=c: _dissect_concept(
+                ctx,
+                ev,
+                h_fn,
+                c,
+                z_sel,
+                lab_sel,
+                r_held,
+                lab_held,
+                iou_iqr,
+                iou_top1,
+                k_all,
+                q99,
+                base_share,
+                rnd_conf,
+                n_top,
+                layer,
+            ),
+        )
+        concepts[name] = res
+    for c in range(n_cls):
+        if c not in present:
+            skipped[names[c]] = "absent from the generated images"
+
+    # ------------------------------------------------------------------ per-layer counts and score
+    counts = {
+        "units": n_units,
+        "matching_iqr_0.05": int(sum(1 for u in units if u["iou"] > LABEL_IOU)),
+        "matching_top1_0.04": int(sum(1 for u in units if u["iou_top1"] > MATCH_IOU_TOP1)),
+        "concepts_iqr_0.05": sorted({u["label"] for u in units if u["label"]}),
+        "concepts_top1_0.04": sorted({u["label_top1"] for u in units if u["label_top1"]}),
+        "per_concept_iqr_0.05": {
+            n: int(sum(1 for u in units if u["label"] == n)) for n in names if any(u["label"] == n for u in units)
+        },
+    }
+    scored = [v["effect"]["layer_score"] for n, v in concepts.items() if base_share[names.index(n)] >= 0.005]
+    layer_summary = {
+        "counts": counts,
+        "score": _f(np.mean(scored)) if scored else 0.0,
+        "seconds": round(time.time() - t0, 1),
+        "random_units": rnd_units,
+    }
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "created_by": f"ganpaint {__version__} dissect",
+        "model_id": ctx.model_id,
+        "model_sha256": ctx.model_sha256,
+        "segmenter": ctx.seg_id,
+        "layer": layer,
+        "feature_shape": list(g.feature_shape(layer)),
+        "settings": {**s.to_json(), "window_cells": window_cells(g.feature_shape(layer)[1]), "levels": "see docs"},
+        "samples": {"selection": s.samples, "heldout": s.heldout},
+        "class_names": names,
+        "base_share": {n: _f(base_share[i]) for i, n in enumerate(names)},
+        "units": units,
+        "concepts": {n: {key: v for key, v in c.items() if key != "_extra"} for n, c in concepts.items()},
+        "skipped_concepts": skipped,
+        "layer_summary": layer_summary,
+    }
+    write_precomputed(doc, ctx.out_dir / ctx.model_id / f"{layer}.json")
+    return doc
+
+
+def _dissect_concept(
+    ctx,
+    ev,
+    h_fn,
+    c,
+    z_sel,
+    lab_sel,
+    r_held,
+    lab_held,
+    iou_iqr,
+    iou_top1,
+    k_all,
+    q99,
+    base_share,
+    rnd_conf,
+    n_top,
+    layer,
+) -> dict:
+    s, names = ctx.settings, ctx.names
+    lnum = int(layer[5:])
+    k = k_all[:, c]
+    iou_rank = rank_by(iou_iqr[:, c], iou_top1[:, c], n_top)
+    mx = iou_iqr[:, c].max()
+    init = iou_iqr[:, c] / mx if mx > 0 else np.full(len(k), 0.1)
+    alpha, alpha_info = optimise_alpha(
+        h_fn,
+        ev,
+        z_sel,
+        lab_sel,
+        c,
+        k,
+        init,
+        s.alpha,
+        seed=int(np.random.default_rng([s.seed, lnum, c]).integers(1 << 30)),
+    )
+    ace_rank = rank_by(alpha, iou_iqr[:, c], n_top)
+    rankings = {"ace": ace_rank, "iou": iou_rank}
+    rng = np.random.default_rng([s.seed, 11, lnum, c])
+    n_ins = min(s.insertion, len(r_held))
+    side = window_cells(r_held.shape[2])
+    y0, x0 = sample_windows(rng, n_ins, r_held.shape[2], side)
+    measured: dict[str, dict] = {}
+    cache: dict[tuple, dict] = {}
+    for rname, units in rankings.items():
+        conf = cache.get(("abl", tuple(units)))
+        if conf is None:
+            conf = cache[("abl", tuple(units))] = measure_ablation(ev, r_held, lab_held, units, len(names))
+        abl = ablation_effect(conf, c)
+        rules = {}
+        for rule in DRAW_RULES:
+            values = _draw_values(rule, units, k, q99)
+            ck = ("ins", tuple(units), tuple(np.round(values, 6)))
+            if ck not in cache:
+                cache[ck] = measure_insertion(ev, r_held[:n_ins], lab_held[:n_ins], units, values, y0, x0, c)
+            ins = cache[ck]
+            gain, spill = float(np.mean(ins["after"] - ins["before"])), float(np.mean(ins["spill"]))
+            ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share[c]
+            rules[rule] = {"gain": _f(gain), "spill": _f(spill), "score": _f(gain - spill), "ace": _f(ace)}
+        best_rule = max(DRAW_RULES, key=lambda r: (rules[r]["score"], -DRAW_RULES.index(r)))
+        measured[rname] = {
+            "units": units,
+            "removed": _f(abl["removed"]),
+            "collateral": _f(abl["collateral"]),
+            "insertion": rules,
+            "draw_rule": best_rule,
+            "ace": rules[best_rule]["ace"],
+        }
+    chosen = "ace" if measured["ace"]["ace"] >= measured["iou"]["ace"] else "iou"
+    units = rankings[chosen]
+    rule = measured[chosen]["draw_rule"]
+    # ablation curves over set sizes, both rankings (first ``curve`` held-out latents)
+    n_curve = min(s.curve, len(r_held))
+    full = {
+        "ace": rank_by(alpha, iou_iqr[:, c], min(max(s.curve_sizes), len(k))),
+        "iou": rank_by(iou_iqr[:, c], iou_top1[:, c], min(max(s.curve_sizes), len(k))),
+    }
+    curves = {}
+    for rname, order in full.items():
+        pts = []
+        for size in s.curve_sizes:
+            if size > len(order):
+                continue
+            key = ("curve", tuple(order[:size]))
+            if key not in cache:
+                conf = measure_ablation(ev, r_held[:n_curve], lab_held[:n_curve], order[:size], len(names))
+                cache[key] = ablation_effect(conf, c)
+            pts.append([size, _f(cache[key]["removed"])])
+        curves[rname] = pts
+    rnd = ablation_effect(rnd_conf, c)
+    draw = _draw_values(rule, units, k, q99)
+    ins_best = measured[chosen]["insertion"][rule]
+    layer_score = 0.5 * (measured[chosen]["removed"] - measured[chosen]["collateral"]) + 0.5 * ins_best["score"]
+    context, context_detail = {}, {}
+    if names[c] in s.context_concepts:
+        n_ctx = min(s.context, len(r_held))
+        context, context_detail = measure_context(
+            ev, r_held[:n_ctx], lab_held[:n_ctx], units, draw, c, names, seed=int(rng.integers(1 << 30))
+        )
+    return {
+        "ranking": chosen,
+        "units": [int(u) for u in units],
+        "k": [_f(k[u]) for u in units],
+        "levels": [_f(q99[u]) for u in units],
+        "draw_values": [_f(v) for v in draw],
+        "draw_rule": rule,
+        "effect": {
+            "base_share": _f(base_share[c]),
+            "removed": measured[chosen]["removed"],
+            "ace": measured[chosen]["ace"],
+            "iou_ranked": measured["iou"],
+            "ace_ranked": measured["ace"],
+            "random": {
+                "units": "layer_summary.random_units",
+                "removed": _f(rnd["removed"]),
+                "collateral": _f(rnd["collateral"]),
+            },
+            "curves": curves,
+            "curve_samples": n_curve,
+            "insertion_samples": n_ins,
+            "alpha": {**alpha_info, "top": [[int(u), _f(alpha[u])] for u in ace_rank]},
+            "layer_score": _f(layer_score),
+            "context_detail": context_detail,
+        },
+        "context": context,
+    }
+
+
+def _draw_values(rule: str, units, k: np.ndarray, q99: np.ndarray) -> np.ndarray:
+    idx = np.asarray(units)
+    if rule == "quantile_99":
+        return q99[idx].astype(np.float64)
+    mult = {"k": 1.0, "2k": 2.0, "4k": 4.0}[rule]
+    return mult * k[idx].astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------- all layers
+
+
+def default_layers(generator) -> list[str]:
+    """layer3 .. the layer before the output."""
+    return generator.layer_names[2:-1]
+
+
+def choose_layer(summaries: dict[str, dict]) -> tuple[str, str]:
+    """The layer with the best mean concept score (0.5*(removal - collateral) + 0.5*(insertion gain - spill)
+    of each concept's brush, over concepts covering >= 0.5% of pixels); ties go to the earlier layer."""
+    best = max(summaries, key=lambda n: (summaries[n]["score"], -int(n[5:])))
+    why = (
+        f"{best} has the highest mean brush score {summaries[best]['score']:.3f} "
+        "(per concept: 0.5*(share of its pixels removed by ablating its 20 units - share of other pixels changed) "
+        "+ 0.5*(window gain of insertion at its draw value - spill outside the window)); scores: "
+        + ", ".join(f"{n} {v['score']:.3f}" for n, v in summaries.items())
+    )
+    return best, why
+
+
+def write_summary(ctx: Context, summaries: dict[str, dict]) -> dict:
+    best, why = choose_layer(summaries)
+    doc = {
+        "model_id": ctx.model_id,
+        "model_sha256": ctx.model_sha256,
+        "segmenter": ctx.seg_id,
+        "default_layer": best,
+        "why": why,
+        "layers": summaries,
+        "settings": ctx.settings.to_json(),
+    }
+    path = ctx.out_dir / ctx.model_id / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1))
+    return doc
+
+
+def dissect_layers(ctx: Context, layers: list[str], report: bool = True) -> dict:
+    """Dissect ``layers`` in order, merge them into summary.json (keeping other layers of the same model
+    and settings), choose the default layer, and write the report."""
+    path = ctx.out_dir / ctx.model_id / "summary.json"
+    summaries: dict[str, dict] = {}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("model_sha256") == ctx.model_sha256 and old.get("settings") == ctx.settings.to_json():
+            summaries = old.get("layers", {})
+    for layer in tqdm(layers, desc="layers", disable=not ctx.progress or len(layers) < 2):
+        doc = dissect_layer(ctx, layer)
+        summaries[layer] = doc["layer_summary"]
+    summaries = dict(sorted(summaries.items(), key=lambda kv: int(kv[0][5:])))
+    summary = write_summary(ctx, summaries)
+    if report:
+        from ganpaint.dissect.report import write_report
+
+        write_report(ctx, summary)
+    return summary
