@@ -138,7 +138,7 @@ def ws_frame(ws, seq: int, strokes: list, timeout: float = 15) -> bytes:
 def ws_open(url: str, model: str, image: int):
     from websockets.sync.client import connect
 
-    ws = connect(url, open_timeout=10, close_timeout=2)
+    ws = connect(url, open_timeout=10, close_timeout=2).__enter__()  # as `with` would; Painter closes it
     ws.send(json.dumps({"type": "open", "model": model, "image": image, "format": "jpeg"}))
     for _ in range(10):
         msg = json.loads(ws.recv(timeout=15))
@@ -296,6 +296,9 @@ def test_two_replicas_behind_nginx_survive_a_killed_replica(tmp_path):
         assert any(tried[0] == addr[0] and tried[-1] == addr[1] for tried in retried), (
             f"expected nginx to retry a request from the killed {addr[0]} on {addr[1]}; log: {rest[-12:]}"
         )
+
+        # Passive health check: after max_fails failures nginx stops sending to the dead replica.
+        assert "upstream server temporarily disabled" in (state / "error.log").read_text()
 
         # 4. The painter whose replica died reconnects through nginx and gets frames; the other never noticed.
         for p in painters:
