@@ -71,6 +71,7 @@ def server(tmp_path_factory):
         "--model", "tiny",
         "--host", "127.0.0.1",
         "--port", str(port),
+        "--threads", "1",
     )  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     base = f"http://127.0.0.1:{port}"
@@ -228,7 +229,8 @@ def test_paint_undo_redo_share(open_page):
 
     page.locator("#concept-palette label").first.click()
     page.locator("#brush-size").fill("12")
-    page.locator("#strength").fill("20")
+    page.locator("#strength").fill("20")  # the slider caps it at the concept's unit count
+    strength = int(page.locator("#strength").get_attribute("max"))
     w.drag([(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)])
     w.settle()
     painted = w.pixels()
@@ -237,7 +239,7 @@ def test_paint_undo_redo_share(open_page):
     assert inside > outside, (inside, outside)
     sent = [m for m in w.sent if m["type"] == "render"]
     last = sent[-1]["strokes"]
-    assert len(last) == 1 and last[0]["mode"] == "draw" and last[0]["strength"] == 20
+    assert len(last) == 1 and last[0]["mode"] == "draw" and last[0]["strength"] == strength
     assert len(sent) >= 3  # the stroke streamed while it was drawn, not only at the end
     painted_bytes = w.frame_for(w.seq())
 
@@ -245,6 +247,13 @@ def test_paint_undo_redo_share(open_page):
     page.screenshot(path=str(OUTPUT / "page_after_stroke.png"))
     if os.environ.get("GANPAINT_DOCS_SCREENSHOT") == "1":
         shutil.copyfile(OUTPUT / "page_after_stroke.png", DOCS_SHOT)
+
+    # hold "original" to compare, release to see the painting again
+    page.locator("#compare").hover()
+    page.mouse.down()
+    assert w.pixels() == original
+    page.mouse.up()
+    assert w.pixels() == painted
 
     page.locator("[data-action=undo]").click()
     w.settle()
@@ -255,6 +264,14 @@ def test_paint_undo_redo_share(open_page):
     assert w.pixels() == painted
     assert page.locator("#stroke-list .stroke-row").count() == 1
 
+    with page.expect_download() as png:
+        page.locator("[data-action=download]").click()
+    assert Path(png.value.path()).read_bytes() == painted_bytes
+    with page.expect_download() as saved:
+        page.locator("[data-action=save]").click()
+    painting = json.loads(Path(saved.value.path()).read_text())
+    assert painting["image"] == 3 and [s["mode"] for s in painting["strokes"]] == ["draw"]
+
     page.locator("[data-action=share]").click()
     link = page.locator("#share-url").input_value()
     assert "strokes=" in link and "image=3" in link
@@ -262,7 +279,13 @@ def test_paint_undo_redo_share(open_page):
     assert other.pixels() == painted
     assert other.frame_for(other.seq()) == painted_bytes
     assert other.page.locator("#stroke-list .stroke-row").count() == 1
-    assert w.errors == [] and other.errors == []
+    # loading the saved file into a fresh page paints the same strokes
+    fresh = open_page("/#model=tiny&image=3")
+    fresh.page.locator("#load-file").set_input_files(saved.value.path())
+    fresh.page.wait_for_function("document.body.dataset.strokes === '1'")
+    fresh.settle()
+    assert fresh.pixels() == painted
+    assert w.errors == [] and other.errors == [] and fresh.errors == []
 
 
 def test_erase_mode_sends_erase_strokes(open_page):
@@ -282,3 +305,23 @@ def test_erase_mode_sends_erase_strokes(open_page):
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "page_tablet_erase.png"))
     assert w.errors == []
+
+
+def test_rest_fallback_when_the_websocket_is_blocked(browser, server):
+    """With /ws/paint refused, the page paints over POST /intervene and says so."""
+    ctx = browser.new_context(viewport=LAPTOP)
+    try:
+        page = ctx.new_page()
+        page.route_web_socket("**/ws/paint", lambda ws: ws.close())
+        w = Watched(page)
+        page.goto(server + "/#model=tiny&image=2")
+        w.settle()
+        assert page.locator("#status").get_attribute("data-state") == "fallback"
+        original = w.pixels()
+        page.locator("#concept-palette label").nth(1).click()
+        w.drag([(0.2, 0.8), (0.8, 0.8)])
+        w.settle()
+        assert w.pixels() != original
+        assert [e for e in w.errors if "/ws/paint" not in e] == []
+    finally:
+        ctx.close()

@@ -393,9 +393,11 @@ async function start() {
   let list;
   try {
     list = await fetchModels();
+    setMessage("");
   } catch (err) {
-    setStatus("closed", `Server unreachable: ${err.message}`);
-    setMessage("Cannot reach the ganpaint server. Reload when it is running.");
+    setStatus("closed", `Server unreachable: ${err.message}; retrying`);
+    setMessage("Cannot reach the ganpaint server. Retrying…");
+    setTimeout(start, 3000);
     return;
   }
   state.models = list.models;
