@@ -207,6 +207,11 @@ async function loadModel(id, layer = null) {
   toolbar.setConcepts(info.concepts);
   canvas.setBrush(brushRadius(), colourOf(toolbar.concept));
   $("#model-select").value = info.id;
+  const layers = info.paint_layers?.length ? info.paint_layers : [state.layer];
+  const layerSelect = $("#layer-select");
+  layerSelect.replaceChildren(...layers.map((name) => new Option(name, name)));
+  layerSelect.value = state.layer;
+  layerSelect.closest(".layer-picker").hidden = layers.length < 2;
   gallery.setIds(info.gallery);
   fetchThumbnails(info.id, info.gallery)
     .then((thumbs) => state.model === info.id && gallery.setThumbnails(thumbs))
@@ -264,6 +269,21 @@ $("#model-select").addEventListener("change", async (ev) => {
   } catch (err) {
     showError(err.message);
   }
+});
+
+$("#layer-select").addEventListener("change", async (ev) => {
+  const image = state.image;
+  const kept = strokes.toJSON();
+  try {
+    await loadModel(state.model, ev.target.value);
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  // Strokes whose concept the new layer's dissection lacks are dropped.
+  const names = new Set(state.info.concepts.map((c) => c.name));
+  state.image = null;
+  openImage(image, kept.filter((s) => names.has(s.concept)).map(makeStroke));
 });
 
 // ---- toolbar ----------------------------------------------------------------------------------------------------
