@@ -415,10 +415,18 @@ def test_docker_compose_config_validates():
 
 
 def test_nginx_template_renders_every_placeholder(tmp_path):
-    conf = render_nginx_conf(
-        tmp_path / "nginx.conf", GANPAINT_REPLICAS="10.0.0.1:8000, 10.0.0.2:8000", NGINX_STATE_DIR=str(tmp_path)
-    ).read_text()
+    settings = dict(GANPAINT_REPLICAS="10.0.0.1:8000, 10.0.0.2:8000", NGINX_STATE_DIR=str(tmp_path))
+    conf = render_nginx_conf(tmp_path / "nginx.conf", **settings).read_text()
     assert "${" not in conf
+    busybox = shutil.which("busybox")
+    if busybox:  # the official nginx image (alpine) runs render.sh with busybox's sh, awk, tr and mkdir
+        applets = tmp_path / "busybox"
+        applets.mkdir()
+        for name in ("sh", "awk", "tr", "mkdir"):
+            (applets / name).symlink_to(busybox)
+        env = {**os.environ, **settings, "PATH": str(applets)}
+        r = subprocess.run([busybox, "sh", str(RENDER), str(TEMPLATE)], env=env, capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout == conf, r.stderr
     assert conf.count("max_fails=2 fail_timeout=10s;") == 2
     for directive in (
         "proxy_set_header Upgrade $http_upgrade;",
