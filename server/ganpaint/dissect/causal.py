@@ -211,7 +211,7 @@ def optimise_alpha(
         return init.astype(np.float32), info
     alpha = torch.tensor(init, dtype=torch.float32, device=dev).clamp(0, 1).requires_grad_(True)
     kt = torch.as_tensor(k, dtype=torch.float32, device=dev)[None, :, None, None]  # (1, C, 1, 1)
-    opt = torch.optim.Adam([alpha], lr=cfg.lr)
+    m1, m2 = torch.zeros_like(alpha), torch.zeros_like(alpha)  # Adam moments (torch.optim imports dynamo: slow)
     losses = []
     for _ in range(cfg.steps):
         picks = []
@@ -235,12 +235,14 @@ def optimise_alpha(
         weight = torch.where(is_ins[:, 0, 0, 0], 1.0 / max(n_ins, 1), 1.0 / max(n_rem, 1))
         delta = (sign * weight * share).sum()
         loss = -delta + cfg.l2 * alpha.norm()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        (grad,) = torch.autograd.grad(loss, alpha)
         with torch.no_grad():
-            alpha.clamp_(0, 1)
-        losses.append(float(loss))
+            step = len(losses) + 1
+            m1.mul_(0.9).add_(grad, alpha=0.1)
+            m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
+            update = (m1 / (1 - 0.9**step)) / ((m2 / (1 - 0.999**step)).sqrt() + 1e-8)
+            alpha.sub_(cfg.lr * update).clamp_(0, 1)
+        losses.append(float(loss.detach()))
     info.update(optimised=True, loss_first=losses[0], loss_last=float(np.mean(losses[-3:])))
     return alpha.detach().cpu().numpy(), info
 

@@ -1,0 +1,153 @@
+"""Dissection on a tiny seeded generator and a segmenter whose answer is known by construction."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_generator
+from ganpaint.dissect import iou as iou_mod
+from ganpaint.dissect.causal import AlphaSettings
+from ganpaint.dissect.fake import ChannelSegmenter
+from ganpaint.dissect.run import Context, Settings, dissect_layer, dissect_layers
+from ganpaint.dissect.stats import Reservoir, iqr
+from ganpaint.precomputed import load_precomputed
+
+PLANTED = 3  # layer7 unit that drives the red channel
+
+
+def planted_generator():
+    """tiny_generator with layer7 unit 3 -> layer8 unit 3 -> the red channel (the only driven colour)."""
+    g = tiny_generator()
+    with torch.no_grad():
+        g.layer8.conv.weight[PLANTED] = 0
+        g.layer8.conv.weight[PLANTED, PLANTED, 1, 1] = 20.0
+        g.layer8.wscale.b[PLANTED] = 0
+        g.output_32x32.conv.weight.zero_()
+        g.output_32x32.wscale.b.zero_()
+        g.output_32x32.conv.weight[0, PLANTED] = 4.0
+        g.output_32x32.wscale.b[0] = -3.0
+    for p in g.parameters():
+        p.requires_grad_(False)
+    return g
+
+
+def small_settings(**kw):
+    base = dict(
+        samples=24,
+        heldout=12,
+        insertion=8,
+        curve=6,
+        context=12,
+        context_concepts=("red",),
+        curve_sizes=(1, 2, 4),
+        top=4,
+        batch=8,
+        alpha=AlphaSettings(steps=6, batch=8, pool=12, probe=8),
+    )
+    base.update(kw)
+    return Settings(**base)
+
+
+def make_ctx(tmp_path, g=None, cache="cache", **kw):
+    g = g or planted_generator()
+    return Context(
+        g, ChannelSegmenter(), "tiny", "0" * 64, small_settings(**kw), tmp_path / cache, tmp_path / "out", progress=False
+    )
+
+
+def test_reservoir_exact_when_small_and_bounded_when_large():
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((3, 500)).astype(np.float32)
+    r = Reservoir(3, 1000)
+    r.add(v[:, :200])
+    r.add(v[:, 200:])
+    assert np.allclose(r.quantiles(np.array([0.5, 0.99])), np.quantile(v, [0.5, 0.99], axis=1).T)
+    small = Reservoir(3, 100, seed=1)
+    for a in range(0, 500, 50):
+        small.add(v[:, a : a + 50])
+    assert small.values().shape == (3, 100) and small.seen == 500
+    again = Reservoir(3, 100, seed=5)
+    again.load_state_dict(small.state_dict())
+    assert np.array_equal(again.values(), small.values())
+
+
+def test_iou_and_thresholds_match_numpy():
+    g, seg = tiny_generator(), ChannelSegmenter()
+    z = torch.randn(10, g.z_dim, generator=torch.Generator().manual_seed(0))
+    h, _ = g.split("layer5")
+    with torch.no_grad():
+        labels = seg.probabilities(g(z)).argmax(1).to(torch.uint8).numpy()  # (N, 32, 32)
+        up = F.interpolate(h(z), size=(32, 32), mode="bilinear", align_corners=False).numpy()  # (N, C, 32, 32)
+    p1 = iou_mod.pass1(h, z, labels, 4, batch=4, progress=False)
+    p2 = iou_mod.pass2(h, z, labels, 4, p1["thresholds"], batch=3, progress=False)
+    s = iou_mod.summarise(p2["hist"])
+    vals = up.transpose(1, 0, 2, 3).reshape(up.shape[1], -1)
+    t = np.quantile(vals, iou_mod.LEVELS, axis=1).T  # (C, G)
+    assert np.allclose(p1["thresholds"], t, atol=1e-6)
+    even, odd = np.arange(len(z)) % 2 == 0, np.arange(len(z)) % 2 == 1
+    for u in range(up.shape[1]):
+        for c in range(4):
+            seg_c = labels == c
+            act = up[:, u] > t[u, iou_mod.TOP1]
+            union = (act | seg_c).sum()
+            want = (act & seg_c).sum() / union if union else 0.0
+            assert s["iou_top1"][u, c] == pytest.approx(want, abs=1e-9)
+            # ICLR: IQR-best threshold on the even samples, IoU on the odd ones
+            scores = []
+            for tg in t[u]:
+                a = up[even, u] > tg
+                scores.append(iqr((a & seg_c[even]).sum(), a.sum(), seg_c[even].sum(), a.size))
+            best = int(np.argmax(scores))
+            assert s["iqr_index"][u, c] == best
+            a = up[odd, u] > t[u, best]
+            union = (a | seg_c[odd]).sum()
+            want = (a & seg_c[odd]).sum() / union if union else 0.0
+            assert s["iou_iqr"][u, c] == pytest.approx(want, abs=1e-9)
+
+
+def test_k_is_coverage_weighted_conditional_mean():
+    r = torch.tensor([[[[2.0, 4.0], [8.0, 16.0]]]])  # (1, 1, 2, 2)
+    labels = np.zeros((1, 4, 4), np.uint8)
+    labels[0, :2, :2] = 1  # the whole top-left cell is class 1
+    labels[0, 0, 2] = 1  # a quarter of the top-right cell
+    p1 = iou_mod.pass1(lambda z: r, torch.zeros(1, 1), labels, 2, batch=1, progress=False)
+    assert p1["k"][0, 1] == pytest.approx((1.0 * 2 + 0.25 * 4) / 1.25)
+    w0 = np.array([0.0, 0.75, 1.0, 1.0])  # class 0 coverage of the four cells
+    assert p1["k"][0, 0] == pytest.approx((w0 * [2, 4, 8, 16]).sum() / w0.sum())
+
+
+def test_planted_unit_is_found_first_by_both_rankings(tmp_path):
+    doc = dissect_layer(make_ctx(tmp_path), "layer7")
+    red = doc["concepts"]["red"]
+    assert red["effect"]["iou_ranked"]["units"][0] == PLANTED
+    assert red["effect"]["ace_ranked"]["units"][0] == PLANTED
+    assert doc["units"][PLANTED]["label"] == "red"
+    assert red["effect"]["iou_ranked"]["removed"] > 0.9  # ablating the planted unit removes the red
+
+
+def test_json_validates_resumes_and_report(tmp_path):
+    ctx = make_ctx(tmp_path)
+    summary = dissect_layers(ctx, ["layer5", "layer7"])
+    assert summary["default_layer"] in ("layer5", "layer7") and summary["why"]
+    out = tmp_path / "out" / "tiny"
+    for layer in ("layer5", "layer7"):
+        pre = load_precomputed(out / f"{layer}.json")
+        assert pre.layer == layer and "red" in pre.concepts
+        assert pre.concepts["red"].draw_rule in ("k", "quantile_99", "2k", "4k")
+    assert (out / "report" / "index.html").is_file()
+    assert (out / "report" / "layer7" / f"unit{PLANTED}.png").is_file()
+    first = json.loads((out / "layer7.json").read_text())
+
+    # interrupted run: a concept's cached result and the output are lost; the rerun redoes only those
+    for p in ctx.folder.glob("concept-layer7-red-*.json"):
+        p.unlink()
+    (out / "layer7.json").unlink()
+    dissect_layer(make_ctx(tmp_path), "layer7")
+    resumed = json.loads((out / "layer7.json").read_text())
+    # a run from scratch in a fresh cache
+    fresh = dissect_layer(make_ctx(tmp_path, cache="cache2"), "layer7")
+    for doc in (resumed, fresh):
+        assert doc["units"] == first["units"]
+        assert doc["concepts"] == first["concepts"]
