@@ -218,7 +218,7 @@ def test_two_replicas_behind_nginx_survive_a_killed_replica(tmp_path):
             NGINX_STATE_DIR=str(state),
             NGINX_ACCESS_LOG=str(state / "access.log"),
             NGINX_ERROR_LOG=str(state / "error.log"),
-            NGINX_WORKER_PROCESSES="1",
+            NGINX_WORKER_PROCESSES="2",  # least_conn counts shared through the upstream zone
             NGINX_FAIL_TIMEOUT="30s",  # a killed replica stays marked down for the rest of the test
         )
         shutil.move(conf, state / "nginx.conf")
