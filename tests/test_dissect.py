@@ -53,7 +53,14 @@ def small_settings(**kw):
 def make_ctx(tmp_path, g=None, cache="cache", **kw):
     g = g or planted_generator()
     return Context(
-        g, ChannelSegmenter(), "tiny", "0" * 64, small_settings(**kw), tmp_path / cache, tmp_path / "out", progress=False
+        g,
+        ChannelSegmenter(),
+        "tiny",
+        "0" * 64,
+        small_settings(**kw),
+        tmp_path / cache,
+        tmp_path / "out",
+        progress=False,
     )
 
 

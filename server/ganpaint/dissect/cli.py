@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heldout", type=int, default=120, help="held-out latents for ablation effects (default 120)")
     p.add_argument("--insertion", type=int, default=48, help="held-out latents per insertion measurement")
     p.add_argument("--context", type=int, default=120, help="held-out latents per context measurement")
-    p.add_argument("--curve", type=int, default=40, help="held-out latents per ablation-curve point")
+    p.add_argument("--curve", type=int, default=24, help="held-out latents per ablation-curve point")
     p.add_argument("--alpha-steps", type=int, default=24, help="steps of the ACE alpha optimisation (0: IoU init)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)

@@ -46,7 +46,7 @@ class Settings:
     samples: int = 1000  # selection latents: IoU, thresholds, k, quantiles
     heldout: int = 120  # held-out latents: ablation effects (ACE, removal)
     insertion: int = 48  # held-out latents per insertion measurement (one window each)
-    curve: int = 40  # held-out latents per point of the ablation curves
+    curve: int = 24  # held-out latents per point of the ablation curves
     curve_sizes: tuple[int, ...] = (1, 2, 5, 10, 20, 40)
     context: int = 120  # held-out latents per context measurement
     context_concepts: tuple[str, ...] = ("door", "dome", "tree")
