@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,6 +282,12 @@ class Engine:
         self._queue.put((job, future))
         return future
 
+    def call(self, fn) -> Future:
+        """Run ``fn()`` on the render thread (so torch runs on one thread only: one OpenMP team)."""
+        future: Future = Future()
+        self._queue.put((fn, future))
+        return future
+
     def close(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=5)
@@ -301,6 +307,15 @@ class Engine:
                     self._queue.put(None)
                     break
                 batch.append(nxt)
+            calls = [(fn, fut) for fn, fut in batch if not isinstance(fn, RenderJob)]
+            batch = [(job, fut) for job, fut in batch if isinstance(job, RenderJob)]
+            for fn, fut in calls:
+                try:
+                    fut.set_result(fn())
+                except Exception as exc:  # noqa: BLE001 - handed to the caller
+                    fut.set_exception(exc)
+            # a job whose caller went away (a cancelled future: a client that vanished) is not rendered
+            batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
             for group in self._groups(batch):
                 self._render_group(group)
 
@@ -326,18 +341,22 @@ class Engine:
         try:
             pixels = self._forward([job for job, _ in group])  # (N, H, W, 3)
         except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
+            if len(group) > 1:  # one bad job must not fail the others it was batched with: retry each alone
+                for item in group:
+                    self._render_group([item])
+                return
             for _, future in group:
-                future.set_exception(exc)
+                _settle(future, exc=exc)
             return
         self.batches += 1
         for (job, future), p in zip(group, pixels, strict=True):
             try:
                 data = encode_image(p, job.fmt, job.quality)
                 ms = (time.perf_counter() - job.submitted) * 1000
-                future.set_result(Frame(data, FORMATS[job.fmt], ms, len(group)))
+                _settle(future, Frame(data, FORMATS[job.fmt], ms, len(group)))
                 self.frames += 1
             except Exception as exc:  # noqa: BLE001
-                future.set_exception(exc)
+                _settle(future, exc=exc)
 
     def _forward(self, jobs: list[RenderJob]) -> np.ndarray:
         """Render jobs that share model and edit layers: cached h, edits, one batched f."""
@@ -377,6 +396,17 @@ class Engine:
         with torch.inference_mode(), _hooks(m.generator, list(by_layer.items())):
             x = m.generator(self.latent(m, job.image, job.z).to(self.dtype))  # (1, 3, H, W)
         return to_pixels(x)[0]
+
+
+def _settle(future: Future, result=None, exc: BaseException | None = None) -> None:
+    """Set a future's result or exception; never raises (a settled future stays as it is)."""
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 def _hooks(model: nn.Module, layers: list[tuple[str, list[UnitEdit]]]) -> ExitStack:

@@ -1,9 +1,14 @@
-"""WS /ws/paint: stroke lists in, frames out, latest wins (protocol in docs/api.md).
+"""WS /ws/paint: stroke lists in, frames out, latest wins (protocol in docs/api.md; limits in docs/reliability.md).
 
 A connection holds one open image and at most one queued update. The receive loop validates each
 update at once (errors go back immediately, tagged with its seq) and replaces any queued one; a
 render loop renders the queued update, sends the frame, and repeats. So a fast painter never builds a
 backlog: updates that arrive while a frame renders are superseded, and only the newest gets a frame.
+At most one frame renders and one waits per connection; a frame that a client does not read within
+``ws_send_timeout`` ends the connection (the server never buffers frames for a slow consumer).
+
+The app's ``PaintRegistry`` counts connections (``max_connections``; past it a clear refusal) and drains
+them on SIGTERM: frames in flight finish, new renders and connections are refused.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import json
 import struct
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from ganpaint.api.edits import build_edits
+from ganpaint.api.edits import build_edits_async
 from ganpaint.api.errors import format_errors
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
 from ganpaint.engine import Engine, LoadedModel, RenderJob
@@ -25,11 +32,58 @@ from ganpaint.engine import Engine, LoadedModel, RenderJob
 router = APIRouter(tags=["paint"])
 
 MESSAGES = {"open": OpenMessage, "render": RenderMessage, "ping": PingMessage}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_RESTART, CLOSE_TRY_LATER = 1001, 1008, 1012, 1013
+SHUTTING_DOWN = "server: shutting down; no new frames (reconnect to another server)"
 
 
 def frame_header(seq: int, render_ms: float) -> bytes:
     """4-byte big-endian seq, 2-byte big-endian render time in tenths of ms (capped at 65535)."""
     return struct.pack(">IH", seq, min(65535, max(0, round(render_ms * 10))))
+
+
+def origin_allowed(origin: str | None, host: str | None, extra: str = "") -> bool:
+    """No Origin (not a browser), the same host:port as the request, localhost, or one of ``extra``
+    (comma-separated origins such as ``https://paint.example.org``; ``*`` allows any)."""
+    if origin is None:
+        return True
+    allowed = {o.strip().rstrip("/") for o in extra.split(",") if o.strip()}
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    try:
+        parts = urlsplit(origin)
+        hostname = parts.hostname
+        netloc = parts.netloc
+    except ValueError:
+        return False
+    if hostname in LOCAL_HOSTS:
+        return True
+    return bool(host) and netloc.lower() == host.lower()
+
+
+class PaintRegistry:
+    """The app's open connections; drains them on SIGTERM."""
+
+    def __init__(self):
+        self.sessions: set[PaintSession] = set()
+        self.draining = False
+        self.refused = 0
+
+    def busy(self) -> bool:
+        return any(s.busy for s in self.sessions)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no connection has a frame rendering or queued (True), or ``timeout`` seconds (False)."""
+        deadline = time.monotonic() + timeout
+        while self.busy():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+
+class SlowConsumer(Exception):
+    """A send did not complete within ``ws_send_timeout``: the client does not read."""
 
 
 @dataclass
@@ -47,40 +101,55 @@ class PaintSession:
         self.ws = ws
         self.engine: Engine = ws.app.state.engine
         self.settings = ws.app.state.settings
+        self.registry: PaintRegistry = ws.app.state.paint
         self.open: OpenImage | None = None
         self.pending: tuple[int, RenderJob, int] | None = None  # (seq, job, generation)
+        self.rendering = False
         self.wake = asyncio.Event()
         self.generation = 0
         self.superseded = 0
 
+    @property
+    def busy(self) -> bool:
+        return self.rendering or self.pending is not None
+
+    async def send(self, text: str | None = None, data: bytes | None = None) -> None:
+        """Send text or bytes; SlowConsumer if the client does not take it within ``ws_send_timeout``."""
+        coro = self.ws.send_text(text) if data is None else self.ws.send_bytes(data)
+        try:
+            await asyncio.wait_for(coro, self.settings.ws_send_timeout)
+        except asyncio.TimeoutError as exc:
+            raise SlowConsumer(f"a message waited over {self.settings.ws_send_timeout:g} s for the client") from exc
+
     async def error(self, seq: int | None, detail: str) -> None:
-        await self.ws.send_text(json.dumps({"type": "error", "seq": seq, "detail": detail}))
+        await self.send(json.dumps({"type": "error", "seq": seq, "detail": detail}))
 
     async def handle(self, text: str) -> None:
         seq = None
-        if len(text.encode()) > self.settings.max_ws_message_bytes:
+        size = len(text.encode())
+        if size > self.settings.max_ws_message_bytes:
             limit = self.settings.max_ws_message_bytes
-            return await self.error(None, f"message: {len(text.encode())} bytes exceeds the limit of {limit} bytes")
+            return await self.error(None, f"message: {size} bytes exceeds the limit of {limit} bytes")
         try:
             msg = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return await self.error(None, f"message: invalid JSON ({exc})")
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nesting too deep
+            return await self.error(None, f"message: invalid JSON ({str(exc)[:200]})")
         if isinstance(msg, dict) and isinstance(msg.get("seq"), int):
             seq = msg["seq"]
         kind = msg.get("type") if isinstance(msg, dict) else None
-        if kind not in MESSAGES:
-            return await self.error(seq, f"type: expected 'open', 'render' or 'ping', got {kind!r}")
+        if not isinstance(kind, str) or kind not in MESSAGES:
+            return await self.error(seq, f"type: expected 'open', 'render' or 'ping', got {format_value(kind)}")
         try:
             parsed = MESSAGES[kind].model_validate(msg)
         except ValidationError as exc:
             return await self.error(seq, format_errors(exc.errors()))
         try:
             if kind == "ping":
-                await self.ws.send_text('{"type":"pong"}')
+                await self.send('{"type":"pong"}')
             elif kind == "open":
                 await self.open_image(parsed)
             else:
-                self.queue_render(parsed)
+                await self.queue_render(parsed)
         except ValueError as exc:  # NotFoundError too
             await self.error(seq, str(exc))
 
@@ -91,7 +160,7 @@ class PaintSession:
         self.generation += 1
         self.pending = None
         self.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, self.generation)
-        await asyncio.to_thread(self.engine.features, m, msg.image, None, layer)  # warm the cache off the loop
+        await asyncio.wrap_future(self.engine.call(lambda: self.engine.features(m, msg.image, None, layer)))  # warm
         ready = {
             "type": "ready",
             "model": m.id,
@@ -101,19 +170,40 @@ class PaintSession:
             "format": msg.format,
             "concepts": sorted(m.precomputed[layer].concepts),
         }
-        await self.ws.send_text(json.dumps(ready))
+        await self.send(json.dumps(ready))
 
-    def queue_render(self, msg: RenderMessage) -> None:
+    async def queue_render(self, msg: RenderMessage) -> None:
         received = time.perf_counter()
+        if self.registry.draining:
+            raise ValueError(SHUTTING_DOWN)
         if self.open is None:
             raise ValueError("render: send an 'open' message first")
         o = self.open
-        edits = build_edits(o.model, self.settings, msg.strokes, (), o.layer)
+        # masks decode off the event loop, so one client's big masks do not stall the others' frames
+        edits = await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)
+        if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
+            return
         job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, submitted=received)
         if self.pending is not None:
             self.superseded += 1
         self.pending = (msg.seq, job, o.generation)
         self.wake.set()
+
+    async def receive_loop(self) -> tuple[int, str]:
+        """Handle messages until the client leaves or idles; returns the (code, reason) to close with."""
+        while True:
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), self.settings.ws_idle_timeout)
+            except asyncio.TimeoutError:
+                idle = self.settings.ws_idle_timeout
+                return CLOSE_GOING_AWAY, f"idle: no message for {idle:g} s"
+            if message["type"] == "websocket.disconnect":
+                return 1000, ""
+            text = message.get("text")
+            if text is None:
+                await self.error(None, "message: expected JSON text, got a binary message")
+                continue
+            await self.handle(text)
 
     async def render_loop(self) -> None:
         while True:
@@ -122,6 +212,7 @@ class PaintSession:
             while self.pending is not None:
                 seq, job, generation = self.pending
                 self.pending = None
+                self.rendering = True
                 try:
                     frame = await self.engine.render_async(job)
                 except ValueError as exc:
@@ -130,29 +221,72 @@ class PaintSession:
                 except Exception as exc:  # noqa: BLE001 - report it; the connection stays usable
                     await self.error(seq, f"render failed: {type(exc).__name__}: {exc}")
                     continue
+                finally:
+                    self.rendering = False
                 if generation == self.generation:  # not for an image the client has left
-                    await self.ws.send_bytes(frame_header(seq, frame.render_ms) + frame.data)
+                    await self.send(data=frame_header(seq, frame.render_ms) + frame.data)
+
+
+def format_value(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+async def refuse(ws: WebSocket, code: int, detail: str) -> None:
+    """Accept, say why in one error message, close with ``code`` (browsers cannot read a refused handshake)."""
+    await ws.accept()
+    await ws.send_text(json.dumps({"type": "error", "seq": None, "detail": detail}))
+    await ws.close(code, detail[:120])
 
 
 @router.websocket("/ws/paint")
 async def paint(ws: WebSocket) -> None:
     """Open an image, send stroke lists, receive frames tagged with their seq."""
+    settings = ws.app.state.settings
+    registry: PaintRegistry = ws.app.state.paint
+    origin = ws.headers.get("origin")
+    if not origin_allowed(origin, ws.headers.get("host"), settings.ws_origins):
+        registry.refused += 1
+        detail = f"origin: {format_value(origin)} is not allowed (set GANPAINT_WS_ORIGINS)"
+        try:
+            await ws.send_denial_response(JSONResponse({"detail": detail}, status_code=403))
+        except RuntimeError:  # the server cannot send an HTTP answer: a plain refusal (403)
+            await ws.close(CLOSE_POLICY)
+        return
+    try:
+        if registry.draining:
+            registry.refused += 1
+            return await refuse(ws, CLOSE_RESTART, SHUTTING_DOWN)
+        if len(registry.sessions) >= settings.max_connections:
+            registry.refused += 1
+            return await refuse(
+                ws, CLOSE_TRY_LATER, f"server: {settings.max_connections} connections open (the limit); try later"
+            )
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return
     await ws.accept()
     session = PaintSession(ws)
+    registry.sessions.add(session)
+    receiver = asyncio.create_task(session.receive_loop())
     renderer = asyncio.create_task(session.render_loop())
+    code, reason = 1000, ""
     try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            text = message.get("text")
-            if text is None:
-                await session.error(None, "message: expected JSON text, got a binary message")
-                continue
-            await session.handle(text)
-            if renderer.done():
-                break
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+        done, _ = await asyncio.wait({receiver, renderer}, return_when=asyncio.FIRST_COMPLETED)
+        task = done.pop()
+        exc = task.exception()
+        if isinstance(exc, SlowConsumer):
+            code, reason = CLOSE_POLICY, f"slow consumer: {exc}"
+        elif exc is None and task is receiver:
+            code, reason = task.result()
+        else:
+            code = None  # the client is gone (WebSocketDisconnect, RuntimeError) or already closed
     finally:
-        renderer.cancel()
+        registry.sessions.discard(session)
+        for task in (receiver, renderer):
+            task.cancel()
+        await asyncio.gather(receiver, renderer, return_exceptions=True)
+    if code is not None and code != 1000:
+        try:
+            await asyncio.wait_for(ws.close(code, reason[:120]), settings.ws_send_timeout)
+        except (asyncio.TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
+            pass
