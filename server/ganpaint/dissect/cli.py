@@ -3,6 +3,7 @@
 ganpaint dissect --model scenes64 --all-layers            # layer3 .. layer9, picks the default layer
 ganpaint dissect --model scenes64 --layer layer6 --samples 1000 --seed 0
 ganpaint dissect --model lsun-church --weights church.pth --segmenter path/to/segmenter.pth --layer layer4
+ganpaint dissect --checkpoint churchoutdoor_lsun.pth --segmenter hf:segformer-b0-ade --layer layer4   # docs/byo-gan.md
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dissect", help="find each concept's units (IoU, ACE), k, and write precomputed/<model>/")
-    p.add_argument("--model", required=True, help="model id: models/<id>/ (or just the output name with --weights)")
+    p.add_argument(
+        "--model", "--model-id", help="model id: models/<id>/ (with --checkpoint: default the file name's stem)"
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--layer", help="layer to dissect (default: the model's default_layer)")
     which.add_argument("--all-layers", action="store_true", help="layer3 .. the layer before the output")
@@ -29,8 +32,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out-dir", default=None, help="precomputed root (default: $GANPAINT_PRECOMPUTED_DIR or precomputed)"
     )
     p.add_argument("--models-dir", default=None, help="models root (default: $GANPAINT_MODELS_DIR or models)")
-    p.add_argument("--weights", default=None, help="generator .pth to dissect instead of the model folder's")
-    p.add_argument("--segmenter", default=None, help="'embedded' (default), a segmenter .pth, or module:factory")
+    p.add_argument(
+        "--weights",
+        "--checkpoint",
+        default=None,
+        help="generator .pth (an external checkpoint, or instead of the "
+        "model folder's); a new model id also gets models/<id>/model.json naming it (docs/byo-gan.md)",
+    )
+    p.add_argument(
+        "--segmenter",
+        default=None,
+        help="'embedded' (default), a segmenter .pth, hf:FOLDER_OR_HUB (docs/byo-gan.md), module:factory",
+    )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
@@ -53,12 +66,23 @@ def _dissect(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {args.device!r}: CUDA is not available")
+    if args.model is None:
+        if not args.weights:
+            raise ValueError("--model: required (or give --checkpoint PATH.pth to derive it from the file name)")
+        from ganpaint.checkpoints import model_id_from_checkpoint
+
+        args.model = model_id_from_checkpoint(args.weights)
     check_model_id(args.model)
     info = None
     try:
         info = load_model_info(args.model, args.models_dir)
     except FileNotFoundError:
-        if not (args.weights and args.segmenter):
+        if args.weights and not args.segmenter:
+            raise ValueError(
+                f"--segmenter: required for the external checkpoint {args.weights} (no models/{args.model}/), "
+                "e.g. --segmenter hf:path/to/segformer-ade (docs/byo-gan.md)"
+            ) from None
+        if not args.weights:
             raise
     weights = Path(args.weights) if args.weights else info.generator_path
     generator = load_generator(weights).to(args.device)
@@ -99,3 +123,11 @@ def _dissect(args: argparse.Namespace) -> None:
             f"{c['matching_top1_0.04']} (top-1% IoU>0.04), score {s['score']:.3f}, {s['seconds']:.0f} s"
         )
     print(f"default layer: {summary['default_layer']} ({time.time() - t0:.0f} s); wrote {ctx.out_dir / ctx.model_id}/")
+    from ganpaint.checkpoints import REGISTERED_BY, register_checkpoint
+
+    external = info is None or info.provenance.get("registered_by") == REGISTERED_BY
+    if args.weights and external:  # an external checkpoint: models/<id>/model.json names it, so serve finds it
+        folder = register_checkpoint(
+            weights, args.model, args.models_dir, ctx.out_dir, summary["default_layer"], {"segmenter": ctx.seg_id}
+        )
+        print(f"wrote {folder / 'model.json'}; serve it: ganpaint serve --checkpoint {weights} --model {args.model}")

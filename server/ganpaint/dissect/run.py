@@ -83,7 +83,12 @@ def latents(n: int, z_dim: int, seed: int, stream: int) -> torch.Tensor:
 
 def load_segmenter(spec: str | None, model_info=None):
     """Resolve ``--segmenter``: None/'embedded' = the model folder's segmenter; a path to a segmenter .pth;
+    'hf:FOLDER_OR_HUB_NAME[?size=S&batch=B]' (a Hugging Face ADE20K model, ``ganpaint.hf_segmenter``);
     or 'package.module:factory' (called with model_info) for other segmenters."""
+    if spec and spec.startswith("hf:"):
+        from ganpaint.hf_segmenter import load_hf_segmenter
+
+        return load_hf_segmenter(spec)
     if spec and ":" in spec and not Path(spec).exists():
         module, _, attr = spec.partition(":")
         return getattr(__import__(module, fromlist=[attr]), attr)(model_info)
