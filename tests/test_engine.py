@@ -19,7 +19,7 @@ def dirs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine(dirs):
-    e = Engine(*dirs, threads=1)
+    e = Engine(*dirs, threads=1, max_batch=8)
     yield e
     e.close()
 

@@ -177,7 +177,7 @@ class Engine:
         device: str = "cpu",
         dtype: str = "float32",
         cache_size: int = 512,
-        max_batch: int = 16,
+        max_batch: int = 0,
         threads: int = 0,
         baseline: bool = False,
     ):
@@ -189,7 +189,10 @@ class Engine:
         self.precomputed_dir = Path(precomputed_dir)
         self.device = torch.device(device)
         self.dtype = DTYPES[dtype]
-        self.max_batch = 1 if baseline else max(1, max_batch)
+        # 0 = auto: on this 2-core CPU a batch of 8 costs more per image than 8 singles for the 64 px model
+        # (docs/performance.md), so batching is for accelerators unless asked for
+        auto = 16 if self.device.type == "cuda" else 1
+        self.max_batch = 1 if baseline else (max_batch or auto)
         self.baseline = baseline
         self.threads = set_threads(threads) if self.device.type == "cpu" else threads
         self.cache = FeatureCache(0 if baseline else cache_size)

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     dtype: Literal["float32", "bfloat16"] = "float32"  # bf16 only where it measures faster (not on this CPU)
     threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = all cores
     cache_size: int = Field(512, ge=0)  # feature maps kept per server (LRU)
-    max_batch: int = Field(16, ge=1)  # websocket frames coalesced into one forward
+    max_batch: int = Field(0, ge=0)  # websocket frames coalesced into one forward; 0 = 1 on CPU, 16 on CUDA
     baseline: bool = False  # reproduce the original GANPaint server's design (benchmarks only)
     web_dir: Path = REPO_ROOT / "web"
 
@@ -34,3 +34,10 @@ class Settings(BaseSettings):
     max_mask_side: int = Field(2048, ge=1)
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)
+
+    # connections and faults (docs/reliability.md)
+    max_connections: int = Field(64, ge=1)  # concurrent /ws/paint connections per worker; past it: close 1013
+    ws_idle_timeout: float = Field(600.0, gt=0)  # seconds without a client message before the server closes 1001
+    ws_send_timeout: float = Field(30.0, gt=0)  # seconds a frame may wait on a client that does not read
+    ws_origins: str = ""  # extra allowed Origin values, comma-separated ("*" = any); same origin and localhost always
+    drain_timeout: float = Field(10.0, ge=0)  # SIGTERM: seconds to finish frames in flight before closing
