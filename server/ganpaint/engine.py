@@ -177,7 +177,7 @@ class Engine:
         device: str = "cpu",
         dtype: str = "float32",
         cache_size: int = 512,
-        max_batch: int = 16,
+        max_batch: int = 0,
         threads: int = 0,
         baseline: bool = False,
     ):
@@ -189,7 +189,10 @@ class Engine:
         self.precomputed_dir = Path(precomputed_dir)
         self.device = torch.device(device)
         self.dtype = DTYPES[dtype]
-        self.max_batch = 1 if baseline else max(1, max_batch)
+        # 0 = auto: on this 2-core CPU a batch of 8 costs more per image than 8 singles for the 64 px model
+        # (docs/performance.md), so batching is for accelerators unless asked for
+        auto = 16 if self.device.type == "cuda" else 1
+        self.max_batch = 1 if baseline else (max_batch or auto)
         self.baseline = baseline
         self.threads = set_threads(threads) if self.device.type == "cpu" else threads
         self.cache = FeatureCache(0 if baseline else cache_size)
@@ -282,6 +285,12 @@ class Engine:
         self._queue.put((job, future))
         return future
 
+    def call(self, fn) -> Future:
+        """Run ``fn()`` on the render thread (so torch runs on one thread only: one OpenMP team)."""
+        future: Future = Future()
+        self._queue.put((fn, future))
+        return future
+
     def close(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=5)
@@ -301,6 +310,13 @@ class Engine:
                     self._queue.put(None)
                     break
                 batch.append(nxt)
+            calls = [(fn, fut) for fn, fut in batch if not isinstance(fn, RenderJob)]
+            batch = [(job, fut) for job, fut in batch if isinstance(job, RenderJob)]
+            for fn, fut in calls:
+                try:
+                    fut.set_result(fn())
+                except Exception as exc:  # noqa: BLE001 - handed to the caller
+                    fut.set_exception(exc)
             # a job whose caller went away (a cancelled future: a client that vanished) is not rendered
             batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
             for group in self._groups(batch):
