@@ -6,6 +6,10 @@ this module or building the app for the OpenAPI spec costs no weights.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,6 +22,7 @@ from ganpaint.api.routes import health, models, render
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine
 
+log = logging.getLogger("ganpaint")
 PLACEHOLDER = "<!doctype html><title>ganpaint</title><p>ganpaint API: see <a href='/docs'>/docs</a>.</p>"
 
 
@@ -57,6 +62,47 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class Draining:
+    """ASGI middleware: 503 for new HTTP requests once SIGTERM started the drain (requests in flight finish)."""
+
+    def __init__(self, app, registry: ws.PaintRegistry):
+        self.app, self.registry = app, registry
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.registry.draining:
+            return await self.app(scope, receive, send)
+        body = b'{"detail":"server: shutting down; retry on another server"}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 503, "headers": headers + [(b"retry-after", b"1")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def drain_on_sigterm(registry: ws.PaintRegistry, timeout: float) -> None:
+    """Put a SIGTERM handler in front of uvicorn's: refuse new work, let frames in flight finish (at most
+    ``timeout`` s), then hand the signal to uvicorn, which closes the sockets and waits for HTTP requests.
+    Only in the main thread of a server process (uvicorn installs its handler before the lifespan runs)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return
+    loop = asyncio.get_running_loop()
+    tasks = set()
+
+    async def drain(sig, frame) -> None:
+        idle = await registry.wait_idle(timeout)
+        log.warning("ganpaint: SIGTERM: %s; shutting down", "frames in flight done" if idle else "drain timed out")
+        previous(sig, frame)
+
+    def on_sigterm(sig, frame) -> None:
+        if registry.draining:  # a second SIGTERM: no more waiting
+            return previous(sig, frame)
+        registry.draining = True
+        loop.call_soon_threadsafe(lambda: tasks.add(loop.create_task(drain(sig, frame))))
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -76,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.model:
                 engine.model(settings.model)  # fail at startup, not at the first request
             app.state.engine = engine
+            drain_on_sigterm(app.state.paint, settings.drain_timeout)
             yield
         finally:
             engine.close()
@@ -87,7 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.paint = ws.PaintRegistry()
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Draining, registry=app.state.paint)
     errors.install(app)
     for module in (health, models, render):
         app.include_router(module.router)

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from ganpaint.api.schemas import StrokeIn, UnitEditIn
 from ganpaint.api.settings import Settings
 from ganpaint.engine import LoadedModel, NotFoundError
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import Stroke, pooled_mask, stroke_edits
+
+# masks decode here, off the event loop (one thread: a big mask delays only its own request, never the loop)
+MASK_THREAD = ThreadPoolExecutor(1, thread_name_prefix="ganpaint-masks")
+
+
+async def build_edits_async(*args, **kwargs) -> list[UnitEdit]:
+    """``build_edits`` on the mask thread."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(MASK_THREAD, functools.partial(build_edits, *args, **kwargs))
 
 
 def build_edits(

@@ -8,7 +8,7 @@ import torch
 from fastapi import APIRouter, Request, Response
 
 from ganpaint.api.deps import EngineDep, SettingsDep, data_url, resolve_model, wants_image
-from ganpaint.api.edits import build_edits
+from ganpaint.api.edits import build_edits_async
 from ganpaint.api.schemas import GenerateRequest, GenerateResponse, ImageOut, InterveneRequest, InterveneResponse
 from ganpaint.engine import LoadedModel, RenderJob
 
@@ -54,7 +54,7 @@ async def create_intervention(body: InterveneRequest, request: Request, engine: 
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
     z = check_z(m, body.z, "z") if body.z is not None else None
-    edits = build_edits(m, settings, body.strokes, body.edits, body.layer)
+    edits = await build_edits_async(m, settings, body.strokes, body.edits, body.layer)
     frame = await engine.render_async(RenderJob(m.id, body.image, z, edits, body.format, body.quality))
     if wants_image(request):
         return Response(frame.data, media_type=frame.media_type)
