@@ -66,3 +66,11 @@ def test_abandoned_requests_do_not_stop_the_worker(engine):
         f.cancel()
     assert engine.render(RenderJob("tiny", image=1, fmt="png"), timeout=30).media_type == "image/png"
     assert engine._worker.is_alive()
+
+
+def test_abandoned_calls_do_not_stop_the_worker(engine):
+    futures = [engine.call(lambda: 1) for _ in range(30)]
+    for f in futures:
+        f.cancel()
+    assert engine.call(lambda: 2).result(timeout=30) == 2
+    assert engine._worker.is_alive()

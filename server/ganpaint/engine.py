@@ -313,10 +313,12 @@ class Engine:
             calls = [(fn, fut) for fn, fut in batch if not isinstance(fn, RenderJob)]
             batch = [(job, fut) for job, fut in batch if isinstance(job, RenderJob)]
             for fn, fut in calls:
+                if not fut.set_running_or_notify_cancel():
+                    continue  # its caller went away
                 try:
-                    fut.set_result(fn())
+                    _settle(fut, fn())
                 except Exception as exc:  # noqa: BLE001 - handed to the caller
-                    fut.set_exception(exc)
+                    _settle(fut, exc=exc)
             # a job whose caller went away (a cancelled future: a client that vanished) is not rendered
             batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
             for group in self._groups(batch):
