@@ -6,6 +6,8 @@ the lifespan. The same files load again in each worker (they are small next to a
 
 from __future__ import annotations
 
+import warnings
+
 from ganpaint.api.settings import Settings
 
 DEMO_HINT = (
@@ -33,9 +35,11 @@ def startup_problem(settings: Settings) -> str | None:
         )
     try:
         info = load_model_info(model, models_dir)
-        g = load_generator(info.generator_path)
+        with warnings.catch_warnings():  # torch warns about odd pickles before it fails on them
+            warnings.simplefilter("ignore")
+            g = load_generator(info.generator_path)
     except Exception as exc:  # noqa: BLE001 - any failure to load is one message
-        return f"model {model!r} in {models_dir / model} cannot be loaded: {exc}"
+        return f"model {model!r} cannot be loaded: {exc}"
     layers = precomputed_layers(pre_dir, model)
     if not layers:
         return (
@@ -47,7 +51,7 @@ def startup_problem(settings: Settings) -> str | None:
         try:
             pre = load_precomputed(path)
         except Exception as exc:  # noqa: BLE001
-            return f"dissection {path} cannot be loaded: {exc}"
+            return f"the dissection of model {model!r} at {layer} cannot be loaded: {exc}"
         if layer not in g.layer_names:
             return f"dissection {path}: {layer!r} is not a layer of model {model!r} ({', '.join(g.layer_names)})"
         if tuple(pre.feature_shape) != g.feature_shape(layer):
