@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     g.add_argument("--channels", help="generator widths at 4,8,16,32,64 px, e.g. 256,128,64,32,16 (new runs only)")
     g.add_argument("--z-dim", type=int, default=128, help="latent size (new runs only, default 128)")
     g.add_argument("--batch", type=int, default=32)
+    g.add_argument("--kimg-fade", help="thousands of images per fade-in, per doubling, e.g. 8,12,16,20")
+    g.add_argument("--kimg-stable", help="thousands of images per stable phase below the final size, e.g. 8,12,16")
     g.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_train_gan)
@@ -47,16 +49,27 @@ def _train_gan(args: argparse.Namespace) -> None:
     if args.resume:
         if not (Path(args.run) / "checkpoint.pt").is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {args.run}/checkpoint.pt")
-        trainer = Trainer.resume(args.run, images)
+        trainer = Trainer.resume(args.run, images, **_schedule(args))
         print(f"resumed {args.run} at {trainer.imgs_seen / 1000:.1f} kimg, {trainer.wall / 60:.1f} min trained")
     else:
         if (Path(args.run) / "checkpoint.pt").exists():
             raise ValueError(f"{args.run} already holds a checkpoint: pass --resume, or choose another --run")
         cfg = GanConfig(data=args.data, resolution=int(meta["size"]), z_dim=args.z_dim, batch=args.batch)
+        for key, value in _schedule(args).items():
+            setattr(cfg, key, value)
         if args.channels:
             cfg.g_channels = [int(c) for c in args.channels.split(",")]
         trainer = Trainer(cfg, args.run, images)
     train(trainer, args.kimg, args.minutes, args.checkpoint_minutes, progress=not args.no_progress)
+
+
+def _schedule(args: argparse.Namespace) -> dict:
+    """Schedule overrides given on the command line."""
+    out = {}
+    for key in ("kimg_fade", "kimg_stable"):
+        if getattr(args, key):
+            out[key] = [float(v) for v in getattr(args, key).split(",")]
+    return out
 
 
 def _export(args: argparse.Namespace) -> None:

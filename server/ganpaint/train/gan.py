@@ -211,9 +211,14 @@ class Trainer:
         return out
 
     @classmethod
-    def resume(cls, run_dir: str | Path, images: np.ndarray | None = None) -> Trainer:
+    def resume(cls, run_dir: str | Path, images: np.ndarray | None = None, **overrides) -> Trainer:
+        """Continue a run; ``overrides`` may change the schedule of phases not yet started."""
         state = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
-        trainer = cls(GanConfig(**state["config"]), run_dir, images)
+        cfg = GanConfig(**{**state["config"], **overrides})
+        kimg = state["imgs_seen"] / 1000
+        if cfg.phase(kimg) != GanConfig(**state["config"]).phase(kimg):
+            raise ValueError(f"schedule override would move the current phase at {kimg:.1f} kimg: {overrides}")
+        trainer = cls(cfg, run_dir, images)
         trainer.load_state_dict(state)
         return trainer
 
@@ -226,15 +231,23 @@ def train(
     log_every: int = 20,
     progress: bool = True,
 ) -> None:
-    """Train until ``max_kimg`` thousand images or ``max_minutes``; checkpoint every few minutes."""
+    """Train until ``max_kimg`` thousand images or ``max_minutes``; checkpoint every few minutes.
+
+    SIGTERM (and Ctrl-C) end the run after the current step with a final checkpoint.
+    """
+    import signal
+
     from tqdm import tqdm
+
+    stop = []
+    previous = {sig: signal.signal(sig, lambda *_: stop.append(1)) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     start = last_ckpt = time.time()
     t_log, seen_log = time.time(), trainer.imgs_seen
     log_path = trainer.run_dir / "log.jsonl"
     trainer.run_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=int(max_kimg * 1000), initial=trainer.imgs_seen, unit="img", disable=not progress, smoothing=0.05)
-    while trainer.imgs_seen < max_kimg * 1000 and (time.time() - start) < max_minutes * 60:
+    while not stop and trainer.imgs_seen < max_kimg * 1000 and (time.time() - start) < max_minutes * 60:
         t0 = time.time()
         stats = trainer.train_step()
         trainer.wall += time.time() - t0
@@ -258,6 +271,8 @@ def train(
             last_ckpt = time.time()
     trainer.save()
     bar.close()
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def export_generator(trainer: Trainer) -> dict[str, torch.Tensor]:
