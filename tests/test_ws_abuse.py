@@ -4,12 +4,16 @@ One of each kind (bench/soak.py runs them for minutes): malformed JSON, wrong ty
 binary junk, rapid connect/disconnect, a slow consumer that never reads, clients that vanish mid-frame.
 """
 
+import asyncio
 import json
 import time
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
 import ws_clients
+from ganpaint.api.settings import Settings
+from ganpaint.api.ws import PaintRegistry, PaintSession, SlowConsumer
 from live_server import LiveServer
 from websockets.exceptions import ConnectionClosed
 
@@ -92,8 +96,24 @@ def test_rapid_connect_disconnect(server, keeps_painting):
 
 
 def test_slow_consumer(server, keeps_painting):
-    received = ws_clients.slow_consumer(server.ws_url, renders=300, hold=3)
-    assert received != 0  # it did get frames once it read; the painter kept going meanwhile
+    got = ws_clients.slow_consumer(server.ws_url, renders=300, hold=3)
+    assert 1 <= got["frames"] < 300  # latest wins: superseded updates never became frames
+
+
+def test_a_frame_the_client_does_not_take_ends_the_connection():
+    """The send timeout: a frame waits at most ws_send_timeout for a client that does not read."""
+
+    class Stuck:
+        app = SimpleNamespace(
+            state=SimpleNamespace(engine=None, settings=Settings(ws_send_timeout=0.2), paint=PaintRegistry())
+        )
+
+        async def send_bytes(self, data):
+            await asyncio.sleep(3600)
+
+    session = PaintSession(Stuck())
+    with pytest.raises(SlowConsumer, match=r"^a message waited over 0.2 s for the client$"):
+        asyncio.run(session.send(data=b"frame"))
 
 
 def test_vanish_mid_frame(server, keeps_painting):

@@ -204,10 +204,28 @@ def _frame(payload: bytes | str, opcode: int = 1) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
 
 
-def slow_consumer(url: str, renders: int = 400, hold: float = 3.0) -> int:
-    """Ask for many PNG frames with a tiny receive buffer and never read; then read what came. Returns the
-    number of bytes the server had sent (bounded: latest wins, and a frame waits at most ws_send_timeout)."""
+def _server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of each complete unmasked server frame in ``data``."""
+    out, i = [], 0
+    while i + 2 <= len(data):
+        opcode, n, j = data[i] & 0x0F, data[i + 1] & 0x7F, i + 2
+        if n == 126:
+            n, j = struct.unpack(">H", data[j : j + 2])[0], j + 2
+        elif n == 127:
+            n, j = struct.unpack(">Q", data[j : j + 8])[0], j + 8
+        if j + n > len(data):
+            break
+        out.append((opcode, data[j : j + n]))
+        i = j + n
+    return out
+
+
+def slow_consumer(url: str, renders: int = 400, hold: float = 3.0) -> dict:
+    """Ask for many PNG frames with a tiny receive buffer and do not read for ``hold`` seconds; then read
+    what came. Returns {"frames", "bytes", "closed"}: frames stay few (latest wins, one frame at a time)."""
     s = _raw(url, rcvbuf=4096)
+    data = b""
+    closed = False
     try:
         s.sendall(_frame(json.dumps({"type": "open", "image": 5, "format": "png"})))
         for seq in range(renders):
@@ -215,18 +233,21 @@ def slow_consumer(url: str, renders: int = 400, hold: float = 3.0) -> int:
             stroke = {**STROKE, "mask": {"points": [[x, 0.5]], "radius": 0.2}}
             s.sendall(_frame(json.dumps({"type": "render", "seq": seq, "strokes": [stroke]})))
         time.sleep(hold)
-        received = 0
-        s.settimeout(5)
+        s.settimeout(2)
         while True:
             chunk = s.recv(65536)
             if not chunk:
+                closed = True
                 break
-            received += len(chunk)
+            data += chunk
+    except TimeoutError:
+        pass  # nothing more to read: the connection is still open
     except CLIENT_ERRORS:
-        received = -1
+        closed = True
     finally:
         s.close()
-    return received
+    frames = [f for f in _server_frames(data) if f[0] == 2]
+    return {"frames": len(frames), "bytes": len(data), "closed": closed}
 
 
 def vanish_mid_frame(url: str) -> None:
