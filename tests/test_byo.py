@@ -129,6 +129,9 @@ def test_adapter_options_and_preprocessing(tmp_path, segformer_dir):
     assert torch.allclose(seg.preprocess(x), expect, atol=1e-5)
     # no preprocessor config at all: ImageNet defaults, no resize
     assert Preprocess.from_config({}).mean == (0.485, 0.456, 0.406) and Preprocess.from_config({}).size is None
+    # the 2021 hub configs (feature-extractor era) give the size as an int
+    assert Preprocess.from_config({"size": 512, "reduce_labels": True}).size == (512, 512)
+    assert Preprocess.from_config({"size": {"shortest_edge": 64}}).target_size(32, 48) == (64, 96)
 
 
 def test_adapter_is_differentiable_for_ace(segformer_dir):
