@@ -60,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules whose ``register(subparsers)`` adds a subcommand.
-REGISTERED: list[str] = ["ganpaint.scenes.cli", "ganpaint.train.cli", "ganpaint.train.evaluate_cli", "ganpaint.api.cli", "ganpaint.dissect.cli"]
+REGISTERED: list[str] = [
+    "ganpaint.scenes.cli",
+    "ganpaint.train.cli",
+    "ganpaint.train.evaluate_cli",
+    "ganpaint.api.cli",
+    "ganpaint.dissect.cli",
+]
 
 
 def main(argv: list[str] | None = None) -> None:
