@@ -50,8 +50,9 @@ def main() -> None:
             print(f"  batch {n}: full forward {full:.0f} ms, layer4 -> image {after:.0f} ms ({full / n:.0f} ms/image)")
     if args.no_segmenter:
         return
-    from ganpaint.hf_segmenter import HFSegmenter, Preprocess
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    from ganpaint.hf_segmenter import HFSegmenter, Preprocess
 
     cfg = SegformerConfig(  # nvidia/segformer-b0-finetuned-ade-512-512's shape, 150 labels
         hidden_sizes=[32, 64, 160, 256], depths=[2, 2, 2, 2], decoder_hidden_size=256, num_labels=150

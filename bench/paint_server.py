@@ -72,6 +72,7 @@ def timeit(fn, min_time: float = 1.0) -> float:
 
 def compute_part(args) -> dict:
     import torch
+
     from ganpaint.engine import set_threads, to_pixels
     from ganpaint.models import load_model_info
     from ganpaint.nn.proggan import image_latents, load_generator
@@ -187,8 +188,9 @@ async def ws_painter(url: str, model: str, image: int, concepts, duration: float
 
 
 def mask_png(points, radius: float, size: int) -> str:
-    from ganpaint.masks import rasterize_polyline
     from PIL import Image
+
+    from ganpaint.masks import rasterize_polyline
 
     m = rasterize_polyline({"points": points, "radius": radius}, size)
     rgba = np.zeros((size, size, 4), np.uint8)

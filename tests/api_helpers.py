@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+
 from ganpaint.api.app import create_app
 from ganpaint.api.settings import Settings
 from ganpaint.tiny import make_tiny_model

@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from ganpaint.nn.proggan import ProgressiveGenerator
 
 

@@ -9,6 +9,7 @@ import json
 import pytest
 import torch
 from conftest import tiny_generator
+
 from ganpaint.checkpoints import model_id_from_checkpoint, prepare_serve, register_checkpoint
 from ganpaint.concept_names import brush_name, merge_table, normalise_label
 
@@ -148,8 +149,9 @@ def test_adapter_is_differentiable_for_ace(segformer_dir):
 
 def test_upernet_with_a_tiny_convnext_backbone(tmp_path):
     """UperNet (the other ADE20K family on the hub) through the same adapter; its logits come at full size."""
-    from ganpaint.hf_segmenter import load_hf_segmenter
     from transformers import ConvNextConfig, UperNetConfig, UperNetForSemanticSegmentation
+
+    from ganpaint.hf_segmenter import load_hf_segmenter
 
     torch.manual_seed(0)
     backbone = ConvNextConfig(
@@ -201,6 +203,7 @@ def test_model_id_and_registration(tmp_path):
 
 def test_checkpoint_dissected_with_hf_segmenter_then_served(tmp_path, segformer_dir, capsys):
     from fastapi.testclient import TestClient
+
     from ganpaint.api.app import create_app
     from ganpaint.api.settings import Settings
     from ganpaint.cli import main

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import tiny_generator
+
 from ganpaint.dissect import iou as iou_mod
 from ganpaint.dissect.causal import AlphaSettings
 from ganpaint.dissect.fake import ChannelSegmenter

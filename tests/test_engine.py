@@ -3,11 +3,12 @@ import asyncio
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from ganpaint.engine import Engine, FeatureCache, NotFoundError, RenderJob
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import Stroke, stroke_edits
 from ganpaint.tiny import make_tiny_model
-from PIL import Image
 
 
 @pytest.fixture(scope="module")

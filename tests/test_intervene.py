@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from ganpaint.nn.hooks import edit_layer, trace_layer
 from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function, pool_mask
 from ganpaint.nn.proggan import image_latents

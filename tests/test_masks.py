@@ -3,8 +3,9 @@ import io
 
 import numpy as np
 import pytest
-from ganpaint.masks import decode_mask, encode_runs
 from PIL import Image
+
+from ganpaint.masks import decode_mask, encode_runs
 
 
 def png_url(arr: np.ndarray, mode: str) -> str:

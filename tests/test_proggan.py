@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+
 from ganpaint.nn.proggan import (
     ProgressiveGenerator,
     generator_from_state_dict,

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from ganpaint.scenes import (
     COLORS,
     ID,

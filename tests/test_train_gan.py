@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import torch
+
 from ganpaint.nn.proggan import generator_from_state_dict
 from ganpaint.train.gan import GanConfig, Trainer, export_generator, train
 

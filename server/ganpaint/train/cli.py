@@ -40,6 +40,7 @@ def _train_gan(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     import torch
+
     from ganpaint.scenes.dataset import load_dataset
     from ganpaint.train.gan import GanConfig, Trainer, train
 
@@ -76,6 +77,7 @@ def _export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     import torch
+
     from ganpaint.train.gan import Trainer, export_generator
 
     trainer = Trainer.resume(args.run)

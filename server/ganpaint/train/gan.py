@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from ganpaint.train.networks import Discriminator, GrowingGenerator
 
 

@@ -10,8 +10,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from ganpaint.nn.proggan import OutputBlock, ProgressiveGenerator
 from torch import nn
+
+from ganpaint.nn.proggan import OutputBlock, ProgressiveGenerator
 
 
 def init_equalized(module: nn.Module) -> None:
