@@ -5,6 +5,7 @@ from concurrent.futures import Future
 import numpy as np
 import pytest
 import torch
+
 from ganpaint.engine import Engine, RenderJob
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import Stroke, stroke_edits

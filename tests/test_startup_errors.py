@@ -5,9 +5,10 @@ import shutil
 import subprocess
 
 import pytest
+from live_server import ROOT, free_port, quiet_env, serve_command, tiny_dirs
+
 from ganpaint.api.settings import Settings
 from ganpaint.api.startup import startup_problem
-from live_server import ROOT, free_port, quiet_env, serve_command, tiny_dirs
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 import ws_clients
-from ganpaint.api.settings import Settings
-from ganpaint.api.ws import PaintRegistry, PaintSession, SlowConsumer
 from live_server import LiveServer
 from websockets.exceptions import ConnectionClosed
+
+from ganpaint.api.settings import Settings
+from ganpaint.api.ws import PaintRegistry, PaintSession, SlowConsumer
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from ganpaint import __version__
 from ganpaint.api import compat, errors, ws
 from ganpaint.api.routes import health, models, render
+from ganpaint.api.schemas import ERROR_RESPONSES
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine
 
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Semantic painting on a Progressive GAN. Protocol and errors: docs/api.md.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,  # {"detail": "<one string>"}, not FastAPI's default 422 list
     )
     app.state.settings = settings
     app.state.paint = ws.PaintRegistry()

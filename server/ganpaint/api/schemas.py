@@ -49,6 +49,23 @@ class GenerateRequest(Strict):
     quality: Quality = 90
 
 
+class ErrorResponse(BaseModel):
+    """Every 4xx (and the 503 of a draining server): one sentence naming the field and quoting the value."""
+
+    detail: str
+
+
+ERROR_RESPONSES: dict = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in (
+        (404, "unknown model, layer, concept or route"),
+        (413, "request body over max_body_bytes"),
+        (422, "a bad field: wrong type, out of range, malformed mask, over a limit"),
+        (503, "the server is shutting down (SIGTERM): retry on another server"),
+    )
+}
+
+
 class ImageOut(BaseModel):
     id: int | None
     data: str  # data URL
