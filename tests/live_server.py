@@ -45,10 +45,13 @@ class LiveServer:
     """``with LiveServer(root, GANPAINT_X="1", prelude=...) as s: s.url``; ``prelude`` is Python run before the
     server starts in its process (tests use it to slow the renderer down)."""
 
-    def __init__(self, root: Path, *extra: str, prelude: str = "", **env: str):
-        self.models, self.precomputed = tiny_dirs(root)
+    def __init__(
+        self, root: Path, *extra: str, prelude: str = "", dirs: tuple[Path, Path] | None = None, model: str = "tiny",
+        **env: str,
+    ):  # fmt: skip
+        self.models, self.precomputed = dirs or tiny_dirs(root)
         self.port = free_port()
-        cmd = serve_command(self.models, self.precomputed, self.port, *extra)
+        cmd = serve_command(self.models, self.precomputed, self.port, *extra, model=model)
         if prelude:
             cmd[2] = prelude + "\n" + cmd[2]
         self.log = root / f"server-{self.port}.log"

@@ -8,6 +8,7 @@ paints over an earlier one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -45,7 +46,9 @@ class _MaskCache:
     def pooled(
         self, spec: Any, raster: int, size: tuple[int, int], where: str, limits: tuple[int, int], pooling: Pooling
     ) -> torch.Tensor:
-        key = (json.dumps(spec, sort_keys=True, separators=(",", ":")), raster, size, limits, pooling)
+        text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+        # keyed by a digest: a mask's JSON may be up to a request body long, and the cache keeps 2048 keys
+        key = (hashlib.sha256(text.encode()).digest(), raster, size, limits, pooling)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
