@@ -137,6 +137,8 @@ def main() -> int:
     print(f"soak: {args.duration:g} s of mixed load, {args.model!r}, {args.painters} painters, threads {args.threads}")
     print(f"  server RSS: {rss[0]:.1f} MB at the start of the load, {rss[-1]:.1f} MB at the end")
     print(f"  server RSS: max {max(rss):.1f} MB; growth {growth:+.1f} MB")
+    quarters = [rss[min(len(rss) - 1, round(q * (len(rss) - 1) / 4))] for q in range(5)]
+    print("  server RSS by quarter of the run:", " ".join(f"{r:.1f}" for r in quarters), "MB")
     print(f"  painters alone:      {len(alone)} frames, p50 {ms(pct(alone, 50))}, p95 {ms(pct(alone, 95))}")
     worst = ms(max(loaded, default=float("nan")))
     print(f"  painters under load: {len(loaded)} frames, p50 {ms(pct(loaded, 50))}, p95 {ms(pct(loaded, 95))}")

@@ -84,3 +84,26 @@ def test_mask_cache_keys_stay_small():
     bits = {"shape": [64, 64], "bitbounds": [], "bitstring": "01" * 2048}
     MASKS.pooled(bits, 256, (4, 4), "mask", (2048, 2048), "area")
     assert all(len(repr(key)) < 200 for key in MASKS._items)
+
+
+@pytest.mark.parametrize(
+    "origin, host, extra, allowed",
+    [
+        (None, "x.org", "", True),  # not a browser
+        ("https://x.org", "x.org", "", True),
+        ("http://x.org:8080", "x.org:8080", "", True),
+        ("http://x.org:8080", "x.org", "", True),  # nginx's $host drops the port
+        ("http://x.org:8080", "x.org:9090", "", False),
+        ("http://evil.org", "x.org", "", False),
+        ("http://localhost:3000", "x.org", "", True),
+        ("http://[::1]:3000", "x.org", "", True),
+        ("https://paint.example.org", "x.org", "https://a.org, https://paint.example.org/", True),
+        ("https://evil.org", "x.org", "*", True),
+        ("null", "x.org", "", False),
+        ("http://[bad", "x.org", "", False),
+    ],
+)
+def test_origin_allow_list(origin, host, extra, allowed):
+    from ganpaint.api.ws import origin_allowed
+
+    assert origin_allowed(origin, host, extra) is allowed

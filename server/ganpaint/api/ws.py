@@ -58,7 +58,16 @@ def origin_allowed(origin: str | None, host: str | None, extra: str = "") -> boo
         return False
     if hostname in LOCAL_HOSTS:
         return True
-    return bool(host) and netloc.lower() == host.lower()
+    if not host:
+        return False
+    if netloc.lower() == host.lower():
+        return True
+    # a proxy that forwards Host without the port (nginx's $host): the same host name is the same site
+    try:
+        bare = urlsplit(f"//{host}")
+        return bare.port is None and bare.hostname == hostname
+    except ValueError:
+        return False
 
 
 class PaintRegistry:
