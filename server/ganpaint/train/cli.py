@@ -29,9 +29,12 @@ def register(subparsers) -> None:
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_train_gan)
 
-    e = sub.add_parser("export", help="write a run's EMA generator as models/<id>/generator.pth (published layout)")
+    e = sub.add_parser("export", help="ship a run as models/<id>/: EMA generator, model.json, samples")
     e.add_argument("--run", default="runs/gan64")
     e.add_argument("--out", required=True, help="model folder, e.g. models/scenes64")
+    e.add_argument("--id", help="model id (default: the folder name)")
+    e.add_argument("--default-layer", default="layer6", help="painting layer when model.json has none yet")
+    e.add_argument("--gallery", type=int, default=16, help="curated gallery size (default 16)")
     e.set_defaults(func=_export)
     _register_segmenter(sub)
 
@@ -76,15 +79,11 @@ def _schedule(args: argparse.Namespace) -> dict:
 def _export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    import torch
+    from ganpaint.train.export import export_model
 
-    from ganpaint.train.gan import Trainer, export_generator
-
-    trainer = Trainer.resume(args.run)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(export_generator(trainer), out / "generator.pth")
-    print(f"exported {trainer.imgs_seen / 1000:.1f} kimg EMA generator to {out / 'generator.pth'}")
+    meta = export_model(args.run, args.out, args.id or Path(args.out).name, args.default_layer, args.gallery)
+    kimg = meta["provenance"]["images_seen"] / 1000
+    print(f"exported {kimg:.1f} kimg EMA generator to {args.out}/ (model.json, samples.png, gallery {meta['gallery']})")
 
 
 def _register_segmenter(sub) -> None:
