@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import tiny_generator
+
 from ganpaint.cli import main
 from ganpaint.models import write_model_json
 from ganpaint.scenes import NAMES

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from ganpaint.scenes import NAMES
 from ganpaint.segment import Segmenter, segment
 from ganpaint.train import segmenter as S

@@ -77,8 +77,9 @@ def segment_shares(segmenter, images: torch.Tensor) -> np.ndarray:
 
 def generated_shares(generator, segmenter, n: int, batch: int = 100, progress: bool = False) -> np.ndarray:
     """Segment generated images of ids 0..n-1 -> (n, C) pixel shares."""
-    from ganpaint.nn.proggan import image_latents
     from tqdm import tqdm
+
+    from ganpaint.nn.proggan import image_latents
 
     out = []
     for a in tqdm(range(0, n, batch), desc="generated", unit="batch", disable=not progress):
@@ -94,8 +95,9 @@ def scene_shares(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render scenes start_seed.. start_seed+n-1 at ``size`` px -> ((n, C) segmenter shares, (n, C) exact
     label shares)."""
-    from ganpaint.train.segmenter import render_scenes
     from tqdm import tqdm
+
+    from ganpaint.train.segmenter import render_scenes
 
     seg, true = [], []
     for a in tqdm(range(0, n, batch), desc=f"scenes from seed {start_seed}", unit="batch", disable=not progress):

@@ -28,6 +28,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     import torch
+
     from ganpaint.models import load_model_info
     from ganpaint.nn.proggan import load_generator
     from ganpaint.train.evaluate import evaluate, markdown_report

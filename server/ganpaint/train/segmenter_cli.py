@@ -22,6 +22,7 @@ def parse_seed_range(text: str, default_n: int) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> None:
     import torch
+
     from ganpaint.scenes.dataset import load_dataset
     from ganpaint.train import segmenter as S
 
