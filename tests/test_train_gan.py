@@ -70,3 +70,19 @@ def test_export_loads_through_published_loader_with_same_images(tmp_path):
     with torch.no_grad():
         assert torch.allclose(g(z), trainer.G_ema(z, 32), atol=1e-4)  # channels_last vs contiguous rounding
     assert "output_32x32.conv.weight" in g.state_dict()
+
+
+def test_packed_state_resumes_with_fp16_weights(tmp_path):
+    from ganpaint.train.gan import pack_state
+
+    trainer = Trainer(tiny_config(), tmp_path / "run", fake_images())
+    for _ in range(3):
+        trainer.train_step()
+    packed_dir = tmp_path / "packed"
+    packed_dir.mkdir()
+    torch.save(pack_state(trainer), packed_dir / "checkpoint.pt")
+    resumed = Trainer.resume(packed_dir, fake_images())
+    assert resumed.imgs_seen == trainer.imgs_seen and resumed.step == trainer.step
+    for a, b in zip(resumed.G_ema.parameters(), trainer.G_ema.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-2, rtol=1e-3)
+    assert math.isfinite(resumed.train_step()["d_loss"])

@@ -36,6 +36,15 @@ def register(subparsers) -> None:
     e.add_argument("--default-layer", default="layer6", help="painting layer when model.json has none yet")
     e.add_argument("--gallery", type=int, default=16, help="curated gallery size (default 16)")
     e.set_defaults(func=_export)
+
+    k = sub.add_parser("pack", help="write a run's state small (fp16, no Adam moments) to commit and resume elsewhere")
+    k.add_argument("--run", default="runs/gan64")
+    k.add_argument(
+        "--out",
+        required=True,
+        help="e.g. models/scenes64/train_state.pt (resume: copy it to RUN/checkpoint.pt)",
+    )
+    k.set_defaults(func=_pack)
     _register_segmenter(sub)
 
 
@@ -84,6 +93,16 @@ def _export(args: argparse.Namespace) -> None:
     meta = export_model(args.run, args.out, args.id or Path(args.out).name, args.default_layer, args.gallery)
     kimg = meta["provenance"]["images_seen"] / 1000
     print(f"exported {kimg:.1f} kimg EMA generator to {args.out}/ (model.json, samples.png, gallery {meta['gallery']})")
+
+
+def _pack(args: argparse.Namespace) -> None:
+    import torch
+
+    from ganpaint.train.gan import Trainer, pack_state
+
+    trainer = Trainer.resume(args.run)
+    torch.save(pack_state(trainer), args.out)
+    print(f"packed {trainer.imgs_seen / 1000:.1f} kimg of {args.run} into {args.out}")
 
 
 def _register_segmenter(sub) -> None:

@@ -184,8 +184,9 @@ class Trainer:
         self.G.load_state_dict(state["G"])
         self.G_ema.load_state_dict(state["G_ema"])
         self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if "opt_g" in state:  # a packed state (``pack_state``) has none: Adam re-warms from zero moments
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.imgs_seen, self.wall = state["step"], state["imgs_seen"], state["wall"]
         self.rng.bit_generator.state = state["rng"]
         self.z_gen.set_state(state["z_gen"])
@@ -215,6 +216,8 @@ class Trainer:
     def resume(cls, run_dir: str | Path, images: np.ndarray | None = None, **overrides) -> Trainer:
         """Continue a run; ``overrides`` may change the schedule of phases not yet started."""
         state = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
+        for net in ("G", "G_ema", "D"):
+            state[net] = {k: v.float() for k, v in state[net].items()}
         cfg = GanConfig(**{**state["config"], **overrides})
         kimg = state["imgs_seen"] / 1000
         if cfg.phase(kimg) != GanConfig(**state["config"]).phase(kimg):
@@ -222,6 +225,19 @@ class Trainer:
         trainer = cls(cfg, run_dir, images)
         trainer.load_state_dict(state)
         return trainer
+
+
+def pack_state(trainer: Trainer) -> dict:
+    """A small resumable state to commit: weights in fp16, no optimizer moments (about a third of the size).
+
+    Copy it to ``<run>/checkpoint.pt`` and ``--resume``: Adam restarts from zero moments, which its
+    beta2 = 0.99 re-estimates within a few hundred steps.
+    """
+    state = trainer.state_dict()
+    for net in ("G", "G_ema", "D"):
+        state[net] = {k: v.half() for k, v in state[net].items()}
+    del state["opt_g"], state["opt_d"]
+    return state
 
 
 def train(
