@@ -180,3 +180,48 @@ def test_reopen_switches_image(client):
         ws.send_json({"type": "render", "seq": 2, "strokes": []})
         seq, _, second = read_frame(ws)
         assert seq == 2 and second != first
+
+
+def test_close_while_render_is_slow_to_let_go(client, monkeypatch):
+    """Leaving the ``with`` block while a frame renders closes cleanly, whatever order the teardown runs in.
+
+    TestClient's ``__exit__`` sends the disconnect and then cancels the handler's task. The handler, on the
+    disconnect, cancels its render task and waits for it; a render that takes a while to let go (a slow render
+    thread) is still ending when the handler's own cancellation arrives. The handler must then raise its own
+    cancellation (which TestClient's cancel scope absorbs), not the render task's, or ``__exit__`` raises
+    ``CancelledError`` (seen in CI under load as a flaky ``test_formats``).
+    """
+    import asyncio
+    import contextlib
+    import threading
+
+    import ganpaint.api.ws as ws_module
+
+    hosts: list[asyncio.Task] = []
+
+    class Session(ws_module.PaintSession):
+        def __init__(self, ws):
+            super().__init__(ws)
+            hosts.append(asyncio.current_task())  # the connection handler's task
+
+    started = threading.Event()
+
+    async def slow_render(job):
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a render that does not finish before the client leaves
+        except asyncio.CancelledError:  # ends with this (the handler's) cancellation, however often re-cancelled
+            for _ in range(500):  # let go only once the handler itself is being cancelled (at most 5 s)
+                if hosts[-1].cancelling():
+                    break
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(0.01)
+            raise
+
+    monkeypatch.setattr(ws_module, "PaintSession", Session)
+    monkeypatch.setattr(client.app.state.engine, "render_async", slow_render)
+    with client.websocket_connect("/ws/paint") as ws:
+        open_image(ws)
+        ws.send_json({"type": "render", "seq": 1, "strokes": []})
+        assert started.wait(10)
+    assert hosts[-1].done()

@@ -117,6 +117,7 @@ class PaintSession:
         self.wake = asyncio.Event()
         self.generation = 0
         self.superseded = 0
+        self.closed = False
 
     @property
     def busy(self) -> bool:
@@ -200,7 +201,7 @@ class PaintSession:
 
     async def receive_loop(self) -> tuple[int, str]:
         """Handle messages until the client leaves or idles; returns the (code, reason) to close with."""
-        while True:
+        while not self.closed:
             try:
                 message = await asyncio.wait_for(self.ws.receive(), self.settings.ws_idle_timeout)
             except asyncio.TimeoutError:
@@ -213,9 +214,10 @@ class PaintSession:
                 await self.error(None, "message: expected JSON text, got a binary message")
                 continue
             await self.handle(text)
+        return 1000, ""
 
     async def render_loop(self) -> None:
-        while True:
+        while not self.closed:
             await self.wake.wait()
             self.wake.clear()
             while self.pending is not None:
@@ -234,6 +236,31 @@ class PaintSession:
                     self.rendering = False
                 if generation == self.generation:  # not for an image the client has left
                     await self.send(data=frame_header(seq, frame.render_ms) + frame.data)
+
+    async def stop(self, *tasks: asyncio.Task) -> None:
+        """End the connection's tasks: cancel them and wait until they have ended.
+
+        Waits with ``asyncio.wait``, not ``gather``: the handler calling this may itself be cancelled meanwhile
+        (TestClient's ``__exit__`` cancels it right after the disconnect; a server may on shutdown). ``gather``
+        would then raise a child's CancelledError (from our message-less ``cancel()``) in place of the
+        handler's own, and the canceller (anyio's cancel scope) would not recognise it as its own and let it
+        escape (``CancelledError`` from TestClient's ``__exit__`` when a render was slow to end).
+        ``asyncio.wait`` raises the handler's own cancellation and leaves the children to finish ending.
+        ``closed`` (and the wake) also end a loop whose cancellation was lost (``wait_for`` before Python 3.12
+        can drop one that lands as its operation completes).
+        """
+        self.closed = True
+        self.pending = None
+        self.wake.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+
+
+def retrieve_exception(task: asyncio.Task) -> None:
+    """Mark a connection task's exception as seen (its handler reports it, or the client is gone)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def format_value(value) -> str:
@@ -278,11 +305,13 @@ async def paint(ws: WebSocket) -> None:
     registry.sessions.add(session)
     receiver = asyncio.create_task(session.receive_loop())
     renderer = asyncio.create_task(session.render_loop())
+    for task in (receiver, renderer):
+        task.add_done_callback(retrieve_exception)
     code, reason = 1000, ""
     try:
         done, _ = await asyncio.wait({receiver, renderer}, return_when=asyncio.FIRST_COMPLETED)
         task = done.pop()
-        exc = task.exception()
+        exc = asyncio.CancelledError() if task.cancelled() else task.exception()
         if isinstance(exc, SlowConsumer):
             code, reason = CLOSE_POLICY, f"slow consumer: {exc}"
         elif exc is None and task is receiver:
@@ -291,9 +320,7 @@ async def paint(ws: WebSocket) -> None:
             code = None  # the client is gone (WebSocketDisconnect, RuntimeError) or already closed
     finally:
         registry.sessions.discard(session)
-        for task in (receiver, renderer):
-            task.cancel()
-        await asyncio.gather(receiver, renderer, return_exceptions=True)
+        await session.stop(receiver, renderer)
     if code is not None and code != 1000:
         try:
             await asyncio.wait_for(ws.close(code, reason[:120]), settings.ws_send_timeout)
