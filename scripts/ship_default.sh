@@ -11,8 +11,11 @@ RUN=${RUN:-runs/gan64}
 ganpaint train pack --run "$RUN" --out models/scenes64/train_state.pt
 ganpaint train export --run "$RUN" --out models/scenes64
 (
+  # the candidate painting layers with the full settings, the others with fewer samples (time on 2 cores)
   for layer in layer6 layer4; do ganpaint dissect --model scenes64 --layer $layer --threads 1 --no-progress; done
-  ganpaint dissect --model scenes64 --all-layers --threads 1 --no-progress
+  for layer in layer3 layer5 layer7 layer8 layer9; do
+    ganpaint dissect --model scenes64 --layer $layer --samples 300 --heldout 40 --threads 1 --no-progress
+  done
   python - <<'PY'
 import json
 summary = json.load(open("precomputed/scenes64/summary.json"))
