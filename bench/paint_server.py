@@ -328,8 +328,8 @@ class Server:
 def run(args) -> None:
     import httpx
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# paint_server bench: model {args.model}, {os.cpu_count()} CPUs, load average {load:.1f} at start")
+    load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# paint_server bench: model {args.model}, {os.cpu_count()} CPUs, load average {load_avg:.1f} at start")
     compute_part(args)
     clients = [int(c) for c in args.clients.split(",")]
     results: dict[str, dict[int, dict]] = {"ganpaint": {}, "baseline": {}}

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     dtype: Literal["float32", "bfloat16"] = "float32"  # bf16 only where it measures faster (not on this CPU)
     threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = all cores
     cache_size: int = Field(512, ge=0)  # feature maps kept per server (LRU)
-    max_batch: int = Field(0, ge=0)  # websocket frames coalesced into one forward; 0 = 1 on CPU, 16 on CUDA
+    max_batch: int = Field(0, ge=0)  # websocket frames coalesced into one forward; 0 = 8 on CPU, 16 on CUDA
     baseline: bool = False  # reproduce the original GANPaint server's design (benchmarks only)
     web_dir: Path = REPO_ROOT / "web"
 
