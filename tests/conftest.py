@@ -20,3 +20,17 @@ def tiny_generator(seed: int = 0, channels=(16, 16, 16, 16, 8, 8, 8, 8), z_dim: 
 @pytest.fixture
 def tiny_g() -> ProgressiveGenerator:
     return tiny_generator()
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    """A painting engine serving the seeded tiny model (ganpaint make-tiny), one per test module
+    (tests/test_engine.py defines its own)."""
+    from ganpaint.engine import Engine
+    from ganpaint.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny")
+    make_tiny_model(root / "models", root / "precomputed")
+    e = Engine(root / "models", root / "precomputed", threads=1)
+    yield e
+    e.close()

@@ -6,17 +6,15 @@ import io
 import math
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganpaint.engine import Engine, RenderJob
+from ganpaint.engine import RenderJob
 from ganpaint.masks import decode_mask
 from ganpaint.nn.intervene import apply_edits
 from ganpaint.strokes import Stroke, stroke_edits
-from ganpaint.tiny import make_tiny_model
 
 SIDE = 48  # max_side for the fuzzed masks: small, so each example is cheap
 FAST = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -81,14 +79,6 @@ def test_any_mask_decodes_or_says_why(spec, raster):
     assert 1 <= mask.shape[0] <= max(SIDE, raster) and 1 <= mask.shape[1] <= max(SIDE, raster)
     assert bool(((mask >= 0) & (mask <= 1)).all())
 
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    make_tiny_model(root / "models", root / "precomputed")
-    e = Engine(root / "models", root / "precomputed", threads=1)
-    yield e
-    e.close()
 
 
 good_masks = st.one_of(

@@ -6,21 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ganpaint.engine import Engine, RenderJob
+from ganpaint.engine import RenderJob
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import Stroke, stroke_edits
-from ganpaint.tiny import make_tiny_model
 
 STROKE = Stroke("tree", {"points": [[0.2, 0.3], [0.7, 0.6]], "radius": 0.15})
 
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    make_tiny_model(root / "models", root / "precomputed")
-    e = Engine(root / "models", root / "precomputed", threads=1)
-    yield e
-    e.close()
 
 
 def hook_count(model: torch.nn.Module) -> int:
