@@ -273,6 +273,8 @@ def test_paint_undo_redo_share(open_page):
     assert painting["image"] == 3 and [s["mode"] for s in painting["strokes"]] == ["draw"]
 
     page.locator("[data-action=share]").click()
+    # the link is built asynchronously (the strokes are deflated first): wait until it is there
+    page.wait_for_function("document.querySelector('#share-url').value.includes('strokes=')")
     link = page.locator("#share-url").input_value()
     assert "strokes=" in link and "image=3" in link
     other = open_page(link)
