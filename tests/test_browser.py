@@ -1,7 +1,7 @@
 """The painting page in a real browser: Debian's chromium driven by Playwright, against a live tiny-model server.
 
 The module starts ``ganpaint serve`` on a free 127.0.0.1 port with the seeded 32 px ``tiny`` model (made by
-``ganpaint make-tiny``), opens the page, and checks what a user sees: the page loads cleanly, a drag paints
+``ganpaint make-tiny``; a 256 px ``tiny256`` beside it for the published-checkpoint size), opens the page, and checks what a user sees: the page loads cleanly, a drag paints
 inside the stroke more than outside, undo/redo restore exact pixels, a share link reproduces the frame bytes,
 and erase mode sends erase strokes. Screenshots go to test-output/ (gitignored); with GANPAINT_DOCS_SCREENSHOT=1
 the one after a stroke also replaces docs/img/page.png (the README's picture).
@@ -62,6 +62,12 @@ def server(tmp_path_factory):
     """Base URL of a live server painting the tiny model."""
     root = tmp_path_factory.mktemp("tiny")
     subprocess.run(_ganpaint("make-tiny", "--out", str(root)), check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        _ganpaint("make-tiny", "--out", str(root), "--id", "tiny256", "--size", "256"),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     port = _free_port()
     log = open(root / "server.log", "w+")  # noqa: SIM115 (closed below)
     cmd = _ganpaint(
@@ -327,3 +333,27 @@ def test_rest_fallback_when_the_websocket_is_blocked(browser, server):
         assert [e for e in w.errors if "/ws/paint" not in e] == []
     finally:
         ctx.close()
+
+
+def test_page_paints_a_256px_model(open_page):
+    """The page works unchanged at the LSUN checkpoints' 256 px: native canvas, stroke lands where it was drawn."""
+    w = open_page("/#model=tiny256&image=1")
+    page = w.page
+    assert page.evaluate("document.querySelector('#image-canvas').width") == 256
+    assert page.evaluate("document.querySelector('#image-canvas').height") == 256
+    original = w.pixels()
+    page.locator("#concept-palette label").first.click()
+    page.locator("#brush-size").fill("12")
+    w.drag([(0.15, 0.3), (0.5, 0.3), (0.85, 0.3)])
+    w.settle()
+    painted = w.pixels()
+    inside, outside = _region_change(original, painted, 256, 0.3, 0.15, 0.85, 0.12)
+    assert inside > 1.3 * outside, (inside, outside)
+    frame = w.frame_for(w.seq())
+    assert frame[:2] == b"\xff\xd8" or frame[:4] == b"RIFF" or frame[:4] == b"\x89PNG"
+    page.locator("[data-action=undo]").click()
+    w.settle()
+    assert w.pixels() == original
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "page_256px.png"))
+    assert w.errors == []

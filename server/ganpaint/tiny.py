@@ -3,8 +3,8 @@
     make_tiny_model("/tmp/tiny/models", "/tmp/tiny/precomputed")     # or: ganpaint make-tiny --out /tmp/tiny
     ganpaint serve --models-dir /tmp/tiny/models --precomputed-dir /tmp/tiny/precomputed --model tiny
 
-writes ``models/tiny/{generator.pth, model.json}`` (32 px, z_dim 16, widths 16,16,16,16,8,8,8,8, random
-seeded weights) and ``precomputed/tiny/{layer4,layer6}.json`` with three concepts (tree, grass, sky)
+writes ``models/tiny/{generator.pth, model.json}`` (32 px by default, z_dim 16, widths 16,16,16,16,8,8,8,8
+and 8 per extra layer at 64-256 px, random seeded weights) and ``precomputed/tiny/{layer4,layer6}.json`` with three concepts (tree, grass, sky)
 whose units and values are made up but valid. Same seed, same files: tests and other helpers rely on it.
 """
 
@@ -23,12 +23,20 @@ TINY_CHANNELS = (16, 16, 16, 16, 8, 8, 8, 8)
 TINY_Z_DIM = 16
 TINY_LAYERS = ("layer4", "layer6")
 TINY_GALLERY = [0, 1, 2, 3, 4, 5, 6, 7]
+TINY_SIZES = (32, 64, 128, 256)
 
 
-def tiny_generator(seed: int = 0) -> ProgressiveGenerator:
-    """A seeded 32x32 ProGAN with random weights (biases random too, so they matter)."""
+def tiny_channels(size: int = 32) -> list[int]:
+    """Conv widths of the tiny plan at `size` px: two narrow 8-wide convs per doubling past 32 px."""
+    if size not in TINY_SIZES:
+        raise ValueError(f"size must be one of {', '.join(map(str, TINY_SIZES))}, got {size}")
+    return list(TINY_CHANNELS) + [8] * (2 * (size.bit_length() - 6))
+
+
+def tiny_generator(seed: int = 0, size: int = 32) -> ProgressiveGenerator:
+    """A seeded ProGAN (32 px unless asked) with random weights (biases random too, so they matter)."""
     gen = torch.Generator().manual_seed(seed)
-    g = ProgressiveGenerator(list(TINY_CHANNELS), TINY_Z_DIM)
+    g = ProgressiveGenerator(tiny_channels(size), TINY_Z_DIM)
     with torch.no_grad():
         for name, p in g.named_parameters():
             std = 0.1 if name.endswith("wscale.b") else 1.0
@@ -75,11 +83,13 @@ def tiny_dissection(layer: str, feature_shape: tuple[int, int, int], sha256: str
     }
 
 
-def make_tiny_model(models_dir: str | Path, precomputed_dir: str | Path, model_id: str = "tiny", seed: int = 0) -> Path:
+def make_tiny_model(
+    models_dir: str | Path, precomputed_dir: str | Path, model_id: str = "tiny", seed: int = 0, size: int = 32
+) -> Path:
     """Write the tiny model and its two dissections; returns the model folder."""
     folder = Path(models_dir) / model_id
     folder.mkdir(parents=True, exist_ok=True)
-    g = tiny_generator(seed)
+    g = tiny_generator(seed, size)
     weights = folder / "generator.pth"
     torch.save(g.state_dict(), weights)
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
@@ -94,8 +104,8 @@ def make_tiny_model(models_dir: str | Path, precomputed_dir: str | Path, model_i
             "segmenter": None,
             "default_layer": TINY_LAYERS[0],
             "gallery": TINY_GALLERY,
-            "description": "32 px random seeded ProGAN with a hand-built dissection; for tests and demos.",
-            "provenance": {"made_by": "ganpaint make-tiny", "seed": seed},
+            "description": f"{size} px random seeded ProGAN with a hand-built dissection; for tests and demos.",
+            "provenance": {"made_by": "ganpaint make-tiny", "seed": seed, "size": size},
         },
     )
     for layer in TINY_LAYERS:
