@@ -1,10 +1,11 @@
 """The painting page in a real browser: Debian's chromium driven by Playwright, against a live tiny-model server.
 
 The module starts ``ganpaint serve`` on a free 127.0.0.1 port with the seeded 32 px ``tiny`` model (made by
-``ganpaint make-tiny``; a 256 px ``tiny256`` beside it, the published checkpoints' size), opens the page,
-and checks what a user sees: the page loads cleanly, a drag paints inside the stroke more than outside, undo/redo restore exact pixels, a share link reproduces the frame bytes,
-and erase mode sends erase strokes. Screenshots go to test-output/ (gitignored); with GANPAINT_DOCS_SCREENSHOT=1
-the one after a stroke also replaces docs/img/page.png (the README's picture).
+``ganpaint make-tiny``; a 256 px ``tiny256`` beside it, the published checkpoints' size), opens the page, and
+checks what a user sees: the page loads cleanly, a drag paints inside the stroke more than outside, undo/redo
+restore exact pixels, a share link reproduces the frame bytes, and erase mode sends erase strokes. Screenshots go
+to test-output/ (gitignored); with GANPAINT_DOCS_SCREENSHOT=1 the one after a stroke also replaces
+docs/img/page.png (the README's picture).
 
 The page mirrors its progress on <body>: data-sent-seq (last render sent) and data-frame-seq (last frame
 drawn); the server never drops the newest render, so "frame seq == sent seq" means the screen is up to date.
