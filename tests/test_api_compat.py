@@ -140,3 +140,34 @@ def test_baseline_mode_serves_the_same_images(tmp_path):
     with tiny_client(tmp_path, baseline=True) as slow:
         b = slow.post("/api/generate", json=body).json()
     assert a == b
+
+
+def test_read_units_and_report_files(tmp_path):
+    with tiny_client(tmp_path) as c:
+        body = c.get("/api/units", params={"project": "tiny", "layer": "layer4"}).json()
+        assert [u["unit"] for u in body["res"]] == list(range(16))
+        assert all(u["img"] is None for u in body["res"])  # no report was made for the tiny model
+        report = tmp_path / "precomputed" / "tiny" / "report" / "layer4"
+        report.mkdir(parents=True)
+        (report / "unit3.png").write_bytes(b"\x89PNG fake")
+        res = c.get("/api/units", params={"project": "tiny", "layer": "layer4"}).json()["res"]
+        assert [u["img"] for u in res if u["img"]] == ["/reports/tiny/layer4/unit3.png"]
+        got = c.get("/reports/tiny/layer4/unit3.png")
+        assert got.status_code == 200 and got.content == b"\x89PNG fake" and got.headers["content-type"] == "image/png"
+        for bad in ("/reports/tiny/layer4/unit4.png", "/reports/tiny/..%2F..%2Fmodels%2Ftiny%2Fmodel.json"):
+            r = c.get(bad)
+            assert r.status_code == 404, bad
+            assert r.json()["detail"].startswith("path: no report file"), r.json()
+        assert c.get("/reports/..%2Fetc/x.png").status_code == 404
+        r = c.get("/api/units", params={"project": "tiny", "layer": "layer9"})
+        assert r.status_code == 404 and "layer: " in r.json()["detail"]
+
+
+def test_read_recipes_are_the_draw_strokes(client):
+    res = client.get("/api/recipes", params={"project": "tiny"}).json()["res"]
+    assert sorted(r["name"] for r in res) == ["grass", "sky", "tree"]
+    tree = next(r for r in res if r["name"] == "tree")
+    concept = client.get("/models/tiny/concepts/tree").json()
+    assert [a["unit"] for a in tree["ablations"]] == concept["units"]
+    assert [a["value"] for a in tree["ablations"]] == concept["draw_values"]
+    assert {a["layer"] for a in tree["ablations"]} == {"layer4"} and tree["ranking"] == concept["ranking"]

@@ -5,7 +5,10 @@ from concurrent.futures import Future
 import numpy as np
 import pytest
 import torch
+from api_helpers import STROKE as STROKE_JSON
+from api_helpers import tiny_client
 
+from ganpaint.api.gate import BusyError, RenderGate
 from ganpaint.engine import RenderJob
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import Stroke, stroke_edits
@@ -98,3 +101,32 @@ def test_origin_allow_list(origin, host, extra, allowed):
     from ganpaint.api.ws import origin_allowed
 
     assert origin_allowed(origin, host, extra) is allowed
+
+
+def test_render_gate_caps_images_in_flight():
+    gate = RenderGate(4)
+    with gate.admit(3):
+        with pytest.raises(BusyError, match=r"busy, 3 images rendering .*max_rest_images 4"):
+            with gate.admit(2):
+                pass
+        with gate.admit(1):
+            assert gate.in_flight == 4
+    assert gate.in_flight == 0
+    with gate.admit(10):  # a request alone is admitted whatever its size
+        assert gate.in_flight == 10
+    assert gate.in_flight == 0
+
+
+def test_busy_server_answers_503_with_retry_after(tmp_path):
+    with tiny_client(tmp_path, max_rest_images=2) as c:
+        with c.app.state.render_gate.admit(2):  # two images of other requests rendering
+            for path, body in (
+                ("/generate", {"ids": [1]}),
+                ("/intervene", {"image": 1, "strokes": [STROKE_JSON]}),
+                ("/api/generate", {"project": "tiny", "ids": [1]}),
+            ):
+                r = c.post(path, json=body)
+                assert r.status_code == 503, (path, r.text)
+                assert r.headers["retry-after"] == "1"
+                assert r.json()["detail"].startswith("server: busy, 2 images rendering"), r.json()
+        assert c.post("/generate", json={"ids": [1]}).status_code == 200  # released: served again

@@ -18,7 +18,8 @@ from fastapi.staticfiles import StaticFiles
 
 from ganpaint import __version__
 from ganpaint.api import compat, errors, ws
-from ganpaint.api.routes import health, models, render
+from ganpaint.api.gate import RenderGate
+from ganpaint.api.routes import health, models, render, reports
 from ganpaint.api.schemas import ERROR_RESPONSES
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine
@@ -137,10 +138,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.paint = ws.PaintRegistry()
+    # the baseline reproduces the original server, which queued every request without a cap
+    app.state.render_gate = RenderGate(1 << 30 if settings.baseline else settings.max_rest_images)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Draining, registry=app.state.paint)
     errors.install(app)
-    for module in (health, models, render):
+    for module in (health, models, render, reports):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(compat.router)

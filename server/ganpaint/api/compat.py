@@ -15,7 +15,7 @@ import torch
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ganpaint.api.deps import EngineDep, SettingsDep, check_layer, data_url
+from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, data_url
 from ganpaint.api.schemas import Finite, ImageId
 from ganpaint.engine import RenderJob
 from ganpaint.nn.intervene import UnitEdit
@@ -45,7 +45,7 @@ class CompatGenerateRequest(BaseModel):
     ids: list[ImageId] | None = None
     zs: list[list[Finite]] | None = None
     interventions: list[Intervention] | None = None
-    return_urls: Any = None
+    return_urls: Any = None  # accepted, not honoured: images always come back inline as data URLs
 
 
 @router.get("/all_projects")
@@ -65,6 +65,42 @@ def read_layers(engine: EngineDep, project: Annotated[str, Query(max_length=64)]
     for layer in m.precomputed:
         c, h, w = m.generator.feature_shape(layer)
         res.append({"layer": layer, "channels": c, "shape": [h, w]})
+    return {"request": {"project": project}, "res": res}
+
+
+@router.get("/units")
+def read_units(engine: EngineDep, project: Annotated[str, Query(max_length=64)], layer: str) -> dict:
+    """Each unit's label and IoU; ``img`` is its top-activating crops in the dissection report (null without one)."""
+    m = engine.model(project)
+    layer = check_layer(m, layer)
+    pre = m.dissection(layer)
+    report = engine.precomputed_dir / m.id / "report" / layer
+    res = []
+    for u in pre.units:
+        name = f"unit{u['unit']}.png"
+        img = f"/reports/{m.id}/{layer}/{name}" if (report / name).is_file() else None
+        res.append({"unit": u["unit"], "img": img, "label": u["label"], "iou": u["iou"]})
+    return {"request": {"project": project, "layer": layer}, "res": res}
+
+
+@router.get("/recipes")
+def read_recipes(engine: EngineDep, project: Annotated[str, Query(max_length=64)]) -> dict:
+    """The brushes as recipes (the original client asks for them; its server never routed this): per concept at
+    the painting layer, the ablations a full-strength draw stroke applies."""
+    m = engine.model(project)
+    layer = m.info.default_layer
+    res = [
+        {
+            "name": c.name,
+            "layer": layer,
+            "ranking": c.ranking,
+            "ablations": [
+                {"layer": layer, "unit": u, "alpha": 1.0, "value": v}
+                for u, v in zip(c.units, c.draw_values, strict=True)
+            ],
+        }
+        for c in m.dissection(layer).concepts.values()
+    ]
     return {"request": {"project": project}, "res": res}
 
 
@@ -100,7 +136,7 @@ def read_levels(
 
 
 @router.post("/generate")
-def create_generation(body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep) -> dict:
+def create_generation(body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep, gate: GateDep) -> dict:
     """The original POST /api/generate: ids or zs, interventions -> {request, res: [{id, d}]}."""
     m = engine.model(body.project)
     if (body.ids is None) == (body.zs is None):
@@ -111,19 +147,20 @@ def create_generation(body: CompatGenerateRequest, engine: EngineDep, settings: 
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
     edits = translate(m, settings, body.interventions or [])
     res = []
-    for i, row in enumerate(rows):
-        if body.ids is not None:
-            job = RenderJob(m.id, image=row, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
-        else:
-            if len(row) != m.generator.z_dim:
-                raise ValueError(f"zs[{i}]: expected {m.generator.z_dim} numbers, got {len(row)}")
-            z = torch.tensor(row, dtype=torch.float32)  # (z_dim,)
-            job = RenderJob(m.id, z=z, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
-        frame = engine.render(job)  # this thread waits; baseline mode renders here under the global lock
-        item = {"d": data_url(frame.data, frame.media_type)}
-        if body.ids is not None:
-            item["id"] = row
-        res.append(item)
+    with gate.admit(len(rows)):
+        for i, row in enumerate(rows):
+            if body.ids is not None:
+                job = RenderJob(m.id, image=row, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
+            else:
+                if len(row) != m.generator.z_dim:
+                    raise ValueError(f"zs[{i}]: expected {m.generator.z_dim} numbers, got {len(row)}")
+                z = torch.tensor(row, dtype=torch.float32)  # (z_dim,)
+                job = RenderJob(m.id, z=z, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
+            frame = engine.render(job)  # this thread waits; baseline mode renders here under the global lock
+            item = {"d": data_url(frame.data, frame.media_type)}
+            if body.ids is not None:
+                item["id"] = row
+            res.append(item)
     return {"request": body.model_dump(exclude_none=True), "res": res}
 
 

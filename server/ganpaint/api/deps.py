@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ganpaint.api.gate import RenderGate
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine, LoadedModel, NotFoundError
 from ganpaint.scenes.concepts import COLORS, NAMES
@@ -22,8 +23,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_gate(request: Request) -> RenderGate:
+    return request.app.state.render_gate
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+GateDep = Annotated[RenderGate, Depends(get_gate)]
 
 
 def resolve_model(engine: Engine, settings: Settings, model_id: str | None) -> LoadedModel:

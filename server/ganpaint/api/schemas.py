@@ -50,7 +50,7 @@ class GenerateRequest(Strict):
 
 
 class ErrorResponse(BaseModel):
-    """Every 4xx (and the 503 of a draining server): one sentence naming the field and quoting the value."""
+    """Every 4xx (and the 503 of a busy or draining server): one sentence naming the field and quoting the value."""
 
     detail: str
 
@@ -61,7 +61,7 @@ ERROR_RESPONSES: dict = {
         (404, "unknown model, layer, concept or route"),
         (413, "request body over max_body_bytes"),
         (422, "a bad field: wrong type, out of range, malformed mask, over a limit"),
-        (503, "the server is shutting down (SIGTERM): retry on another server"),
+        (503, "busy (max_rest_images rendering) or shutting down (SIGTERM): retry after Retry-After seconds"),
     )
 }
 

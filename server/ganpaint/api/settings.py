@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     max_mask_side: int = Field(2048, ge=1)
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)
+    max_rest_images: int = Field(32, ge=1)  # images rendering for REST requests at once per worker; past it: 503
 
     # connections and faults (docs/reliability.md)
     max_connections: int = Field(64, ge=1)  # concurrent /ws/paint connections per worker; past it: close 1013

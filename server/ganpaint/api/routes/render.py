@@ -7,7 +7,7 @@ import asyncio
 import torch
 from fastapi import APIRouter, Request, Response
 
-from ganpaint.api.deps import EngineDep, SettingsDep, data_url, resolve_model, wants_image
+from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, data_url, resolve_model, wants_image
 from ganpaint.api.edits import build_edits_async
 from ganpaint.api.schemas import GenerateRequest, GenerateResponse, ImageOut, InterveneRequest, InterveneResponse
 from ganpaint.engine import LoadedModel, RenderJob
@@ -24,7 +24,9 @@ def check_z(m: LoadedModel, z: list[float], where: str) -> torch.Tensor:
 
 
 @router.post("/generate", response_model=GenerateResponse, responses=IMAGE_RESPONSES)
-async def create_generation(body: GenerateRequest, request: Request, engine: EngineDep, settings: SettingsDep):
+async def create_generation(
+    body: GenerateRequest, request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep
+):
     """Images for ids (seeds) or explicit z vectors; one image and an image Accept header give bytes."""
     m = resolve_model(engine, settings, body.model)
     if (body.ids is None) == (body.zs is None):
@@ -39,7 +41,8 @@ async def create_generation(body: GenerateRequest, request: Request, engine: Eng
             jobs.append(RenderJob(m.id, image=row, fmt=body.format, quality=body.quality))
         else:
             jobs.append(RenderJob(m.id, z=check_z(m, row, f"zs[{i}]"), fmt=body.format, quality=body.quality))
-    frames = await asyncio.gather(*(engine.render_async(j) for j in jobs))
+    with gate.admit(len(jobs)):
+        frames = await asyncio.gather(*(engine.render_async(j) for j in jobs))
     if len(frames) == 1 and wants_image(request):
         return Response(frames[0].data, media_type=frames[0].media_type)
     ids = body.ids if body.ids is not None else [None] * len(frames)
@@ -48,14 +51,17 @@ async def create_generation(body: GenerateRequest, request: Request, engine: Eng
 
 
 @router.post("/intervene", response_model=InterveneResponse, responses=IMAGE_RESPONSES)
-async def create_intervention(body: InterveneRequest, request: Request, engine: EngineDep, settings: SettingsDep):
+async def create_intervention(
+    body: InterveneRequest, request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep
+):
     """One image with strokes (concept brushes) and raw unit edits applied in order."""
     m = resolve_model(engine, settings, body.model)
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
     z = check_z(m, body.z, "z") if body.z is not None else None
     edits = await build_edits_async(m, settings, body.strokes, body.edits, body.layer)
-    frame = await engine.render_async(RenderJob(m.id, body.image, z, edits, body.format, body.quality))
+    with gate.admit(1):
+        frame = await engine.render_async(RenderJob(m.id, body.image, z, edits, body.format, body.quality))
     if wants_image(request):
         return Response(frame.data, media_type=frame.media_type)
     return InterveneResponse(

@@ -1,0 +1,28 @@
+"""GET /reports/{model_id}/{path}: the static dissection report in precomputed/<model_id>/report/."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from ganpaint.api.deps import EngineDep
+from ganpaint.engine import NotFoundError
+from ganpaint.models import check_model_id
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+MEDIA_TYPES = {".html": "text/html", ".png": "image/png", ".json": "application/json", ".css": "text/css"}
+
+
+@router.get("/{model_id}/{path:path}", response_class=FileResponse)
+def read_report_file(model_id: str, path: str, engine: EngineDep) -> FileResponse:
+    """A file of the report (``index.html`` by default); never anything outside the report folder."""
+    try:
+        check_model_id(model_id)
+    except ValueError as exc:
+        raise NotFoundError(f"model_id: {exc}") from exc
+    root = (engine.precomputed_dir / model_id / "report").resolve()
+    target = (root / (path or "index.html")).resolve()
+    media_type = MEDIA_TYPES.get(target.suffix)
+    if not target.is_relative_to(root) or media_type is None or not target.is_file():
+        raise NotFoundError(f"path: no report file {path!r} for model {model_id!r}")
+    return FileResponse(target, media_type=media_type)
