@@ -75,11 +75,12 @@ def compute_part(args) -> dict:
 
     from ganpaint.engine import set_threads, to_pixels
     from ganpaint.models import load_model_info
-    from ganpaint.nn.proggan import image_latents, load_generator
+    from ganpaint.nn.proggan import image_latents, load_generator, serving_copy
 
     set_threads(args.threads)
     info = load_model_info(args.model, args.models_dir)
-    g = load_generator(info.generator_path).eval()
+    g_loaded = load_generator(info.generator_path).eval()
+    g = serving_copy(g_loaded)  # what the server runs
     layer = args.layer or info.default_layer
     h, f = g.split(layer)
     macs = conv_macs(g, layer)
@@ -88,7 +89,9 @@ def compute_part(args) -> dict:
     print(f"f = layers after {layer}: {2 * macs / 1e6:.1f} MFLOP per frame (2 x {macs / 1e6:.1f} M MACs)")
     with torch.inference_mode():
         feats = h(image_latents(list(range(8)), g.z_dim))  # (8, C, h, w)
-        rows = []
+        _, f_loaded = g_loaded.split(layer)
+        t = timeit(lambda: f_loaded(feats[:1].contiguous()), args.min_time)
+        rows = [("f, batch 1, as loaded (WScale modules, contiguous)", t * 1000, 2 * macs / t / 1e9)]
         for n in (1, 8):
             t = timeit(lambda n=n: f(feats[:n]), args.min_time)
             rows.append((f"f, batch {n}", t / n * 1000, 2 * macs * n / t / 1e9))
@@ -363,6 +366,12 @@ def run(args) -> None:
                 f"| {name} | {n} | {r['fps']:.1f} | {r['p50']:.0f} | {r['p95']:.0f} | "
                 f"{r['p95_first']:.0f} / {r['p95_second']:.0f} | {r['dropped']} of {r['sent']} | {ratio} |"
             )
+    print("\nceiling: a server can deliver at most the updates offered (painters x rate), so the best possible ratio")
+    for n, base in results["baseline"].items():
+        if base["fps"]:
+            offered = n * args.rate
+            best = offered / base["fps"]
+            print(f"- {n} painters: {offered:g} updates/s offered / baseline {base['fps']:.1f} frames/s = {best:.1f}x")
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_generator
 
 from ganpaint.nn.proggan import (
     ProgressiveGenerator,
@@ -8,6 +9,7 @@ from ganpaint.nn.proggan import (
     image_latents,
     load_generator,
     lsun_channels,
+    serving_copy,
 )
 
 
@@ -108,3 +110,16 @@ def test_split_recomposes(tiny_g):
             r = h(z)
             assert tuple(r.shape[1:]) == tiny_g.feature_shape(layer)
             assert torch.equal(f(r), tiny_g(z))
+
+
+def test_serving_copy_gives_the_same_images_and_keeps_layer_names():
+    g = tiny_generator(3)
+    fast = serving_copy(g)
+    z = image_latents(list(range(4)), g.z_dim)
+    with torch.no_grad():
+        assert torch.allclose(fast(z), g(z), atol=1e-4)
+        h, f = fast.split("layer4")
+        assert torch.allclose(f(h(z)), g(z), atol=1e-4)
+    assert [n for n, _ in fast.named_children()] == [n for n, _ in g.named_children()]
+    assert "layer1.wscale.b" in g.state_dict()  # the original is untouched
+    assert fast.feature_shape("layer6") == g.feature_shape("layer6") and fast.z_dim == g.z_dim

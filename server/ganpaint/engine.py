@@ -40,7 +40,7 @@ from torch import nn
 from ganpaint.models import ModelInfo, check_model_id, list_model_ids, load_model_info
 from ganpaint.nn.hooks import edit_layer
 from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
-from ganpaint.nn.proggan import ProgressiveGenerator, image_latents, load_generator
+from ganpaint.nn.proggan import ProgressiveGenerator, image_latents, load_generator, serving_copy
 from ganpaint.precomputed import Precomputed, load_precomputed, precomputed_layers
 
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -230,7 +230,7 @@ class Engine:
         g = load_generator(info.generator_path).to(self.device)
         if self.dtype != torch.float32:
             g = g.to(self.dtype)
-        g.eval().requires_grad_(False)
+        g = serving_copy(g)  # folded WScale, channels_last: same images, faster
         sha = hashlib.sha256(info.generator_path.read_bytes()).hexdigest()
         dissections = {}
         for layer in precomputed_layers(self.precomputed_dir, model_id):

@@ -17,6 +17,7 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import threading
@@ -193,6 +194,26 @@ def load_generator(path: str | Path, map_location: str = "cpu") -> ProgressiveGe
     except Exception as exc:  # noqa: BLE001 - corrupt or non-torch file: say so with the path
         raise ValueError(f"cannot read generator weights {path}: {exc}") from exc
     return generator_from_state_dict(state)
+
+
+def serving_copy(g: ProgressiveGenerator) -> ProgressiveGenerator:
+    """A copy for inference: each WScale folded into its conv (weight x scale, bias b), in channels_last memory.
+
+    Same layer names (hooks and splits still apply), the same images to float rounding, and about 1.5-2x
+    faster on CPU (docs/performance.md). Its state dict is not the published layout: save the original.
+    """
+    g = copy.deepcopy(g)
+    for block in g.children():
+        conv, wscale = block.conv, block.wscale
+        folded = nn.Conv2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+            bias=True, device=conv.weight.device, dtype=conv.weight.dtype,
+        )  # fmt: skip
+        with torch.no_grad():
+            folded.weight.copy_(conv.weight * wscale.scale)  # (out, in, k, k)
+            folded.bias.copy_(wscale.b)  # (out,)
+        block.conv, block.wscale = folded, nn.Identity()
+    return g.to(memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
 def lsun_channels(resolution: int = 256) -> list[int]:
