@@ -11,7 +11,7 @@ from conftest import tiny_generator
 from ganpaint.dissect import iou as iou_mod
 from ganpaint.dissect.causal import AlphaSettings
 from ganpaint.dissect.fake import ChannelSegmenter
-from ganpaint.dissect.run import Context, Settings, dissect_layer, dissect_layers
+from ganpaint.dissect.run import CURVE_SIZES, Context, Settings, dissect_layer, dissect_layers, parse_sizes
 from ganpaint.dissect.stats import Reservoir, iqr
 from ganpaint.precomputed import load_precomputed
 
@@ -146,6 +146,11 @@ def test_json_validates_resumes_and_report(tmp_path):
         assert pre.concepts["red"].draw_rule in ("k", "quantile_99", "2k", "4k")
     assert (out / "report" / "index.html").is_file()
     assert (out / "report" / "layer7" / f"unit{PLANTED}.png").is_file()
+    assert (out / "report" / "layer7" / "ace-red.png").is_file()
+    curves = pre.concepts["red"].effect["curves"]
+    for ranking in ("ace", "iou"):  # [size, removed, ACE] at every size the settings ask for
+        assert [p[0] for p in curves[ranking]] == [1, 2, 4] and all(len(p) == 3 for p in curves[ranking])
+    assert curves["ace"][0][1] > 0.9  # the planted unit alone removes the red
     first = json.loads((out / "layer7.json").read_text())
 
     # interrupted run: a concept's cached result and the output are lost; the rerun redoes only those
@@ -159,3 +164,25 @@ def test_json_validates_resumes_and_report(tmp_path):
     for doc in (resumed, fresh):
         assert doc["units"] == first["units"]
         assert doc["concepts"] == first["concepts"]
+
+
+def test_summary_keeps_layers_of_other_settings_and_prefers_the_most_held_out(tmp_path):
+    dissect_layers(make_ctx(tmp_path), ["layer5"], report=False)
+    summary = dissect_layers(make_ctx(tmp_path, heldout=8), ["layer7"], report=False)
+    assert list(summary["layers"]) == ["layer5", "layer7"]
+    assert summary["layers"]["layer7"]["samples"] == {"selection": 24, "heldout": 8}
+    assert summary["default_layer"] == "layer5"  # the only layer measured on 12 held-out latents
+    assert "not candidates" in summary["why"] and "layer7" in summary["why"]
+    # another generator's summary is not merged
+    other = make_ctx(tmp_path)
+    other.model_sha256 = "1" * 64
+    assert list(dissect_layers(other, ["layer7"], report=False)["layers"]) == ["layer7"]
+
+
+def test_parse_curve_sizes():
+    assert parse_sizes("1-10,12-20:2,25-40:5") == CURVE_SIZES
+    assert CURVE_SIZES[:10] == tuple(range(1, 11)) and CURVE_SIZES[-1] == 40
+    assert parse_sizes("5,1,2,2") == (1, 2, 5)
+    for bad in ("0-3", "5-2", "x", "1-4:0"):
+        with pytest.raises(ValueError, match="--curve-sizes"):
+            parse_sizes(bad)

@@ -23,7 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heldout", type=int, default=120, help="held-out latents for ablation effects (default 120)")
     p.add_argument("--insertion", type=int, default=48, help="held-out latents per insertion measurement")
     p.add_argument("--context", type=int, default=120, help="held-out latents per context measurement")
-    p.add_argument("--curve", type=int, default=24, help="held-out latents per ablation-curve point")
+    p.add_argument("--curve", type=int, default=24, help="held-out latents per ACE/removal curve point")
+    p.add_argument(
+        "--curve-sizes",
+        default="1-10,12-20:2,25-40:5",
+        help="unit-set sizes of the ACE/removal curves, ranges with optional step (default 1-10,12-20:2,25-40:5)",
+    )
     p.add_argument("--alpha-steps", type=int, default=24, help="steps of the ACE alpha optimisation (0: IoU init)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
@@ -58,7 +63,7 @@ def _dissect(args: argparse.Namespace) -> None:
     import torch
 
     from ganpaint.dissect.causal import AlphaSettings
-    from ganpaint.dissect.run import Context, Settings, dissect_layers, load_segmenter, sha256_file
+    from ganpaint.dissect.run import Context, Settings, dissect_layers, load_segmenter, parse_sizes, sha256_file
     from ganpaint.models import check_model_id, default_precomputed_dir, load_model_info
     from ganpaint.nn.proggan import load_generator
 
@@ -95,6 +100,7 @@ def _dissect(args: argparse.Namespace) -> None:
         insertion=args.insertion,
         context=args.context,
         curve=args.curve,
+        curve_sizes=parse_sizes(args.curve_sizes),
         seed=args.seed,
         batch=args.batch,
         alpha=AlphaSettings(steps=args.alpha_steps),

@@ -26,19 +26,24 @@ def _esc(x) -> str:
     return html.escape(str(x))
 
 
-def curve_png(curves: dict[str, list], path: Path, title: str, w: int = 220, h: int = 140) -> None:
-    """Removal fraction vs set size, ACE-ranked (red) and IoU-ranked (blue)."""
+def curve_png(
+    curves: dict[str, list], path: Path, title: str, column: int = 1, w: int = 220, h: int = 140
+) -> None:
+    """Column ``column`` of the curve points ([size, removed, ACE]) vs set size, ACE-ranked (red) and
+    IoU-ranked (blue)."""
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
     left, right, top, bottom = 30, w - 8, 16, h - 20
+    curves = {n: [(p[0], p[column]) for p in pts if len(p) > column] for n, pts in curves.items()}
     xmax = max([p[0] for c in curves.values() for p in c] + [1])
     lo = min([0.0] + [p[1] for c in curves.values() for p in c])
+    hi = max([1.0] + [p[1] for c in curves.values() for p in c])
 
     def xy(x, y):
-        return left + (right - left) * x / xmax, bottom - (bottom - top) * (y - lo) / (1 - lo)
+        return left + (right - left) * x / xmax, bottom - (bottom - top) * (y - lo) / (hi - lo)
 
     d.rectangle([left, top, right, bottom], outline=(160, 160, 160))
-    for yv in (0.0, 0.5, 1.0):
+    for yv in sorted({0.0, 0.5, 1.0, round(hi, 1)}):
         _, yy = xy(0, yv)
         d.line([left, yy, right, yy], fill=(225, 225, 225))
         d.text((2, yy - 5), f"{yv:.1f}", fill=(90, 90, 90))
@@ -116,13 +121,14 @@ def _concept_rows(doc: dict, layer: str) -> str:
             f"<td>{e['random']['removed']:.2f}</td><td>{e['ace_ranked']['ace']:.2f}</td><td>{e['iou_ranked']['ace']:.2f}</td>"
             f"<td>{_esc(c['draw_rule'])}</td><td>{ins['gain']:.3f}</td><td>{ins['spill']:.3f}</td>"
             f"<td>{units}{' ...' if len(c['units']) > 10 else ''}</td>"
-            f'<td><img src="{layer}/curve-{_esc(name)}.png"></td></tr>'
+            f'<td><img src="{layer}/curve-{_esc(name)}.png"></td>'
+            f'<td><img src="{layer}/ace-{_esc(name)}.png"></td></tr>'
         )
     head = (
         "<tr><th>concept</th><th>base share</th><th>brush ranking</th><th>removed (ACE top)</th>"
         "<th>removed (IoU top)</th><th>removed (random)</th><th>ACE (ACE top)</th><th>ACE (IoU top)</th>"
         "<th>draw rule</th><th>window gain</th><th>spill</th><th>brush units (best first)</th>"
-        "<th>ablation curve (red ACE, blue IoU)</th></tr>"
+        "<th>removed vs units (red ACE-ranked, blue IoU-ranked)</th><th>ACE vs units</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -178,7 +184,9 @@ def write_report(ctx, summary: dict) -> Path:
         doc = json.loads(path.read_text())
         for name, c in doc["concepts"].items():
             (folder / layer).mkdir(parents=True, exist_ok=True)
-            curve_png(c["effect"]["curves"], folder / layer / f"curve-{name}.png", f"{layer} {name}: removed")
+            curves = c["effect"]["curves"]
+            curve_png(curves, folder / layer / f"curve-{name}.png", f"{layer} {name}: removed")
+            curve_png(curves, folder / layer / f"ace-{name}.png", f"{layer} {name}: ACE", column=2)
         unit_strips(ctx, layer, doc, folder / layer)
         sections.append(
             f'<h2 id="{layer}">{layer} {tuple(doc["feature_shape"])}</h2>'

@@ -7,6 +7,7 @@ and an interrupted run resumes at the last finished pass or concept.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import time
@@ -37,6 +38,25 @@ CACHE_VERSION = 1
 LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
 DRAW_RULES = ("k", "quantile_99", "2k", "4k")
+# ACE/removal curve set sizes: every size to 10, then every 2 to 20, every 5 to 40 (19 points per ranking)
+CURVE_SIZES = (*range(1, 11), 12, 14, 16, 18, 20, 25, 30, 35, 40)
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """'1-10,12,20-40:5' -> (1, ..., 10, 12, 20, 25, ..., 40): ranges with an optional step, sorted, unique."""
+    sizes = set()
+    for part in text.split(","):
+        part = part.strip()
+        span, _, step = part.partition(":")
+        lo, _, hi = span.partition("-")
+        try:
+            a, b, s = int(lo), int(hi or lo), int(step or 1)
+        except ValueError:
+            raise ValueError(f"--curve-sizes: expected sizes like '1-10,12,20-40:5', got {text!r}") from None
+        if a < 1 or b < a or s < 1:
+            raise ValueError(f"--curve-sizes: bad range {part!r} in {text!r} (sizes >= 1, low <= high, step >= 1)")
+        sizes.update(range(a, b + 1, s))
+    return tuple(sorted(sizes))
 
 
 @dataclass
@@ -47,7 +67,7 @@ class Settings:
     heldout: int = 120  # held-out latents: ablation effects (ACE, removal)
     insertion: int = 48  # held-out latents per insertion measurement (one window each)
     curve: int = 24  # held-out latents per point of the ablation curves
-    curve_sizes: tuple[int, ...] = (1, 2, 5, 10, 20, 40)
+    curve_sizes: tuple[int, ...] = CURVE_SIZES
     context: int = 120  # held-out latents per context measurement
     context_concepts: tuple[str, ...] = ("door", "dome", "tree")
     top: int = 20  # units per concept
@@ -290,6 +310,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         "counts": counts,
         "score": _f(np.mean(scored)) if scored else 0.0,
         "seconds": round(time.time() - t0, 1),
+        "samples": {"selection": s.samples, "heldout": s.heldout},
         "random_units": rnd_units,
     }
     doc = {
@@ -383,8 +404,9 @@ def _dissect_concept(
     chosen = "ace" if measured["ace"]["ace"] >= measured["iou"]["ace"] else "iou"
     units = rankings[chosen]
     rule = measured[chosen]["draw_rule"]
-    # ablation curves over set sizes, both rankings (first ``curve`` held-out latents)
-    n_curve = min(s.curve, len(r_held))
+    # ACE and removal curves over set sizes, both rankings (first ``curve`` held-out latents): points
+    # [size, removed by ablation, ACE with the brush's draw rule inserted in one window per image]
+    n_curve = min(s.curve, len(r_held), n_ins)
     full = {
         "ace": rank_by(alpha, iou_iqr[:, c], min(max(s.curve_sizes), len(k))),
         "iou": rank_by(iou_iqr[:, c], iou_top1[:, c], min(max(s.curve_sizes), len(k))),
@@ -397,9 +419,13 @@ def _dissect_concept(
                 continue
             key = ("curve", tuple(order[:size]))
             if key not in cache:
-                conf = measure_ablation(ev, r_held[:n_curve], lab_held[:n_curve], order[:size], len(names))
-                cache[key] = ablation_effect(conf, c)
-            pts.append([size, _f(cache[key]["removed"])])
+                r_c, lab_c = r_held[:n_curve], lab_held[:n_curve]
+                abl = ablation_effect(measure_ablation(ev, r_c, lab_c, order[:size], len(names)), c)
+                values = _draw_values(rule, order[:size], k, q99)
+                ins = measure_insertion(ev, r_c, lab_c, order[:size], values, y0[:n_curve], x0[:n_curve], c)
+                ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share[c]
+                cache[key] = (abl["removed"], ace)
+            pts.append([size, _f(cache[key][0]), _f(cache[key][1])])
         curves[rname] = pts
     rnd = ablation_effect(rnd_conf, c)
     draw = _draw_values(rule, units, k, q99)
@@ -456,15 +482,24 @@ def default_layers(generator) -> list[str]:
     return generator.layer_names[2:-1]
 
 
+def _heldout(layer_summary: dict) -> int:
+    return int(layer_summary.get("samples", {}).get("heldout", 0))
+
+
 def choose_layer(summaries: dict[str, dict]) -> tuple[str, str]:
     """The layer with the best mean concept score (0.5*(removal - collateral) + 0.5*(insertion gain - spill)
-    of each concept's brush, over concepts covering >= 0.5% of pixels); ties go to the earlier layer."""
-    best = max(summaries, key=lambda n: (summaries[n]["score"], -int(n[5:])))
+    of each concept's brush, over concepts covering >= 0.5% of pixels); ties go to the earlier layer. Only
+    layers measured on the most held-out latents compete (a layer dissected with fewer samples is noisier)."""
+    most = max(_heldout(v) for v in summaries.values())
+    candidates = [n for n, v in summaries.items() if _heldout(v) == most]
+    best = max(candidates, key=lambda n: (summaries[n]["score"], -int(n[5:])))
+    others = [n for n in summaries if n not in candidates]
     why = (
         f"{best} has the highest mean brush score {summaries[best]['score']:.3f} "
         "(per concept: 0.5*(share of its pixels removed by ablating its 20 units - share of other pixels changed) "
         "+ 0.5*(window gain of insertion at its draw value - spill outside the window)); scores: "
         + ", ".join(f"{n} {v['score']:.3f}" for n, v in summaries.items())
+        + (f" (not candidates, fewer held-out latents than {most}: {', '.join(others)})" if others else "")
     )
     return best, why
 
@@ -478,7 +513,7 @@ def write_summary(ctx: Context, summaries: dict[str, dict]) -> dict:
         "default_layer": best,
         "why": why,
         "layers": summaries,
-        "settings": ctx.settings.to_json(),
+        "settings": ctx.settings.to_json(),  # of the latest run; each layer's own counts are in its JSON
     }
     path = ctx.out_dir / ctx.model_id / "summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -487,21 +522,26 @@ def write_summary(ctx: Context, summaries: dict[str, dict]) -> dict:
 
 
 def dissect_layers(ctx: Context, layers: list[str], report: bool = True) -> dict:
-    """Dissect ``layers`` in order, merge them into summary.json (keeping other layers of the same model
-    and settings), choose the default layer, and write the report."""
-    path = ctx.out_dir / ctx.model_id / "summary.json"
-    summaries: dict[str, dict] = {}
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if old.get("model_sha256") == ctx.model_sha256 and old.get("settings") == ctx.settings.to_json():
-            summaries = old.get("layers", {})
+    """Dissect ``layers`` in order, merge them into summary.json (keeping the other layers of the same
+    generator, whatever their settings), choose the default layer, and write the report. Several
+    ``ganpaint dissect`` processes may run side by side on one model: the merge holds a file lock."""
+    done = {}
     for layer in tqdm(layers, desc="layers", disable=not ctx.progress or len(layers) < 2):
-        doc = dissect_layer(ctx, layer)
-        summaries[layer] = doc["layer_summary"]
-    summaries = dict(sorted(summaries.items(), key=lambda kv: int(kv[0][5:])))
-    summary = write_summary(ctx, summaries)
-    if report:
-        from ganpaint.dissect.report import write_report
+        done[layer] = dissect_layer(ctx, layer)["layer_summary"]
+    path = ctx.out_dir / ctx.model_id / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name("summary.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        summaries: dict[str, dict] = {}
+        if path.is_file():
+            old = json.loads(path.read_text())
+            if old.get("model_sha256") == ctx.model_sha256:
+                summaries = old.get("layers", {})
+        summaries.update(done)
+        summaries = dict(sorted(summaries.items(), key=lambda kv: int(kv[0][5:])))
+        summary = write_summary(ctx, summaries)
+        if report:  # under the lock too: the last writer's report has every layer
+            from ganpaint.dissect.report import write_report
 
-        write_report(ctx, summary)
+            write_report(ctx, summary)
     return summary
