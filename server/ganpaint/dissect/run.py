@@ -392,7 +392,9 @@ def _dissect_concept(
             gain, spill = float(np.mean(ins["after"] - ins["before"])), float(np.mean(ins["spill"]))
             ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share[c]
             rules[rule] = {"gain": _f(gain), "spill": _f(spill), "score": _f(gain - spill), "ace": _f(ace)}
-        best_rule = max(DRAW_RULES, key=lambda r: (rules[r]["score"], -DRAW_RULES.index(r)))
+        # the value that paints the most of the concept in the window (largest gain, i.e. insertion ACE);
+        # gain - spill picked the weakest value, k, which on the embedded model paints nothing visible
+        best_rule = max(DRAW_RULES, key=lambda r: (rules[r]["gain"], -DRAW_RULES.index(r)))
         measured[rname] = {
             "units": units,
             "removed": _f(abl["removed"]),
