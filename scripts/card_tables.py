@@ -1,0 +1,79 @@
+"""Print the Markdown tables of the scenes64 model card from what the commands wrote.
+
+    python scripts/card_tables.py [--model scenes64]
+
+Reads models/<id>/{model.json, metrics.json} and precomputed/<id>/{summary.json, <layer>.json}; the card's
+prose is written by hand around these tables, so its numbers always come from files anyone can re-make.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BRUSHES = ("tree", "grass", "door", "sky", "cloud", "brick", "dome")
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="scenes64")
+    args = p.parse_args()
+    model_dir, pre_dir = ROOT / "models" / args.model, ROOT / "precomputed" / args.model
+    meta = json.loads((model_dir / "model.json").read_text())
+    prov = meta["provenance"]
+    print(f"images seen {prov['images_seen'] / 1000:.1f}k, {prov['train_minutes']:.1f} min of training compute")
+
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    print(f"\nFSD {metrics['fsd']}\nfloor {metrics['fsd_floor']}\nbrush check {metrics['brush_check']}\n")
+    print("| concept | images with it, gen / data | pixel share, gen / data | ratio |\n|---|---|---|---|")
+    for name, c in metrics["concepts"].items():
+        g, d = c["generated"], c["data"]
+        print(
+            f"| {name} | {pct(g['image_fraction'])} / {pct(d['image_fraction'])} | "
+            f"{pct(g['pixel_share'])} / {pct(d['pixel_share'])} | {c['pixel_ratio']:.2f} |"
+        )
+
+    summary = json.loads((pre_dir / "summary.json").read_text())
+    print(f"\ndefault layer {summary['default_layer']}: {summary['why']}\n")
+    print("| layer | units, h, w | latents (sel/held-out) | units matching (top-1% IoU > 0.04) | concepts | score |")
+    print("|---|---|---|---|---|---|")
+    for layer, s in summary["layers"].items():
+        doc = json.loads((pre_dir / f"{layer}.json").read_text())
+        n = doc["samples"]
+        print(
+            f"| {layer} | {', '.join(map(str, doc['feature_shape']))} | {n['selection']}/{n['heldout']} | "
+            f"{s['counts']['matching_top1_0.04']} | {len(s['counts']['concepts_top1_0.04'])} | {s['score']:.2f} |"
+        )
+
+    layer = summary["default_layer"]
+    doc = json.loads((pre_dir / f"{layer}.json").read_text())
+    print(f"\n{layer}, {doc['samples']['heldout']} held-out latents")
+    print("| concept | removed: ACE top 20 | IoU top20 | random 20 | ACE (ACE/IoU top) | brush | draw | gain | spill |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in BRUSHES:
+        c = doc["concepts"].get(name)
+        if c is None:
+            print(f"| {name} | absent | | | | | | | |")
+            continue
+        e = c["effect"]
+        ins = e[f"{c['ranking']}_ranked"]["insertion"][c["draw_rule"]]
+        print(
+            f"| {name} | {pct(e['ace_ranked']['removed'])} | {pct(e['iou_ranked']['removed'])} | "
+            f"{pct(e['random']['removed'])} | {e['ace_ranked']['ace']:.2f} / {e['iou_ranked']['ace']:.2f} | "
+            f"{c['ranking']} | {c['draw_rule']} | {ins['gain']:.3f} | {ins['spill']:.2f} |"
+        )
+    print("\ncontext (insertion success by class at the location):")
+    for name in ("door", "dome", "tree"):
+        if name in doc["concepts"]:
+            ctx = doc["concepts"][name]["context"]
+            print(f"- {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ctx.items(), key=lambda kv: -kv[1])))
+
+
+if __name__ == "__main__":
+    main()
