@@ -168,9 +168,11 @@ def test_json_validates_resumes_and_report(tmp_path):
 
 def test_summary_keeps_layers_of_other_settings_and_prefers_the_most_held_out(tmp_path):
     dissect_layers(make_ctx(tmp_path), ["layer5"], report=False)
-    summary = dissect_layers(make_ctx(tmp_path, heldout=8), ["layer7"], report=False)
+    # fewer selection latents than layer5 had: the report must still find layer5's top images
+    summary = dissect_layers(make_ctx(tmp_path, samples=12, heldout=8), ["layer7"], report=True)
     assert list(summary["layers"]) == ["layer5", "layer7"]
-    assert summary["layers"]["layer7"]["samples"] == {"selection": 24, "heldout": 8}
+    assert summary["layers"]["layer7"]["samples"] == {"selection": 12, "heldout": 8}
+    assert (tmp_path / "out" / "tiny" / "report" / "layer5" / f"unit{PLANTED}.png").is_file()
     assert summary["default_layer"] == "layer5"  # the only layer measured on 12 held-out latents
     assert "not candidates" in summary["why"] and "layer7" in summary["why"]
     # another generator's summary is not merged

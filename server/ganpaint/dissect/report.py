@@ -75,7 +75,8 @@ def unit_strips(ctx, layer: str, doc: dict, folder: Path) -> None:
     from ganpaint.dissect.run import latents
 
     g = ctx.generator
-    z_all = latents(ctx.settings.samples, g.z_dim, ctx.settings.seed, 0)
+    # the layer's own selection latents: it may have been dissected with other settings than this run
+    z_all = latents(doc["samples"]["selection"], g.z_dim, doc["settings"]["seed"], 0)
     h_fn, f_fn = g.split(layer)
     ids = sorted({i for u in doc["units"] for i in u["top"][:CROPS]})
     if not ids:
