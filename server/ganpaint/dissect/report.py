@@ -165,7 +165,9 @@ def _unit_browser(doc: dict, layer: str) -> str:
     )
 
 
-def write_report(ctx, summary: dict) -> Path:
+def write_report(ctx, summary: dict, fresh: tuple[str, ...] = ()) -> Path:
+    """The report of every layer in ``summary``; the unit crops (a generator pass) are rendered again only for
+    the ``fresh`` layers (just dissected) and for layers that have none yet."""
     root = ctx.out_dir / ctx.model_id
     folder = root / "report"
     folder.mkdir(parents=True, exist_ok=True)
@@ -188,7 +190,8 @@ def write_report(ctx, summary: dict) -> Path:
             curves = c["effect"]["curves"]
             curve_png(curves, folder / layer / f"curve-{name}.png", f"{layer} {name}: removed")
             curve_png(curves, folder / layer / f"ace-{name}.png", f"{layer} {name}: ACE", column=2)
-        unit_strips(ctx, layer, doc, folder / layer)
+        if layer in fresh or not (folder / layer / "unit0.png").is_file():
+            unit_strips(ctx, layer, doc, folder / layer)
         sections.append(
             f'<h2 id="{layer}">{layer} {tuple(doc["feature_shape"])}</h2>'
             f"<h3>Concepts (held-out: {doc['samples']['heldout']} latents)</h3>{_concept_rows(doc, layer)}"

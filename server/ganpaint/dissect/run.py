@@ -545,5 +545,5 @@ def dissect_layers(ctx: Context, layers: list[str], report: bool = True) -> dict
         if report:  # under the lock too: the last writer's report has every layer
             from ganpaint.dissect.report import write_report
 
-            write_report(ctx, summary)
+            write_report(ctx, summary, fresh=tuple(done))
     return summary
