@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from conftest import tiny_generator
 
 from ganpaint.dissect import iou as iou_mod
-from ganpaint.dissect.causal import AlphaSettings
+from ganpaint.dissect.causal import AlphaSettings, Evaluator, optimise_alpha
 from ganpaint.dissect.fake import ChannelSegmenter
 from ganpaint.dissect.run import CURVE_SIZES, Context, Settings, dissect_layer, dissect_layers, parse_sizes
 from ganpaint.dissect.stats import Reservoir, iqr
@@ -133,6 +133,23 @@ def test_planted_unit_is_found_first_by_both_rankings(tmp_path):
     assert red["effect"]["ace_ranked"]["units"][0] == PLANTED
     assert doc["units"][PLANTED]["label"] == "red"
     assert red["effect"]["iou_ranked"]["removed"] > 0.9  # ablating the planted unit removes the red
+
+
+@pytest.mark.parametrize("removal", ["image", "window"])
+def test_alpha_optimisation_raises_the_planted_unit_from_a_flat_start(removal):
+    g, seg = planted_generator(), ChannelSegmenter()
+    h, f = g.split("layer7")
+    z = torch.randn(12, g.z_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        labels = seg.probabilities(g(z)).argmax(1).to(torch.uint8).numpy()  # (12, 32, 32)
+        k = h(z).amax(dim=(0, 2, 3)).numpy()  # (C,) a high value for every unit
+    cfg = AlphaSettings(steps=12, batch=8, lr=0.05, pool=12, probe=8, removal=removal)
+    flat = np.full(len(k), 0.5, np.float32)
+    alpha, info = optimise_alpha(h, Evaluator(f, seg, batch=8), z, labels, 1, k, flat, cfg, seed=0)
+    assert info["optimised"] and int(np.argmax(alpha)) == PLANTED
+    assert alpha[PLANTED] > 0.5 > np.median(np.delete(alpha, PLANTED))
+    if removal == "image":  # every image where red covers >= 1% of the pixels, and only those
+        assert info["removal_candidates"] == int(((labels == 1).mean(axis=(1, 2)) >= 0.01).sum()) > 0
 
 
 def test_json_validates_resumes_and_report(tmp_path):

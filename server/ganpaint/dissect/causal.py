@@ -146,12 +146,13 @@ def measure_insertion(
 
 @dataclass
 class AlphaSettings:
-    steps: int = 24
+    steps: int = 64
     batch: int = 8  # locations per step: half removal candidates, half insertion candidates
-    lr: float = 0.05  # Adam
+    lr: float = 0.02  # Adam
     l2: float = 0.01  # lambda of the ||alpha||_2 penalty
     probe: int = 32  # images probed for insertion candidates (all units at k)
     pool: int = 128  # selection latents the locations are drawn from
+    removal: str = "image"  # removal candidates ablated over the "image" (as removal is measured) or a "window"
 
 
 def _window_shares(labels: np.ndarray, c: int, h: int, side: int) -> np.ndarray:
@@ -174,10 +175,12 @@ def optimise_alpha(
 ) -> tuple[np.ndarray, dict]:
     """ICLR Eq. 5-6: alpha in [0,1]^C maximising E[s_c(x'_i)] - E[s_c(x'_a)] - lambda ||alpha||_2.
 
-    Locations are single windows; removal candidates (c covers >= half the window) are ablated partially,
-    insertion candidates (c absent but present after setting all units to k) inserted partially; each
-    candidate contributes only its informative term (the other is ~0 there). Adam, clamped to [0, 1]
-    after every step. Returns (alpha, info)."""
+    Insertion candidates (windows where c is absent but appears after setting all units to k) are inserted
+    partially and scored on the window. Removal candidates are images where c covers >= 1% of the pixels,
+    ablated partially over the whole image and scored on c's pixels (``removal="image"``, the way removal is
+    measured), or windows that c covers >= half of, scored on the window (``removal="window"``, ICLR's single
+    locations). Each candidate contributes only its informative term (the other is ~0 there). Adam, clamped
+    to [0, 1] after every step. Returns (alpha, info)."""
     rng = np.random.default_rng(seed)
     latents, labels = latents[: cfg.pool], labels[: cfg.pool]
     dev = next(ev.f.parameters()).device
@@ -187,6 +190,9 @@ def optimise_alpha(
     side = window_cells(hh)
     shares = _window_shares(labels, c, hh, side)  # (N, P, P)
     rem = np.argwhere(shares >= 0.5)  # (n, 3): image, y0, x0
+    if cfg.removal == "image":  # images where c covers >= 1% of the pixels, ablated everywhere
+        with_c = np.flatnonzero((labels == c).reshape(len(labels), -1).mean(1) >= 0.01)
+        rem = np.column_stack([with_c, np.zeros_like(with_c), np.zeros_like(with_c)])
     # insertion candidates: probe windows without c, set all units to k there, keep those where c appears
     absent = [np.argwhere(shares[i] < 0.1) for i in range(len(labels))]
     probe_imgs = [i for i in rng.permutation(len(labels)) if len(absent[i])][: cfg.probe]
@@ -223,13 +229,18 @@ def optimise_alpha(
         with torch.no_grad():
             r = h_fn(latents[p[:, 0]].to(dev))  # (B, C, h, w)
         m = window_mask(len(p), hh, ww, p[:, 1], p[:, 2], side, dev)  # (B, 1, h, w)
+        region = F.interpolate(m, size=labels.shape[1:], mode="nearest")[:, 0]  # (B, H, W) pixels scored
+        if cfg.removal == "image":
+            is_rem = torch.as_tensor(p[:, 3] == 0, device=dev)
+            m = torch.where(is_rem[:, None, None, None], torch.ones_like(m), m)
+            c_pixels = torch.from_numpy(labels[p[:, 0]] == c).float().to(dev)  # (B, H, W)
+            region = torch.where(is_rem[:, None, None], c_pixels, region)
         is_ins = torch.as_tensor(p[:, 3] == 1, device=dev)[:, None, None, None]
         a = alpha[None, :, None, None] * m  # (B, C, h, w)
         target = torch.where(is_ins, kt.expand_as(r), torch.zeros_like(r))
         r_edit = r + a * (target - r)  # insertion: a*k + (1-a)*r; ablation: (1-a)*r
         prob = soft_probabilities(ev.segmenter, ev.f(r_edit))[:, c]  # (B, H, W)
-        big = F.interpolate(m, size=prob.shape[-2:], mode="nearest")[:, 0]  # (B, H, W)
-        share = (prob * big).sum(dim=(1, 2)) / big.sum(dim=(1, 2))  # (B,)
+        share = (prob * region).sum(dim=(1, 2)) / region.sum(dim=(1, 2))  # (B,) share of c in the scored pixels
         sign = torch.where(is_ins[:, 0, 0, 0], 1.0, -1.0)
         n_ins, n_rem = int((p[:, 3] == 1).sum()), int((p[:, 3] == 0).sum())
         weight = torch.where(is_ins[:, 0, 0, 0], 1.0 / max(n_ins, 1), 1.0 / max(n_rem, 1))

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="1-10,12-20:2,25-40:5",
         help="unit-set sizes of the ACE/removal curves, ranges with optional step (default 1-10,12-20:2,25-40:5)",
     )
-    p.add_argument("--alpha-steps", type=int, default=24, help="steps of the ACE alpha optimisation (0: IoU init)")
+    p.add_argument("--alpha-steps", type=int, default=64, help="steps of the ACE alpha optimisation (0: IoU init)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--cache-dir", default="cache/dissect", help="cached statistics (default cache/dissect)")
