@@ -42,8 +42,10 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (pays only with native bf16 support)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"# torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}, "
-          f"bf16={args.bf16}, batch 32")
+    print(
+        f"# torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}, "
+        f"bf16={args.bf16}, batch 32"
+    )
     print("| plan (4,8,16,32,64 px) | 16 px | 32 px | 64 px | 64 px contiguous |")
     print("|---|---|---|---|---|")
     for plan in PLANS:

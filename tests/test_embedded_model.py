@@ -47,8 +47,12 @@ def test_painting_on_the_embedded_model_changes_the_painted_region_most(client):
     info = client.get("/models/scenes64").json()
     image = info["gallery"][0]
     base = _png(client, {"model": "scenes64", "image": image, "strokes": []})
-    stroke = {"concept": "tree", "mode": "draw", "strength": 20,
-              "mask": {"points": [[0.1, 0.5], [0.45, 0.5]], "radius": 0.2}}
+    stroke = {
+        "concept": "tree",
+        "mode": "draw",
+        "strength": 20,
+        "mask": {"points": [[0.1, 0.5], [0.45, 0.5]], "radius": 0.2},
+    }
     painted = _png(client, {"model": "scenes64", "image": image, "strokes": [stroke]})
     diff = np.abs(painted - base).sum(-1)  # (64, 64)
     inside, outside = diff[:, :32].mean(), diff[:, 40:].mean()

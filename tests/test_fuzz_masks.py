@@ -80,7 +80,6 @@ def test_any_mask_decodes_or_says_why(spec, raster):
     assert bool(((mask >= 0) & (mask <= 1)).all())
 
 
-
 good_masks = st.one_of(
     st.builds(
         lambda pts, r: {"points": pts, "radius": r},

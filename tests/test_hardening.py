@@ -16,7 +16,6 @@ from ganpaint.strokes import Stroke, stroke_edits
 STROKE = Stroke("tree", {"points": [[0.2, 0.3], [0.7, 0.6]], "radius": 0.15})
 
 
-
 def hook_count(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 

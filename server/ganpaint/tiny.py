@@ -6,7 +6,7 @@
 writes ``models/tiny/{generator.pth, model.json}`` (32 px by default, z_dim 16, widths 16,16,16,16,8,8,8,8 and 8
 per extra layer at 64-256 px, random seeded weights) and ``precomputed/tiny/{layer4,layer6}.json`` with three
 concepts (tree, grass, sky) whose units and values are made up but valid. Same seed, same files: tests and other
-helpers rely on it. """
+helpers rely on it."""
 
 from __future__ import annotations
 

@@ -26,9 +26,7 @@ def _esc(x) -> str:
     return html.escape(str(x))
 
 
-def curve_png(
-    curves: dict[str, list], path: Path, title: str, column: int = 1, w: int = 220, h: int = 140
-) -> None:
+def curve_png(curves: dict[str, list], path: Path, title: str, column: int = 1, w: int = 220, h: int = 140) -> None:
     """Column ``column`` of the curve points ([size, removed, ACE]) vs set size, ACE-ranked (red) and
     IoU-ranked (blue)."""
     img = Image.new("RGB", (w, h), "white")

@@ -29,9 +29,7 @@ def _write_meta(path: Path, meta: dict) -> None:
     os.replace(tmp, path)
 
 
-def render_dataset(
-    out_dir, n: int, size: int, workers: int = 2, start_seed: int = 0, progress: bool = True
-) -> dict:
+def render_dataset(out_dir, n: int, size: int, workers: int = 2, start_seed: int = 0, progress: bool = True) -> dict:
     """Render scenes start_seed .. start_seed+n-1 into out_dir/{images,labels}.npy and meta.json.
 
     Resumable: the work is done in chunks and meta.json's `done` counts the scenes written; calling again
@@ -127,9 +125,9 @@ def label_statistics(labels, batch: int = 1024) -> dict:
     for a in range(0, n, batch):
         blk = np.asarray(labels[a : a + batch]).reshape(min(batch, n - a), -1)
         off = (np.arange(len(blk)) * k)[:, None]
-        counts[a : a + len(blk)] = np.bincount(
-            (blk.astype(np.int64) + off).ravel(), minlength=len(blk) * k
-        ).reshape(len(blk), k)
+        counts[a : a + len(blk)] = np.bincount((blk.astype(np.int64) + off).ravel(), minlength=len(blk) * k).reshape(
+            len(blk), k
+        )
     px = labels.shape[1] * labels.shape[2]
     frac = counts / px
     has = counts > 0

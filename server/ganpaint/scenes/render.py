@@ -20,9 +20,7 @@ RENDERER_VERSION = "scenes-1"
 MIN_SIZE, MAX_SIZE = 32, 256
 SS = 2  # supersampling factor
 
-SKY, CLOUD, MOUNTAIN, GRASS, EARTH, TREE = (
-    ID[k] for k in ("sky", "cloud", "mountain", "grass", "earth", "tree")
-)
+SKY, CLOUD, MOUNTAIN, GRASS, EARTH, TREE = (ID[k] for k in ("sky", "cloud", "mountain", "grass", "earth", "tree"))
 BUILDING, BRICK, ROOF, DOOR, WINDOW = (ID[k] for k in ("building", "brick", "roof", "door", "window"))
 DOME, TOWER, WATER = ID["dome"], ID["tower"], ID["water"]
 
@@ -227,15 +225,11 @@ def _tree(c, rng, x, base, r, kind, autumn=False):
         for i in range(n):
             ox = (i - (n - 1) / 2) * r * 0.7 + rng.uniform(-0.1, 0.1) * r
             rr = r * rng.uniform(0.55, 0.8)
-            c.ellipse(
-                x + ox - rr, base - 1.6 * rr, x + ox + rr, base + 0.1 * rr, _scale(col, 0.8), TREE, T_LEAF
-            )
+            c.ellipse(x + ox - rr, base - 1.6 * rr, x + ox + rr, base + 0.1 * rr, _scale(col, 0.8), TREE, T_LEAF)
         for i in range(n):
             ox = (i - (n - 1) / 2) * r * 0.7
             rr = r * 0.45
-            c.ellipse(
-                x + ox - rr, base - 1.7 * rr - r * 0.15, x + ox + rr, base - 0.2 * rr, col, TREE, T_LEAF
-            )
+            c.ellipse(x + ox - rr, base - 1.7 * rr - r * 0.15, x + ox + rr, base - 0.2 * rr, col, TREE, T_LEAF)
         return
     if kind == "conifer":
         col = _c(_CONIFER[int(rng.integers(len(_CONIFER)))], rng, 10)
@@ -422,9 +416,7 @@ def _tower(c, rng, st, x0, x1, base, top, has_dome_choice):
     wh = min(ww * 2.2, (base - top) * 0.3)
     for i in range(nw):
         xc = x0 + w * (i + 0.5) / nw
-        _window(
-            c, rng, xc - ww / 2, top + w * 0.25, xc + ww / 2, top + w * 0.25 + wh, "arch", st.glass, st.frame
-        )
+        _window(c, rng, xc - ww / 2, top + w * 0.25, xc + ww / 2, top + w * 0.25 + wh, "arch", st.glass, st.frame)
     if base - top > w * 2.2 and rng.random() < 0.5:  # clock / round window lower
         r = w * 0.18
         yc = top + w * 0.25 + wh + r * 2.2
