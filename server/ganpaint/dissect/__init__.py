@@ -8,6 +8,8 @@ Pipeline (``run.dissect_layer``), each pass cached so a rerun resumes:
 2. ``causal``: ablation / insertion measurements on held-out latents and the alpha optimisation (ICLR
    Eq. 5-6) that gives the ACE ranking.
 3. ``context``: insertion success conditioned on the class at the intervened location.
-4. ``run``: writes ``precomputed/<model_id>/<layer>.json`` (``ganpaint.precomputed`` schema v1) and
+4. ``concept``: per concept, both rankings measured (ablation, insertion at each draw value, curves,
+   context) and the brush chosen.
+5. ``run``: writes ``precomputed/<model_id>/<layer>.json`` (``ganpaint.precomputed`` schema v1) and
    ``summary.json``; ``report`` writes the static HTML report.
 """

@@ -23,21 +23,15 @@ from ganpaint.dissect import iou as iou_mod
 from ganpaint.dissect.causal import (
     AlphaSettings,
     Evaluator,
-    ablation_effect,
     measure_ablation,
-    measure_insertion,
-    optimise_alpha,
-    rank_by,
-    sample_windows,
     window_cells,
 )
-from ganpaint.dissect.context import measure_context
+from ganpaint.dissect.concept import dissect_concept, rounded
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
 
 CACHE_VERSION = 1
 LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
-DRAW_RULES = ("k", "quantile_99", "2k", "4k")
 # ACE/removal curve set sizes: every size to 10, then every 2 to 20, every 5 to 40 (19 points per ranking)
 CURVE_SIZES = (*range(1, 11), 12, 14, 16, 18, 20, 25, 30, 35, 40)
 
@@ -142,10 +136,6 @@ def _cached_json(path: Path, fn):
     return out
 
 
-def _f(x) -> float:
-    return round(float(x), 6)
-
-
 # ---------------------------------------------------------------------------------------- one layer
 
 
@@ -240,14 +230,14 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
             {
                 "unit": u,
                 "label": names[best] if iou_iqr[u, best] > LABEL_IOU else None,
-                "iou": _f(iou_iqr[u, best]),
-                "quantile_99": _f(q99[u]),
+                "iou": rounded(iou_iqr[u, best]),
+                "quantile_99": rounded(q99[u]),
                 "best_concept": names[best],
-                "threshold": _f(thresholds[u, summ["iqr_index"][u, best]]),
-                "iou_top1": _f(iou_top1[u, best1]),
+                "threshold": rounded(thresholds[u, summ["iqr_index"][u, best]]),
+                "iou_top1": rounded(iou_top1[u, best1]),
                 "label_top1": names[best1] if iou_top1[u, best1] > MATCH_IOU_TOP1 else None,
                 "top": [int(i) for i in p1["top_ids"][u] if i >= 0],
-                "top_act": [_f(v) for v in p1["top_scores"][u] if np.isfinite(v)],
+                "top_act": [rounded(v) for v in p1["top_scores"][u] if np.isfinite(v)],
             }
         )
 
@@ -270,7 +260,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         name = names[c]
         res = _cached_json(
             ctx.folder / f"concept-{layer}-{name}-{ckey}.json",
-            lambda c=c: _dissect_concept(
+            lambda c=c: dissect_concept(
                 ctx,
                 ev,
                 h_fn,
@@ -308,7 +298,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
     scored = [v["effect"]["layer_score"] for n, v in concepts.items() if base_share[names.index(n)] >= 0.005]
     layer_summary = {
         "counts": counts,
-        "score": _f(np.mean(scored)) if scored else 0.0,
+        "score": rounded(np.mean(scored)) if scored else 0.0,
         "seconds": round(time.time() - t0, 1),
         "samples": {"selection": s.samples, "heldout": s.heldout},
         "random_units": rnd_units,
@@ -324,7 +314,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         "settings": {**s.to_json(), "window_cells": window_cells(g.feature_shape(layer)[1]), "levels": "see docs"},
         "samples": {"selection": s.samples, "heldout": s.heldout},
         "class_names": names,
-        "base_share": {n: _f(base_share[i]) for i, n in enumerate(names)},
+        "base_share": {n: rounded(base_share[i]) for i, n in enumerate(names)},
         "units": units,
         "concepts": {n: {key: v for key, v in c.items() if key != "_extra"} for n, c in concepts.items()},
         "skipped_concepts": skipped,
@@ -332,148 +322,6 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
     }
     write_precomputed(doc, ctx.out_dir / ctx.model_id / f"{layer}.json")
     return doc
-
-
-def _dissect_concept(
-    ctx,
-    ev,
-    h_fn,
-    c,
-    z_sel,
-    lab_sel,
-    r_held,
-    lab_held,
-    iou_iqr,
-    iou_top1,
-    k_all,
-    q99,
-    base_share,
-    rnd_conf,
-    n_top,
-    layer,
-) -> dict:
-    s, names = ctx.settings, ctx.names
-    lnum = int(layer[5:])
-    k = k_all[:, c]
-    iou_rank = rank_by(iou_iqr[:, c], iou_top1[:, c], n_top)
-    mx = iou_iqr[:, c].max()
-    init = iou_iqr[:, c] / mx if mx > 0 else np.full(len(k), 0.1)
-    alpha, alpha_info = optimise_alpha(
-        h_fn,
-        ev,
-        z_sel,
-        lab_sel,
-        c,
-        k,
-        init,
-        s.alpha,
-        seed=int(np.random.default_rng([s.seed, lnum, c]).integers(1 << 30)),
-    )
-    ace_rank = rank_by(alpha, iou_iqr[:, c], n_top)
-    rankings = {"ace": ace_rank, "iou": iou_rank}
-    rng = np.random.default_rng([s.seed, 11, lnum, c])
-    n_ins = min(s.insertion, len(r_held))
-    side = window_cells(r_held.shape[2])
-    y0, x0 = sample_windows(rng, n_ins, r_held.shape[2], side)
-    measured: dict[str, dict] = {}
-    cache: dict[tuple, dict] = {}
-    for rname, units in rankings.items():
-        conf = cache.get(("abl", tuple(units)))
-        if conf is None:
-            conf = cache[("abl", tuple(units))] = measure_ablation(ev, r_held, lab_held, units, len(names))
-        abl = ablation_effect(conf, c)
-        rules = {}
-        for rule in DRAW_RULES:
-            values = _draw_values(rule, units, k, q99)
-            ck = ("ins", tuple(units), tuple(np.round(values, 6)))
-            if ck not in cache:
-                cache[ck] = measure_insertion(ev, r_held[:n_ins], lab_held[:n_ins], units, values, y0, x0, c)
-            ins = cache[ck]
-            gain, spill = float(np.mean(ins["after"] - ins["before"])), float(np.mean(ins["spill"]))
-            ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share[c]
-            rules[rule] = {"gain": _f(gain), "spill": _f(spill), "score": _f(gain - spill), "ace": _f(ace)}
-        # the value that paints the most of the concept in the window (largest gain, i.e. insertion ACE);
-        # gain - spill picked the weakest value, k, which on the embedded model paints nothing visible
-        best_rule = max(DRAW_RULES, key=lambda r: (rules[r]["gain"], -DRAW_RULES.index(r)))
-        measured[rname] = {
-            "units": units,
-            "removed": _f(abl["removed"]),
-            "collateral": _f(abl["collateral"]),
-            "insertion": rules,
-            "draw_rule": best_rule,
-            "ace": rules[best_rule]["ace"],
-        }
-    chosen = "ace" if measured["ace"]["ace"] >= measured["iou"]["ace"] else "iou"
-    units = rankings[chosen]
-    rule = measured[chosen]["draw_rule"]
-    # ACE and removal curves over set sizes, both rankings (first ``curve`` held-out latents): points
-    # [size, removed by ablation, ACE with the brush's draw rule inserted in one window per image]
-    n_curve = min(s.curve, len(r_held), n_ins)
-    full = {
-        "ace": rank_by(alpha, iou_iqr[:, c], min(max(s.curve_sizes), len(k))),
-        "iou": rank_by(iou_iqr[:, c], iou_top1[:, c], min(max(s.curve_sizes), len(k))),
-    }
-    curves = {}
-    for rname, order in full.items():
-        pts = []
-        for size in s.curve_sizes:
-            if size > len(order):
-                continue
-            key = ("curve", tuple(order[:size]))
-            if key not in cache:
-                r_c, lab_c = r_held[:n_curve], lab_held[:n_curve]
-                abl = ablation_effect(measure_ablation(ev, r_c, lab_c, order[:size], len(names)), c)
-                values = _draw_values(rule, order[:size], k, q99)
-                ins = measure_insertion(ev, r_c, lab_c, order[:size], values, y0[:n_curve], x0[:n_curve], c)
-                ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share[c]
-                cache[key] = (abl["removed"], ace)
-            pts.append([size, _f(cache[key][0]), _f(cache[key][1])])
-        curves[rname] = pts
-    rnd = ablation_effect(rnd_conf, c)
-    draw = _draw_values(rule, units, k, q99)
-    ins_best = measured[chosen]["insertion"][rule]
-    layer_score = 0.5 * (measured[chosen]["removed"] - measured[chosen]["collateral"]) + 0.5 * ins_best["score"]
-    context, context_detail = {}, {}
-    if names[c] in s.context_concepts:
-        n_ctx = min(s.context, len(r_held))
-        context, context_detail = measure_context(
-            ev, r_held[:n_ctx], lab_held[:n_ctx], units, draw, c, names, seed=int(rng.integers(1 << 30))
-        )
-    return {
-        "ranking": chosen,
-        "units": [int(u) for u in units],
-        "k": [_f(k[u]) for u in units],
-        "levels": [_f(q99[u]) for u in units],
-        "draw_values": [_f(v) for v in draw],
-        "draw_rule": rule,
-        "effect": {
-            "base_share": _f(base_share[c]),
-            "removed": measured[chosen]["removed"],
-            "ace": measured[chosen]["ace"],
-            "iou_ranked": measured["iou"],
-            "ace_ranked": measured["ace"],
-            "random": {
-                "units": "layer_summary.random_units",
-                "removed": _f(rnd["removed"]),
-                "collateral": _f(rnd["collateral"]),
-            },
-            "curves": curves,
-            "curve_samples": n_curve,
-            "insertion_samples": n_ins,
-            "alpha": {**alpha_info, "top": [[int(u), _f(alpha[u])] for u in ace_rank]},
-            "layer_score": _f(layer_score),
-            "context_detail": context_detail,
-        },
-        "context": context,
-    }
-
-
-def _draw_values(rule: str, units, k: np.ndarray, q99: np.ndarray) -> np.ndarray:
-    idx = np.asarray(units)
-    if rule == "quantile_99":
-        return q99[idx].astype(np.float64)
-    mult = {"k": 1.0, "2k": 2.0, "4k": 4.0}[rule]
-    return mult * k[idx].astype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------- all layers
