@@ -164,6 +164,11 @@ def test_json_validates_resumes_and_report(tmp_path):
     assert (out / "report" / "index.html").is_file()
     assert (out / "report" / "layer7" / f"unit{PLANTED}.png").is_file()
     assert (out / "report" / "layer7" / "ace-red.png").is_file()
+    page = (out / "report" / "index.html").read_text()
+    best = summary["default_layer"]
+    u = load_precomputed(out / f"{best}.json").concepts["red"].units[0]
+    assert f"Brushes at the painting layer {best}" in page  # the brush overview shows the first units' crops
+    assert f'<a href="#{best}-u{u}" title="unit {u}"><img class=strip src="{best}/unit{u}.png">' in page
     curves = pre.concepts["red"].effect["curves"]
     for ranking in ("ace", "iou"):  # [size, removed, ACE] at every size the settings ask for
         assert [p[0] for p in curves[ranking]] == [1, 2, 4] and all(len(p) == 3 for p in curves[ranking])

@@ -1,6 +1,7 @@
 """Static HTML report of a model's dissection: ``precomputed/<model_id>/report/index.html`` + PNGs.
 
-Sections: the default-layer choice and per-layer counts (ICLR Fig. 6 style); per layer a concept table
+Sections: the default-layer choice, the brushes at that layer (each concept's units with crops of the first
+three), per-layer counts (ICLR Fig. 6 style); per layer a concept table
 (brush units, ranking, removal by ablation for IoU/ACE/random sets, insertion, draw rule), ablation-curve
 plots, the context tables, and a unit browser (label, IoU, top-activating crops with the thresholded
 region outlined in yellow), grouped by label so "which units draw trees" is one glance.
@@ -132,6 +133,26 @@ def _concept_rows(doc: dict, layer: str) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _brush_overview(doc: dict, layer: str, shown: int = 3) -> str:
+    """Per concept at the painting layer: its brush numbers and the crops of its first ``shown`` units."""
+    rows = []
+    for name, c in doc["concepts"].items():
+        e = c["effect"]
+        crops = "".join(
+            f'<a href="#{layer}-u{u}" title="unit {u}"><img class=strip src="{layer}/unit{u}.png"></a>'
+            for u in c["units"][:shown]
+        )
+        rows.append(
+            f"<tr><td><b>{_esc(name)}</b></td><td>{c['ranking']}</td><td>{_esc(c['draw_rule'])}</td>"
+            f"<td>{e['removed']:.2f}</td><td>{e['ace']:.2f}</td><td>{' '.join(map(str, c['units']))}</td>"
+            f"<td>{crops}</td></tr>"
+        )
+    return (
+        "<table><tr><th>concept</th><th>ranking</th><th>draw rule</th><th>removed by its units</th><th>ACE</th>"
+        f"<th>its units, best first</th><th>first {shown} units: top-activating crops</th></tr>{''.join(rows)}</table>"
+    )
+
+
 def _context_tables(doc: dict) -> str:
     out = []
     for name, c in doc["concepts"].items():
@@ -177,7 +198,7 @@ def write_report(ctx, summary: dict, fresh: tuple[str, ...] = ()) -> Path:
         f"<td>{s['score']:.3f}</td><td>{s['seconds']:.0f}</td></tr>"
         for ly, s in summary["layers"].items()
     )
-    sections = []
+    sections, overview = [], ""
     for layer in layers:
         path = root / f"{layer}.json"
         if not path.is_file():
@@ -190,6 +211,8 @@ def write_report(ctx, summary: dict, fresh: tuple[str, ...] = ()) -> Path:
             curve_png(curves, folder / layer / f"ace-{name}.png", f"{layer} {name}: ACE", column=2)
         if layer in fresh or not (folder / layer / "unit0.png").is_file():
             unit_strips(ctx, layer, doc, folder / layer)
+        if layer == summary["default_layer"]:
+            overview = f"<h2>Brushes at the painting layer {_esc(layer)}</h2>{_brush_overview(doc, layer)}"
         sections.append(
             f'<h2 id="{layer}">{layer} {tuple(doc["feature_shape"])}</h2>'
             f"<h3>Concepts (held-out: {doc['samples']['heldout']} latents)</h3>{_concept_rows(doc, layer)}"
@@ -199,11 +222,13 @@ def write_report(ctx, summary: dict, fresh: tuple[str, ...] = ()) -> Path:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Dissection of {_esc(ctx.model_id)}</title>
 <style>body{{font:13px sans-serif;margin:16px}} table{{border-collapse:collapse;margin:6px 0}}
 td,th{{border:1px solid #ccc;padding:2px 6px;vertical-align:middle}} th{{background:#f2f2f2}}
-img{{image-rendering:pixelated}} .ctx{{display:inline-block;vertical-align:top;margin-right:16px}}</style></head><body>
+img{{image-rendering:pixelated}} img.strip{{height:48px;margin-right:4px}}
+.ctx{{display:inline-block;vertical-align:top;margin-right:16px}}</style></head><body>
 <h1>Dissection of {_esc(ctx.model_id)}</h1>
 <p>generator sha256 {_esc(summary["model_sha256"][:16])}..., segmenter {_esc(summary["segmenter"])}.
 Default painting layer: <b>{_esc(summary["default_layer"])}</b>. {_esc(summary["why"])}</p>
 <p>Layers: {" ".join(f'<a href="#{ly}">{ly}</a>' for ly in layers)}</p>
+{overview}
 <h2>Units matching concepts per layer</h2>
 <table><tr><th>layer</th><th>units</th><th>IQR IoU &gt; 0.05</th><th>top-1% IoU &gt; 0.04</th><th>concepts</th>
 <th>units per concept (IQR)</th><th>brush score</th><th>seconds</th></tr>{count_rows}</table>
