@@ -44,6 +44,18 @@ def test_training_steps_have_finite_loss_through_every_resolution(tmp_path):
     assert seen == {4, 8, 16, 32}
 
 
+def test_both_networks_train_every_step(tmp_path):
+    trainer = Trainer(tiny_config(), tmp_path / "run", fake_images())
+    for _ in range(3):
+        g0 = [p.detach().clone() for p in trainer.G.parameters()]
+        d0 = [p.detach().clone() for p in trainer.D.parameters()]
+        trainer.train_step()
+        # D is frozen only inside the G step: afterwards it trains again, and both moved
+        assert all(p.requires_grad for p in trainer.D.parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(g0, trainer.G.parameters(), strict=True))
+        assert any(not torch.equal(a, b) for a, b in zip(d0, trainer.D.parameters(), strict=True))
+
+
 def test_resume_continues_from_saved_step(tmp_path):
     run = tmp_path / "run"
     trainer = Trainer(tiny_config(), run, fake_images())

@@ -144,10 +144,12 @@ class Trainer:
         self.opt_d.step()
         # --- generator
         z = torch.randn(n, cfg.z_dim, generator=self.z_gen)
+        self.D.requires_grad_(False)  # gradients flow through D to G, D's own are not needed: ~25% less work
         with self.autocast():
             g_loss = F.softplus(-self.D(self.G(z, res, alpha), res, alpha)).mean()
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.float().backward()
+        self.D.requires_grad_(True)
         self.opt_g.step()
         g_loss = g_loss.detach()
         self.imgs_seen += n
