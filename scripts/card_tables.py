@@ -1,6 +1,6 @@
 """Print the Markdown tables of the scenes64 model card from what the commands wrote.
 
-    python scripts/card_tables.py [--model scenes64]
+    python scripts/card_tables.py [--model scenes64] [--also layer4 layer6]
 
 Reads models/<id>/{model.json, metrics.json} and precomputed/<id>/{summary.json, <layer>.json}; the card's
 prose is written by hand around these tables, so its numbers always come from files anyone can re-make.
@@ -23,6 +23,7 @@ def pct(x: float) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="scenes64")
+    p.add_argument("--also", nargs="*", default=["layer4", "layer6"], help="more layers to print brush tables for")
     args = p.parse_args()
     model_dir, pre_dir = ROOT / "models" / args.model, ROOT / "precomputed" / args.model
     meta = json.loads((model_dir / "model.json").read_text())
@@ -51,7 +52,12 @@ def main() -> None:
             f"{s['counts']['matching_top1_0.04']} | {len(s['counts']['concepts_top1_0.04'])} | {s['score']:.2f} |"
         )
 
-    layer = summary["default_layer"]
+    default = summary["default_layer"]
+    for layer in [default] + [ly for ly in args.also if ly != default and ly in summary["layers"]]:
+        brush_table(pre_dir, layer)
+
+
+def brush_table(pre_dir: Path, layer: str) -> None:
     doc = json.loads((pre_dir / f"{layer}.json").read_text())
     print(f"\n{layer}, {doc['samples']['heldout']} held-out latents")
     print("| concept | removed: ACE top 20 | IoU top20 | random 20 | ACE (ACE/IoU top) | brush | draw | gain | spill |")
