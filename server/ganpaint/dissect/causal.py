@@ -181,6 +181,8 @@ def optimise_alpha(
     measured), or windows that c covers >= half of, scored on the window (``removal="window"``, ICLR's single
     locations). Each candidate contributes only its informative term (the other is ~0 there). Adam, clamped
     to [0, 1] after every step. Returns (alpha, info)."""
+    if cfg.removal not in ("image", "window"):
+        raise ValueError(f"AlphaSettings.removal: expected 'image' or 'window', got {cfg.removal!r}")
     rng = np.random.default_rng(seed)
     latents, labels = latents[: cfg.pool], labels[: cfg.pool]
     dev = next(ev.f.parameters()).device
