@@ -152,6 +152,21 @@ def test_alpha_optimisation_raises_the_planted_unit_from_a_flat_start(removal):
         assert info["removal_candidates"] == int(((labels == 1).mean(axis=(1, 2)) >= 0.01).sum()) > 0
 
 
+def test_context_uses_several_windows_per_latent_and_is_cached_apart(tmp_path):
+    doc = dissect_layer(make_ctx(tmp_path, context_windows=3), "layer7")
+    detail = doc["concepts"]["red"]["effect"]["context_detail"]
+    assert detail["samples"] == 12 and detail["windows"] == 36
+    assert sum(v["n"] for v in detail["classes"].values()) == 36
+    assert doc["concepts"]["none"]["context"] == {}  # not a context concept
+    concept_files = sorted((tmp_path / "cache" / "tiny").glob("concept-layer7-*.json"))
+    again = dissect_layer(make_ctx(tmp_path, context_windows=1), "layer7")
+    # another window count re-measures only the context: the concepts' cached results are reused
+    assert sorted((tmp_path / "cache" / "tiny").glob("concept-layer7-*.json")) == concept_files
+    assert len(list((tmp_path / "cache" / "tiny").glob("context-layer7-red-*.json"))) == 2
+    assert again["concepts"]["red"]["effect"]["context_detail"]["windows"] == 12
+    assert again["concepts"]["red"]["units"] == doc["concepts"]["red"]["units"]
+
+
 def test_json_validates_resumes_and_report(tmp_path):
     ctx = make_ctx(tmp_path)
     summary = dissect_layers(ctx, ["layer5", "layer7"])

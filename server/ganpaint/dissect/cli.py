@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heldout", type=int, default=120, help="held-out latents for ablation effects (default 120)")
     p.add_argument("--insertion", type=int, default=48, help="held-out latents per insertion measurement")
     p.add_argument("--context", type=int, default=120, help="held-out latents per context measurement")
+    p.add_argument("--context-windows", type=int, default=4, help="insertion windows per latent in the context")
     p.add_argument("--curve", type=int, default=24, help="held-out latents per ACE/removal curve point")
     p.add_argument(
         "--curve-sizes",
@@ -99,6 +100,7 @@ def _dissect(args: argparse.Namespace) -> None:
         heldout=args.heldout,
         insertion=args.insertion,
         context=args.context,
+        context_windows=args.context_windows,
         curve=args.curve,
         curve_sizes=parse_sizes(args.curve_sizes),
         seed=args.seed,

@@ -1,5 +1,6 @@
 """One concept on one layer (method.md section 3): the IoU and ACE rankings of its units, their ablation and
-insertion effects on held-out latents at each draw value, the ACE/removal curves and the context table."""
+insertion effects on held-out latents at each draw value, and the ACE/removal curves (the context table is
+measured apart, ``run.concept_context``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from ganpaint.dissect.causal import (
     sample_windows,
     window_cells,
 )
-from ganpaint.dissect.context import measure_context
 
 DRAW_RULES = ("k", "quantile_99", "2k", "4k")  # insertion values measured; the brush draws at the best
 
@@ -124,12 +124,6 @@ def dissect_concept(
     draw = draw_values(rule, units, k, q99)
     ins_best = measured[chosen]["insertion"][rule]
     layer_score = 0.5 * (measured[chosen]["removed"] - measured[chosen]["collateral"]) + 0.5 * ins_best["score"]
-    context, context_detail = {}, {}
-    if names[c] in s.context_concepts:
-        n_ctx = min(s.context, len(r_held))
-        context, context_detail = measure_context(
-            ev, r_held[:n_ctx], lab_held[:n_ctx], units, draw, c, names, seed=int(rng.integers(1 << 30))
-        )
     return {
         "ranking": chosen,
         "units": [int(u) for u in units],
@@ -153,9 +147,7 @@ def dissect_concept(
             "insertion_samples": n_ins,
             "alpha": {**alpha_info, "top": [[int(u), rounded(alpha[u])] for u in ace_rank]},
             "layer_score": rounded(layer_score),
-            "context_detail": context_detail,
         },
-        "context": context,
     }
 
 

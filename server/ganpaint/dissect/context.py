@@ -1,7 +1,7 @@
 """Context dependence of insertion (ICLR Fig. 11, PNAS Fig. 4D; method.md section 5).
 
-For one concept: insert its brush units at their draw values in one window per held-out image, the
-window drawn class-stratified (first a class uniformly among the majority classes of the image's
+For one concept: insert its brush units at their draw values in ``windows`` windows per held-out image,
+each drawn class-stratified (first a class uniformly among the majority classes of the image's
 windows, then a window of that class), and report per class at the location the success rate:
 the share of windows where c grew by at least ``SUCCESS_GAIN`` of the window's pixels.
 """
@@ -43,9 +43,13 @@ def measure_context(
     c: int,
     names: list[str],
     seed: int,
+    windows: int = 1,
 ) -> tuple[dict[str, float], dict]:
-    """Returns ({class name: success rate}, detail with counts and mean gains)."""
+    """Returns ({class name: success rate}, detail with counts and mean gains); ``windows`` independent
+    windows per image (r and base repeated)."""
     rng = np.random.default_rng(seed)
+    n_images = len(base)
+    r, base = r.repeat(windows, 1, 1, 1), np.tile(base, (windows, 1, 1))  # (N*W, C, h, w), (N*W, H, W)
     ys, xs = stratified_windows(base, r.shape[2], len(names), rng)
     res = measure_insertion(ev, r, base, units, values, ys, xs, c)
     gain = res["after"] - res["before"]
@@ -59,4 +63,4 @@ def measure_context(
         detail[name] = {"n": n, "success": rate, "mean_gain": float(gain[sel].mean())}
         if n >= MIN_SAMPLES:
             table[name] = rate
-    return table, {"classes": detail, "samples": int(len(base)), "success_gain": SUCCESS_GAIN}
+    return table, {"classes": detail, "samples": n_images, "windows": int(len(base)), "success_gain": SUCCESS_GAIN}

@@ -27,6 +27,7 @@ from ganpaint.dissect.causal import (
     window_cells,
 )
 from ganpaint.dissect.concept import dissect_concept, rounded
+from ganpaint.dissect.context import measure_context
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
 
 CACHE_VERSION = 1
@@ -63,6 +64,7 @@ class Settings:
     curve: int = 24  # held-out latents per point of the ablation curves
     curve_sizes: tuple[int, ...] = CURVE_SIZES
     context: int = 120  # held-out latents per context measurement
+    context_windows: int = 4  # insertion windows per latent in the context measurement
     context_concepts: tuple[str, ...] = ("door", "dome", "tree")
     top: int = 20  # units per concept
     seed: int = 0
@@ -246,7 +248,8 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
     with torch.no_grad():
         r_held = torch.cat([features(z_held[a : a + s.batch]) for a in range(0, len(z_held), s.batch)])
     base_share = np.bincount(lab_held.ravel(), minlength=n_cls) / lab_held.size
-    ckey = cache_key(**ctx.base_key, layer=layer, settings=s.to_json())
+    concept_settings = {k: v for k, v in s.to_json().items() if k != "context_windows"}  # context cached apart
+    ckey = cache_key(**ctx.base_key, layer=layer, settings=concept_settings)
     rnd_units = sorted(np.random.default_rng([s.seed, 7, int(layer[5:])]).permutation(n_units)[:n_top].tolist())
     rnd_conf = np.array(
         _cached_json(
@@ -278,6 +281,10 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
                 n_top,
                 layer,
             ),
+        )
+        in_context = name in s.context_concepts
+        res["context"], res["effect"]["context_detail"] = (
+            concept_context(ctx, ev, r_held, lab_held, res, c, layer, ckey) if in_context else ({}, {})
         )
         concepts[name] = res
     for c in range(n_cls):
@@ -325,6 +332,22 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- all layers
+
+
+def concept_context(ctx: Context, ev, r_held, lab_held, res: dict, c: int, layer: str, ckey: str):
+    """(context table, detail) of a concept's brush: ``context_windows`` class-stratified windows on each of
+    the first ``context`` held-out latents (cached by the brush and these settings)."""
+    s = ctx.settings
+    n = min(s.context, len(r_held))
+    key = cache_key(ckey=ckey, units=res["units"], draw=res["draw_values"], n=n, windows=s.context_windows)
+    seed = int(np.random.default_rng([s.seed, 13, int(layer[5:]), c]).integers(1 << 30))
+    out = _cached_json(
+        ctx.folder / f"context-{layer}-{ctx.names[c]}-{key}.json",
+        lambda: measure_context(
+            ev, r_held[:n], lab_held[:n], res["units"], res["draw_values"], c, ctx.names, seed, s.context_windows
+        ),
+    )
+    return out[0], out[1]
 
 
 def default_layers(generator) -> list[str]:
