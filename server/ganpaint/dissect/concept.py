@@ -4,9 +4,14 @@ measured apart, ``run.concept_context``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+import torch
 
 from ganpaint.dissect.causal import (
+    Evaluator,
     ablation_effect,
     measure_ablation,
     measure_insertion,
@@ -24,42 +29,47 @@ def rounded(x) -> float:
     return round(float(x), 6)
 
 
-def dissect_concept(
-    ctx,
-    ev,
-    h_fn,
-    c,
-    z_sel,
-    lab_sel,
-    r_held,
-    lab_held,
-    iou_iqr,
-    iou_top1,
-    k_all,
-    q99,
-    base_share,
-    rnd_conf,
-    n_top,
-    layer,
-) -> dict:
+@dataclass
+class LayerData:
+    """What every concept of one layer is measured against: f and h, the selection and held-out latents with
+    their labels and features, the IoU tables, k, the 0.99 levels and the random set's confusion matrix."""
+
+    layer: str
+    ev: Evaluator
+    h_fn: Callable[[torch.Tensor], torch.Tensor]
+    z_sel: torch.Tensor
+    lab_sel: np.ndarray
+    r_held: torch.Tensor
+    lab_held: np.ndarray
+    iou_iqr: np.ndarray  # (C, K)
+    iou_top1: np.ndarray  # (C, K)
+    k_all: np.ndarray  # (C, K)
+    q99: np.ndarray  # (C,)
+    base_share: np.ndarray  # (K,)
+    rnd_conf: np.ndarray  # (K, K)
+    n_top: int
+
+
+def dissect_concept(ctx, d: LayerData, c: int) -> dict:
+    ev, r_held, lab_held, iou_iqr, iou_top1, q99 = d.ev, d.r_held, d.lab_held, d.iou_iqr, d.iou_top1, d.q99
     s, names = ctx.settings, ctx.names
-    lnum = int(layer[5:])
-    k = k_all[:, c]
-    iou_rank = rank_by(iou_iqr[:, c], iou_top1[:, c], n_top)
+    lnum = int(d.layer[5:])
+    k = d.k_all[:, c]
+    iou_rank = rank_by(iou_iqr[:, c], iou_top1[:, c], d.n_top)
     mx = iou_iqr[:, c].max()
     init = iou_iqr[:, c] / mx if mx > 0 else np.full(len(k), 0.1)
     alpha, alpha_info = optimise_alpha(
-        h_fn,
+        d.h_fn,
         ev,
-        z_sel,
-        lab_sel,
+        d.z_sel,
+        d.lab_sel,
         c,
         k,
         init,
         s.alpha,
         seed=int(np.random.default_rng([s.seed, lnum, c]).integers(1 << 30)),
     )
-    ace_rank = rank_by(alpha, iou_iqr[:, c], n_top)
+    ace_rank = rank_by(alpha, iou_iqr[:, c], d.n_top)
     rankings = {"ace": ace_rank, "iou": iou_rank}
     rng = np.random.default_rng([s.seed, 11, lnum, c])
     n_ins = min(s.insertion, len(r_held))
@@ -80,7 +90,7 @@ def dissect_concept(
                 cache[ck] = measure_insertion(ev, r_held[:n_ins], lab_held[:n_ins], units, values, y0, x0, c)
             ins = cache[ck]
             gain, spill = float(np.mean(ins["after"] - ins["before"])), float(np.mean(ins["spill"]))
-            ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share[c]
+            ace = (float(np.mean(ins["after"])) - abl["after_share"]) / d.base_share[c]
             numbers = {"gain": gain, "spill": spill, "score": gain - spill, "ace": ace}
             rules[rule] = {name: rounded(v) for name, v in numbers.items()}
         # the value that paints the most of the concept in the window (largest gain, i.e. insertion ACE);
@@ -116,11 +126,11 @@ def dissect_concept(
                 abl = ablation_effect(measure_ablation(ev, r_c, lab_c, order[:size], len(names)), c)
                 values = draw_values(rule, order[:size], k, q99)
                 ins = measure_insertion(ev, r_c, lab_c, order[:size], values, y0[:n_curve], x0[:n_curve], c)
-                ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share[c]
+                ace = (float(np.mean(ins["after"])) - abl["after_share"]) / d.base_share[c]
                 cache[key] = (abl["removed"], ace)
             pts.append([size, rounded(cache[key][0]), rounded(cache[key][1])])
         curves[rname] = pts
-    rnd = ablation_effect(rnd_conf, c)
+    rnd = ablation_effect(d.rnd_conf, c)
     draw = draw_values(rule, units, k, q99)
     ins_best = measured[chosen]["insertion"][rule]
     layer_score = 0.5 * (measured[chosen]["removed"] - measured[chosen]["collateral"]) + 0.5 * ins_best["score"]
@@ -132,7 +142,7 @@ def dissect_concept(
         "draw_values": [rounded(v) for v in draw],
         "draw_rule": rule,
         "effect": {
-            "base_share": rounded(base_share[c]),
+            "base_share": rounded(d.base_share[c]),
             "removed": measured[chosen]["removed"],
             "ace": measured[chosen]["ace"],
             "iou_ranked": measured["iou"],

@@ -26,7 +26,7 @@ from ganpaint.dissect.causal import (
     measure_ablation,
     window_cells,
 )
-from ganpaint.dissect.concept import dissect_concept, rounded
+from ganpaint.dissect.concept import LayerData, dissect_concept, rounded
 from ganpaint.dissect.context import measure_context
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
 
@@ -259,28 +259,13 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
     )
     concepts, skipped = {}, {}
     present = [c for c in range(n_cls) if summ["class_pixels"][c] > 0 and base_share[c] > 0]
+    data = LayerData(
+        layer, ev, h_fn, z_sel, lab_sel, r_held, lab_held, iou_iqr, iou_top1, k_all, q99, base_share, rnd_conf, n_top
+    )
     for c in tqdm(present, desc=f"{layer} concepts", disable=not ctx.progress, leave=False):
         name = names[c]
         res = _cached_json(
-            ctx.folder / f"concept-{layer}-{name}-{ckey}.json",
-            lambda c=c: dissect_concept(
-                ctx,
-                ev,
-                h_fn,
-                c,
-                z_sel,
-                lab_sel,
-                r_held,
-                lab_held,
-                iou_iqr,
-                iou_top1,
-                k_all,
-                q99,
-                base_share,
-                rnd_conf,
-                n_top,
-                layer,
-            ),
+            ctx.folder / f"concept-{layer}-{name}-{ckey}.json", lambda c=c: dissect_concept(ctx, data, c)
         )
         in_context = name in s.context_concepts
         res["context"], res["effect"]["context_detail"] = (
