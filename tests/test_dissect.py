@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from conftest import tiny_generator
 
 from ganpaint.dissect import iou as iou_mod
-from ganpaint.dissect.causal import AlphaSettings, Evaluator, optimise_alpha
+from ganpaint.dissect.causal import AlphaSettings, Evaluator, ablation_effect, optimise_alpha
 from ganpaint.dissect.fake import ChannelSegmenter
 from ganpaint.dissect.run import CURVE_SIZES, Context, Settings, dissect_layer, dissect_layers, parse_sizes
 from ganpaint.dissect.stats import Reservoir, iqr
@@ -167,6 +167,32 @@ def test_context_uses_several_windows_per_latent_and_is_cached_apart(tmp_path):
     assert again["concepts"]["red"]["units"] == doc["concepts"]["red"]["units"]
 
 
+def test_random_baseline_nests_its_sets_and_finds_the_planted_unit(tmp_path):
+    ctx = make_ctx(tmp_path, random_sizes=(1, 3, 1000), random_draws=5)
+    doc = dissect_layer(ctx, "layer7")
+    n_units = doc["feature_shape"][0]
+    sets = json.loads(next(ctx.folder.glob("random-baseline-layer7-*.json")).read_text())
+    assert [s["size"] for s in sets] == [1, 3, 1000] * 5
+    for d in range(5):  # one permutation per draw: each set extends the smaller one
+        one, three, every = (set(s["units"]) for s in sets[3 * d : 3 * d + 3])
+        assert len(one) == 1 and len(three) == 3 and one < three < every == set(range(n_units))
+    red = doc["layer_summary"]["random_baseline"]["concepts"]["red"]
+    assert doc["layer_summary"]["random_baseline"]["sizes"] == [1, 3, 1000]
+    singles = [ablation_effect(np.array(s["confusion"]), 1)["removed"] for s in sets if s["size"] == 1]
+    assert red["mean_abs"][0] == pytest.approx(np.mean(np.abs(singles)), abs=1e-6)
+    assert red["max_abs"][0] == pytest.approx(np.max(np.abs(singles)), abs=1e-6)
+    assert red["mean"][2] > 0.9  # every unit ablated: the planted unit with them, the red is gone
+    planted_drawn = [PLANTED in s["units"] for s in sets if s["size"] == 1]
+    assert any(planted_drawn) and not all(planted_drawn)
+    assert [r > 0.9 for r in singles] == planted_drawn  # only the draws of the planted unit remove the red
+    # another draw count re-measures only the baseline
+    concept_files = sorted(ctx.folder.glob("concept-layer7-*.json"))
+    again = dissect_layer(make_ctx(tmp_path, random_sizes=(1, 3, 1000), random_draws=2), "layer7")
+    assert sorted(ctx.folder.glob("concept-layer7-*.json")) == concept_files
+    assert again["layer_summary"]["random_baseline"]["draws"] == 2
+    assert again["concepts"] == doc["concepts"]
+
+
 def test_json_validates_resumes_and_report(tmp_path):
     ctx = make_ctx(tmp_path)
     summary = dissect_layers(ctx, ["layer5", "layer7"])
@@ -179,6 +205,7 @@ def test_json_validates_resumes_and_report(tmp_path):
     assert (out / "report" / "index.html").is_file()
     assert (out / "report" / "layer7" / f"unit{PLANTED}.png").is_file()
     assert (out / "report" / "layer7" / "ace-red.png").is_file()
+    assert "Random baseline: ablating random units" in (out / "report" / "index.html").read_text()
     page = (out / "report" / "index.html").read_text()
     best = summary["default_layer"]
     u = load_precomputed(out / f"{best}.json").concepts["red"].units[0]

@@ -110,6 +110,36 @@ def measure_ablation(ev: Evaluator, r: torch.Tensor, base: np.ndarray, units, k:
     return confusion(base, after, k)
 
 
+def random_baseline(
+    ev: Evaluator, r: torch.Tensor, base: np.ndarray, k: int, sizes, draws: int, seed: int
+) -> list[dict]:
+    """Ablate ``draws`` random unit sets of each size in ``sizes`` on held-out features r (N, C, h, w):
+    one {size, units, confusion} per set, the sets of a draw nested (size 2 extends size 1, ...)."""
+    n_units = r.shape[1]
+    out = []
+    for d in range(draws):
+        order = np.random.default_rng([seed, d]).permutation(n_units)
+        for size in sizes:
+            units = sorted(order[: min(size, n_units)].tolist())
+            out.append({"size": size, "units": units, "confusion": measure_ablation(ev, r, base, units, k).tolist()})
+    return out
+
+
+def summarise_random(sets: list[dict], c: int) -> dict[str, list[float]]:
+    """Per set size (ascending), over the draws: the mean removed fraction of c and the mean and max of
+    |removed| (ablation can also add c: a negative removal)."""
+    sizes = sorted({s["size"] for s in sets})
+    removed = [
+        np.array([ablation_effect(np.array(s["confusion"]), c)["removed"] for s in sets if s["size"] == n])
+        for n in sizes
+    ]
+    return {
+        "mean": [round(float(x.mean()), 6) for x in removed],
+        "mean_abs": [round(float(np.abs(x).mean()), 6) for x in removed],
+        "max_abs": [round(float(np.abs(x).max()), 6) for x in removed],
+    }
+
+
 def sample_windows(rng: np.random.Generator, n: int, h: int, side: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, h - side + 1, n), rng.integers(0, h - side + 1, n)
 

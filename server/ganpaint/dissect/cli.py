@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--insertion", type=int, default=48, help="held-out latents per insertion measurement")
     p.add_argument("--context", type=int, default=120, help="held-out latents per context measurement")
     p.add_argument("--context-windows", type=int, default=4, help="insertion windows per latent in the context")
+    p.add_argument(
+        "--random-draws", type=int, default=8, help="random unit sets per size (1,2,3,5,10,20) in the random baseline"
+    )
     p.add_argument("--curve", type=int, default=24, help="held-out latents per ACE/removal curve point")
     p.add_argument(
         "--curve-sizes",
@@ -101,6 +104,7 @@ def _dissect(args: argparse.Namespace) -> None:
         insertion=args.insertion,
         context=args.context,
         context_windows=args.context_windows,
+        random_draws=args.random_draws,
         curve=args.curve,
         curve_sizes=parse_sizes(args.curve_sizes),
         seed=args.seed,

@@ -153,6 +153,25 @@ def _brush_overview(doc: dict, layer: str, shown: int = 3) -> str:
     )
 
 
+def _random_table(doc: dict) -> str:
+    """Mean |removed| (and the max) over the draws of random unit sets, per concept and set size."""
+    rb = doc["layer_summary"].get("random_baseline")
+    if not rb or not rb["draws"]:
+        return "<p>not measured</p>"
+    head = "".join(f"<th>{n} units</th>" for n in rb["sizes"])
+    rows = "".join(
+        f"<tr><td>{_esc(name)}</td>"
+        + "".join(f"<td>{m:.2f} ({x:.2f})</td>" for m, x in zip(v["mean_abs"], v["max_abs"], strict=True))
+        + "</tr>"
+        for name, v in rb["concepts"].items()
+    )
+    return (
+        f"<p>|share of the concept's pixels removed| when a random unit set is ablated: mean (max) over "
+        f"{rb['draws']} draws of {doc['feature_shape'][0]} units.</p>"
+        f"<table><tr><th>concept</th>{head}</tr>{rows}</table>"
+    )
+
+
 def _context_tables(doc: dict) -> str:
     out = []
     for name, c in doc["concepts"].items():
@@ -216,6 +235,7 @@ def write_report(ctx, summary: dict, fresh: tuple[str, ...] = ()) -> Path:
         sections.append(
             f'<h2 id="{layer}">{layer} {tuple(doc["feature_shape"])}</h2>'
             f"<h3>Concepts (held-out: {doc['samples']['heldout']} latents)</h3>{_concept_rows(doc, layer)}"
+            f"<h3>Random baseline: ablating random units</h3>{_random_table(doc)}"
             f"<h3>Context: insertion success by class at the location</h3>{_context_tables(doc)}"
             f"<h3>Unit browser (grouped by label)</h3>{_unit_browser(doc, layer)}"
         )

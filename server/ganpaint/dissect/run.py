@@ -24,6 +24,8 @@ from ganpaint.dissect.causal import (
     AlphaSettings,
     Evaluator,
     measure_ablation,
+    random_baseline,
+    summarise_random,
     window_cells,
 )
 from ganpaint.dissect.concept import LayerData, dissect_concept, rounded
@@ -31,6 +33,8 @@ from ganpaint.dissect.context import measure_context
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
 
 CACHE_VERSION = 1
+# settings of measurements cached apart from the concepts (a new value re-measures only them)
+MEASURED_APART = ("context_windows", "random_draws", "random_sizes")
 LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
 # ACE/removal curve set sizes: every size to 10, then every 2 to 20, every 5 to 40 (19 points per ranking)
@@ -66,6 +70,8 @@ class Settings:
     context: int = 120  # held-out latents per context measurement
     context_windows: int = 4  # insertion windows per latent in the context measurement
     context_concepts: tuple[str, ...] = ("door", "dome", "tree")
+    random_draws: int = 8  # random unit sets per size in the random baseline
+    random_sizes: tuple[int, ...] = (1, 2, 3, 5, 10, 20)
     top: int = 20  # units per concept
     seed: int = 0
     batch: int = 32
@@ -74,6 +80,7 @@ class Settings:
     def to_json(self) -> dict:
         d = asdict(self)
         d["curve_sizes"], d["context_concepts"] = list(self.curve_sizes), list(self.context_concepts)
+        d["random_sizes"] = list(self.random_sizes)
         return d
 
 
@@ -248,7 +255,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
     with torch.no_grad():
         r_held = torch.cat([features(z_held[a : a + s.batch]) for a in range(0, len(z_held), s.batch)])
     base_share = np.bincount(lab_held.ravel(), minlength=n_cls) / lab_held.size
-    concept_settings = {k: v for k, v in s.to_json().items() if k != "context_windows"}  # context cached apart
+    concept_settings = {k: v for k, v in s.to_json().items() if k not in MEASURED_APART}
     ckey = cache_key(**ctx.base_key, layer=layer, settings=concept_settings)
     rnd_units = sorted(np.random.default_rng([s.seed, 7, int(layer[5:])]).permutation(n_units)[:n_top].tolist())
     rnd_conf = np.array(
@@ -275,6 +282,17 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
     for c in range(n_cls):
         if c not in present:
             skipped[names[c]] = "absent from the generated images"
+    rnd_key = cache_key(ckey=ckey, draws=s.random_draws, sizes=list(s.random_sizes))
+    rnd_seed = int(np.random.default_rng([s.seed, 17, int(layer[5:])]).integers(1 << 30))
+    rnd_sets = _cached_json(
+        ctx.folder / f"random-baseline-{layer}-{rnd_key}.json",
+        lambda: random_baseline(ev, r_held, lab_held, n_cls, s.random_sizes, s.random_draws, rnd_seed),
+    )
+    random_summary = {
+        "draws": s.random_draws,
+        "sizes": list(s.random_sizes),
+        "concepts": {n: summarise_random(rnd_sets, names.index(n)) for n in concepts},
+    }
 
     # ------------------------------------------------------------------ per-layer counts and score
     counts = {
@@ -294,6 +312,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         "seconds": round(time.time() - t0, 1),
         "samples": {"selection": s.samples, "heldout": s.heldout},
         "random_units": rnd_units,
+        "random_baseline": random_summary,
     }
     doc = {
         "schema_version": SCHEMA_VERSION,
