@@ -246,8 +246,8 @@ def test_summary_keeps_layers_of_other_settings_and_prefers_the_most_held_out(tm
 
 
 def test_parse_curve_sizes():
-    assert parse_sizes("1-10,12-20:2,25-40:5") == CURVE_SIZES
-    assert CURVE_SIZES[:10] == tuple(range(1, 11)) and CURVE_SIZES[-1] == 40
+    assert parse_sizes("1-40") == CURVE_SIZES == tuple(range(1, 41))
+    assert parse_sizes("1-10,12-20:2,25-40:5") == (*range(1, 11), 12, 14, 16, 18, 20, 25, 30, 35, 40)
     assert parse_sizes("5,1,2,2") == (1, 2, 5)
     for bad in ("0-3", "5-2", "x", "1-4:0"):
         with pytest.raises(ValueError, match="--curve-sizes"):

@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--curve", type=int, default=24, help="held-out latents per ACE/removal curve point")
     p.add_argument(
         "--curve-sizes",
-        default="1-10,12-20:2,25-40:5",
-        help="unit-set sizes of the ACE/removal curves, ranges with optional step (default 1-10,12-20:2,25-40:5)",
+        default="1-40",
+        help="unit-set sizes of the ACE/removal curves, ranges with optional step, e.g. 1-10,12-20:2 (default 1-40)",
     )
     p.add_argument("--alpha-steps", type=int, default=64, help="steps of the ACE alpha optimisation (0: IoU init)")
     p.add_argument("--seed", type=int, default=0)
