@@ -74,6 +74,17 @@ def brush_table(pre_dir: Path, layer: str) -> None:
             f"{pct(e['random']['removed'])} | {e['ace_ranked']['ace']:.2f} / {e['iou_ranked']['ace']:.2f} | "
             f"{c['ranking']} | {c['draw_rule']} | {ins['gain']:.3f} | {ins['spill']:.2f} |"
         )
+    rb = doc["layer_summary"].get("random_baseline")
+    if rb and rb["draws"]:
+        units = doc["feature_shape"][0]
+        print(f"\nrandom baseline: mean |removed| (max) over {rb['draws']} random sets of the {units} units")
+        print("| concept | " + " | ".join(f"{n} units" for n in rb["sizes"]) + " |")
+        print("|---|" + "---|" * len(rb["sizes"]))
+        for name in BRUSHES:
+            v = rb["concepts"].get(name)
+            if v:
+                cells = " | ".join(f"{pct(m)} ({pct(x)})" for m, x in zip(v["mean_abs"], v["max_abs"], strict=True))
+                print(f"| {name} | {cells} |")
     print("\ncontext (insertion success by class at the location):")
     for name in ("door", "dome", "tree"):
         if name in doc["concepts"]:
