@@ -60,21 +60,27 @@ def main() -> None:
 def brush_table(pre_dir: Path, layer: str) -> None:
     doc = json.loads((pre_dir / f"{layer}.json").read_text())
     print(f"\n{layer}, {doc['samples']['heldout']} held-out latents")
-    print("| concept | removed: ACE top 20 | IoU top20 | random 20 | ACE (ACE/IoU top) | brush | draw | gain | spill |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    rb = doc["layer_summary"].get("random_baseline")
+    at20 = rb["sizes"].index(20) if rb and rb["draws"] and 20 in rb["sizes"] else None
+    print(
+        "| concept | removed: ACE top 20 | IoU top 20 | one random 20 | random 20, mean abs over draws "
+        "| ACE (ACE/IoU top) | brush | draw | gain | spill |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in BRUSHES:
         c = doc["concepts"].get(name)
         if c is None:
-            print(f"| {name} | absent | | | | | | | |")
+            print(f"| {name} | absent | | | | | | | | |")
             continue
         e = c["effect"]
         ins = e[f"{c['ranking']}_ranked"]["insertion"][c["draw_rule"]]
         print(
             f"| {name} | {pct(e['ace_ranked']['removed'])} | {pct(e['iou_ranked']['removed'])} | "
-            f"{pct(e['random']['removed'])} | {e['ace_ranked']['ace']:.2f} / {e['iou_ranked']['ace']:.2f} | "
+            f"{pct(e['random']['removed'])} | "
+            f"{pct(rb['concepts'][name]['mean_abs'][at20]) if at20 is not None else '-'} | "
+            f"{e['ace_ranked']['ace']:.2f} / {e['iou_ranked']['ace']:.2f} | "
             f"{c['ranking']} | {c['draw_rule']} | {ins['gain']:.3f} | {ins['spill']:.2f} |"
         )
-    rb = doc["layer_summary"].get("random_baseline")
     if rb and rb["draws"]:
         units = doc["feature_shape"][0]
         print(f"\nrandom baseline: mean |removed| (max) over {rb['draws']} random sets of the {units} units")

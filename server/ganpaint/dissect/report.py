@@ -110,6 +110,8 @@ def unit_strips(ctx, layer: str, doc: dict, folder: Path) -> None:
 
 
 def _concept_rows(doc: dict, layer: str) -> str:
+    rb = doc["layer_summary"].get("random_baseline") or {}
+    at20 = rb["sizes"].index(20) if rb.get("draws") and 20 in rb["sizes"] else None
     rows = []
     for name, c in doc["concepts"].items():
         e = c["effect"]
@@ -118,7 +120,9 @@ def _concept_rows(doc: dict, layer: str) -> str:
         rows.append(
             f"<tr><td><b>{_esc(name)}</b></td><td>{e['base_share']:.3f}</td><td>{c['ranking']}</td>"
             f"<td>{e['ace_ranked']['removed']:.2f}</td><td>{e['iou_ranked']['removed']:.2f}</td>"
-            f"<td>{e['random']['removed']:.2f}</td><td>{e['ace_ranked']['ace']:.2f}</td><td>{e['iou_ranked']['ace']:.2f}</td>"
+            f"<td>{e['random']['removed']:.2f}</td>"
+            f"<td>{'-' if at20 is None else format(rb['concepts'][name]['mean_abs'][at20], '.2f')}</td>"
+            f"<td>{e['ace_ranked']['ace']:.2f}</td><td>{e['iou_ranked']['ace']:.2f}</td>"
             f"<td>{_esc(c['draw_rule'])}</td><td>{ins['gain']:.3f}</td><td>{ins['spill']:.3f}</td>"
             f"<td>{units}{' ...' if len(c['units']) > 10 else ''}</td>"
             f'<td><img src="{layer}/curve-{_esc(name)}.png"></td>'
@@ -126,7 +130,8 @@ def _concept_rows(doc: dict, layer: str) -> str:
         )
     head = (
         "<tr><th>concept</th><th>base share</th><th>brush ranking</th><th>removed (ACE top)</th>"
-        "<th>removed (IoU top)</th><th>removed (random)</th><th>ACE (ACE top)</th><th>ACE (IoU top)</th>"
+        "<th>removed (IoU top)</th><th>removed (one random 20)</th><th>|removed|, random 20 (mean of draws)</th>"
+        "<th>ACE (ACE top)</th><th>ACE (IoU top)</th>"
         "<th>draw rule</th><th>window gain</th><th>spill</th><th>brush units (best first)</th>"
         "<th>removed vs units (red ACE-ranked, blue IoU-ranked)</th><th>ACE vs units</th></tr>"
     )
