@@ -64,7 +64,7 @@ def brush_table(pre_dir: Path, layer: str) -> None:
     at20 = rb["sizes"].index(20) if rb and rb["draws"] and 20 in rb["sizes"] else None
     print(
         "| concept | removed: ACE top 20 | IoU top 20 | one random 20 | random 20, mean abs over draws "
-        "| ACE (ACE/IoU top) | brush | draw | gain | spill |"
+        "| ACE (ACE/IoU top/random) | brush | draw | gain | spill |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in BRUSHES:
@@ -78,7 +78,8 @@ def brush_table(pre_dir: Path, layer: str) -> None:
             f"| {name} | {pct(e['ace_ranked']['removed'])} | {pct(e['iou_ranked']['removed'])} | "
             f"{pct(e['random']['removed'])} | "
             f"{pct(rb['concepts'][name]['mean_abs'][at20]) if at20 is not None else '-'} | "
-            f"{e['ace_ranked']['ace']:.2f} / {e['iou_ranked']['ace']:.2f} | "
+            f"{e['ace_ranked']['ace']:.2f} / {e['iou_ranked']['ace']:.2f} / "
+            f"{e['random'].get('ace', float('nan')):.2f} | "
             f"{c['ranking']} | {c['draw_rule']} | {ins['gain']:.3f} | {ins['spill']:.2f} |"
         )
     if rb and rb["draws"]:

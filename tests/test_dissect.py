@@ -133,6 +133,10 @@ def test_planted_unit_is_found_first_by_both_rankings(tmp_path):
     assert red["effect"]["ace_ranked"]["units"][0] == PLANTED
     assert doc["units"][PLANTED]["label"] == "red"
     assert red["effect"]["iou_ranked"]["removed"] > 0.9  # ablating the planted unit removes the red
+    rnd = red["effect"]["random"]  # the random set: ablated, and inserted at the brush's draw rule
+    assert rnd["draw_rule"] == red["draw_rule"] and all(np.isfinite(rnd[k]) for k in ("removed", "ace", "gain"))
+    planted_in_random = PLANTED in doc["layer_summary"]["random_units"]
+    assert (rnd["removed"] > 0.9) == planted_in_random
 
 
 @pytest.mark.parametrize("removal", ["image", "window"])

@@ -47,6 +47,7 @@ class LayerData:
     q99: np.ndarray  # (C,)
     base_share: np.ndarray  # (K,)
     rnd_conf: np.ndarray  # (K, K)
+    rnd_units: list[int]
     n_top: int
 
 
@@ -88,11 +89,7 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
             ck = ("ins", tuple(units), tuple(np.round(values, 6)))
             if ck not in cache:
                 cache[ck] = measure_insertion(ev, r_held[:n_ins], lab_held[:n_ins], units, values, y0, x0, c)
-            ins = cache[ck]
-            gain, spill = float(np.mean(ins["after"] - ins["before"])), float(np.mean(ins["spill"]))
-            ace = (float(np.mean(ins["after"])) - abl["after_share"]) / d.base_share[c]
-            numbers = {"gain": gain, "spill": spill, "score": gain - spill, "ace": ace}
-            rules[rule] = {name: rounded(v) for name, v in numbers.items()}
+            rules[rule] = insertion_numbers(cache[ck], abl, d.base_share[c])
         # the value that paints the most of the concept in the window (largest gain, i.e. insertion ACE);
         # gain - spill picked the weakest value, k, which on the embedded model paints nothing visible
         best_rule = max(DRAW_RULES, key=lambda r: (rules[r]["gain"], -DRAW_RULES.index(r)))
@@ -126,11 +123,12 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
                 abl = ablation_effect(measure_ablation(ev, r_c, lab_c, order[:size], len(names)), c)
                 values = draw_values(rule, order[:size], k, q99)
                 ins = measure_insertion(ev, r_c, lab_c, order[:size], values, y0[:n_curve], x0[:n_curve], c)
-                ace = (float(np.mean(ins["after"])) - abl["after_share"]) / d.base_share[c]
-                cache[key] = (abl["removed"], ace)
+                cache[key] = (abl["removed"], insertion_numbers(ins, abl, d.base_share[c])["ace"])
             pts.append([size, rounded(cache[key][0]), rounded(cache[key][1])])
         curves[rname] = pts
     rnd = ablation_effect(d.rnd_conf, c)
+    rnd_values = draw_values(rule, d.rnd_units, k, q99)  # the random set inserted as the brush would be
+    rnd_ins = measure_insertion(ev, r_held[:n_ins], lab_held[:n_ins], d.rnd_units, rnd_values, y0, x0, c)
     draw = draw_values(rule, units, k, q99)
     ins_best = measured[chosen]["insertion"][rule]
     layer_score = 0.5 * (measured[chosen]["removed"] - measured[chosen]["collateral"]) + 0.5 * ins_best["score"]
@@ -151,6 +149,8 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
                 "units": "layer_summary.random_units",
                 "removed": rounded(rnd["removed"]),
                 "collateral": rounded(rnd["collateral"]),
+                "draw_rule": rule,
+                **insertion_numbers(rnd_ins, rnd, d.base_share[c]),
             },
             "curves": curves,
             "curve_samples": n_curve,
@@ -159,6 +159,14 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
             "layer_score": rounded(layer_score),
         },
     }
+
+
+def insertion_numbers(ins: dict, abl: dict, base_share: float) -> dict[str, float]:
+    """Window gain, spill, their difference and the ACE (ICLR Eq. 4, normalised by the base rate) of one
+    insertion measurement against the ablation of the same units."""
+    gain, spill = float(np.mean(ins["after"] - ins["before"])), float(np.mean(ins["spill"]))
+    ace = (float(np.mean(ins["after"])) - abl["after_share"]) / base_share
+    return {"gain": rounded(gain), "spill": rounded(spill), "score": rounded(gain - spill), "ace": rounded(ace)}
 
 
 def draw_values(rule: str, units, k: np.ndarray, q99: np.ndarray) -> np.ndarray:

@@ -123,6 +123,7 @@ def _concept_rows(doc: dict, layer: str) -> str:
             f"<td>{e['random']['removed']:.2f}</td>"
             f"<td>{'-' if at20 is None else format(rb['concepts'][name]['mean_abs'][at20], '.2f')}</td>"
             f"<td>{e['ace_ranked']['ace']:.2f}</td><td>{e['iou_ranked']['ace']:.2f}</td>"
+            f"<td>{e['random'].get('ace', float('nan')):.2f}</td>"
             f"<td>{_esc(c['draw_rule'])}</td><td>{ins['gain']:.3f}</td><td>{ins['spill']:.3f}</td>"
             f"<td>{units}{' ...' if len(c['units']) > 10 else ''}</td>"
             f'<td><img src="{layer}/curve-{_esc(name)}.png"></td>'
@@ -131,7 +132,7 @@ def _concept_rows(doc: dict, layer: str) -> str:
     head = (
         "<tr><th>concept</th><th>base share</th><th>brush ranking</th><th>removed (ACE top)</th>"
         "<th>removed (IoU top)</th><th>removed (one random 20)</th><th>|removed|, random 20 (mean of draws)</th>"
-        "<th>ACE (ACE top)</th><th>ACE (IoU top)</th>"
+        "<th>ACE (ACE top)</th><th>ACE (IoU top)</th><th>ACE (random 20)</th>"
         "<th>draw rule</th><th>window gain</th><th>spill</th><th>brush units (best first)</th>"
         "<th>removed vs units (red ACE-ranked, blue IoU-ranked)</th><th>ACE vs units</th></tr>"
     )

@@ -267,7 +267,21 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
     concepts, skipped = {}, {}
     present = [c for c in range(n_cls) if summ["class_pixels"][c] > 0 and base_share[c] > 0]
     data = LayerData(
-        layer, ev, h_fn, z_sel, lab_sel, r_held, lab_held, iou_iqr, iou_top1, k_all, q99, base_share, rnd_conf, n_top
+        layer,
+        ev,
+        h_fn,
+        z_sel,
+        lab_sel,
+        r_held,
+        lab_held,
+        iou_iqr,
+        iou_top1,
+        k_all,
+        q99,
+        base_share,
+        rnd_conf,
+        rnd_units,
+        n_top,
     )
     for c in tqdm(present, desc=f"{layer} concepts", disable=not ctx.progress, leave=False):
         name = names[c]
