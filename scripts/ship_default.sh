@@ -2,7 +2,7 @@
 # How the embedded default models/scenes64 + precomputed/scenes64 are (re)made from a training run.
 # Assumes data/scenes64 (ganpaint scenes render --n 40000 --size 64 --out data/scenes64), a GAN run in
 # runs/gan64 (ganpaint train gan ...) and models/scenes64/segmenter.pth (ganpaint train segmenter ...).
-# Two chains run side by side, one thread each (2 cores): dissections, and the evaluation after the shorter one.
+# Two chains run side by side, one thread each (2 cores): dissections, and the evaluation after the second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -15,10 +15,11 @@ rm -f precomputed/scenes64/summary.json  # a new generator: every layer is disse
 reduced=(--samples 300 --heldout 40 --curve-sizes 1,2,5,10,20,40)
 dissect() { ganpaint dissect --model scenes64 --threads 1 --no-progress "$@"; }
 evaluate() { ganpaint evaluate --model scenes64 --n 5000 --threads 1 --no-progress > runs/evaluate.log 2>&1; }
-(dissect --layer layer4 && for l in layer3 layer5; do dissect --layer $l "${reduced[@]}"; done && evaluate) \
+(dissect --layer layer4 && for l in layer3 layer5 layer10; do dissect --layer $l "${reduced[@]}"; done) \
   > runs/dissect-a.log 2>&1 &
 a=$!
-(dissect --layer layer6 && for l in layer7 layer8 layer9; do dissect --layer $l "${reduced[@]}"; done) > runs/dissect-b.log 2>&1 &
+(dissect --layer layer6 && for l in layer7 layer8 layer9; do dissect --layer $l "${reduced[@]}"; done && evaluate) \
+  > runs/dissect-b.log 2>&1 &
 b=$!
 wait $a
 wait $b

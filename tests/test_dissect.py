@@ -11,7 +11,15 @@ from conftest import tiny_generator
 from ganpaint.dissect import iou as iou_mod
 from ganpaint.dissect.causal import AlphaSettings, Evaluator, ablation_effect, optimise_alpha
 from ganpaint.dissect.fake import ChannelSegmenter
-from ganpaint.dissect.run import CURVE_SIZES, Context, Settings, dissect_layer, dissect_layers, parse_sizes
+from ganpaint.dissect.run import (
+    CURVE_SIZES,
+    Context,
+    Settings,
+    default_layers,
+    dissect_layer,
+    dissect_layers,
+    parse_sizes,
+)
 from ganpaint.dissect.stats import Reservoir, iqr
 from ganpaint.precomputed import load_precomputed
 
@@ -247,6 +255,11 @@ def test_summary_keeps_layers_of_other_settings_and_prefers_the_most_held_out(tm
     other = make_ctx(tmp_path)
     other.model_sha256 = "1" * 64
     assert list(dissect_layers(other, ["layer7"], report=False)["layers"]) == ["layer7"]
+
+
+def test_all_layers_run_from_layer3_to_the_last_before_the_output():
+    g = planted_generator()
+    assert default_layers(g) == [f"layer{i}" for i in range(3, 9)] and g.layer_names[-1] == "layer8"
 
 
 def test_parse_curve_sizes():

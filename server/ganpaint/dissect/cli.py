@@ -1,6 +1,6 @@
 """``ganpaint dissect``: dissect one layer or all layers of a model into ``precomputed/<model_id>/``.
 
-ganpaint dissect --model scenes64 --all-layers            # layer3 .. layer9, picks the default layer
+ganpaint dissect --model scenes64 --all-layers            # layer3 .. layer10, picks the default layer
 ganpaint dissect --model scenes64 --layer layer6 --samples 1000 --seed 0
 ganpaint dissect --model lsun-church --weights church.pth --segmenter path/to/segmenter.pth --layer layer4
 ganpaint dissect --checkpoint churchoutdoor_lsun.pth --segmenter hf:segformer-b0-ade --layer layer4   # docs/byo-gan.md
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--layer", help="layer to dissect (default: the model's default_layer)")
-    which.add_argument("--all-layers", action="store_true", help="layer3 .. the layer before the output")
+    which.add_argument("--all-layers", action="store_true", help="layer3 .. the last layer before the output (toRGB)")
     p.add_argument("--samples", type=int, default=1000, help="selection latents for IoU/k/quantiles (default 1000)")
     p.add_argument("--heldout", type=int, default=120, help="held-out latents for ablation effects (default 120)")
     p.add_argument("--insertion", type=int, default=48, help="held-out latents per insertion measurement")
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="'embedded' (default), a segmenter .pth, hf:FOLDER_OR_HUB (docs/byo-gan.md), module:factory",
     )
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--device", default="auto", help="auto (default: cuda when present, else cpu), cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--no-progress", action="store_true")
@@ -67,12 +67,22 @@ def _dissect(args: argparse.Namespace) -> None:
     import torch
 
     from ganpaint.dissect.causal import AlphaSettings
-    from ganpaint.dissect.run import Context, Settings, dissect_layers, load_segmenter, parse_sizes, sha256_file
+    from ganpaint.dissect.run import (
+        Context,
+        Settings,
+        default_layers,
+        dissect_layers,
+        load_segmenter,
+        parse_sizes,
+        sha256_file,
+    )
     from ganpaint.models import check_model_id, default_precomputed_dir, load_model_info
     from ganpaint.nn.proggan import load_generator
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {args.device!r}: CUDA is not available")
     if args.model is None:
@@ -123,7 +133,7 @@ def _dissect(args: argparse.Namespace) -> None:
         progress=not args.no_progress,
     )
     if args.all_layers:
-        layers = generator.layer_names[2:-1]
+        layers = default_layers(generator)
     else:
         layers = [args.layer or (info.default_layer if info else "layer4")]
     t0 = time.time()

@@ -34,7 +34,7 @@ from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
 
 CACHE_VERSION = 1
 # settings of measurements cached apart from the concepts (a new value re-measures only them)
-MEASURED_APART = ("context_windows", "random_draws", "random_sizes")
+MEASURED_APART = ("context", "context_windows", "context_concepts", "random_draws", "random_sizes")
 LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
 # ACE/removal curve set sizes: every size from 1 to 40 (--curve-sizes picks fewer for a cheaper run)
@@ -369,8 +369,8 @@ def concept_context(ctx: Context, ev, r_held, lab_held, res: dict, c: int, layer
 
 
 def default_layers(generator) -> list[str]:
-    """layer3 .. the layer before the output."""
-    return generator.layer_names[2:-1]
+    """layer3 .. the last layer before the output (toRGB): layer3..layer10 at 64 px."""
+    return generator.layer_names[2:]
 
 
 def _heldout(layer_summary: dict) -> int:
