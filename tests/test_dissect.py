@@ -218,6 +218,8 @@ def test_json_validates_resumes_and_report(tmp_path):
     assert (out / "report" / "layer7" / f"unit{PLANTED}.png").is_file()
     assert (out / "report" / "layer7" / "ace-red.png").is_file()
     assert "Random baseline: ablating random units" in (out / "report" / "index.html").read_text()
+    assert f'<tr id="layer7-u{PLANTED}"><td>{PLANTED}</td>' in (out / "report" / "index.html").read_text()
+    assert "red #1" in (out / "report" / "index.html").read_text()  # the planted unit heads the red brush
     page = (out / "report" / "index.html").read_text()
     best = summary["default_layer"]
     u = load_precomputed(out / f"{best}.json").concepts["red"].units[0]

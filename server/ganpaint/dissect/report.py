@@ -196,16 +196,23 @@ def _context_tables(doc: dict) -> str:
 
 
 def _unit_browser(doc: dict, layer: str) -> str:
+    """Every unit: its labels, IoUs, the brushes it belongs to (concept #rank) and its crops."""
+    brushes: dict[int, list[str]] = {}
+    for name, c in doc["concepts"].items():
+        for rank, u in enumerate(c["units"], 1):
+            brushes.setdefault(u, []).append(f"{name} #{rank}")
     units = sorted(doc["units"], key=lambda u: (u["label"] is None, u["label"] or "", -u["iou"]))
     rows = "".join(
         f'<tr id="{layer}-u{u["unit"]}"><td>{u["unit"]}</td><td><b>{_esc(u["label"] or "-")}</b></td>'
-        f"<td>{u['iou']:.3f}</td><td>{_esc(u['best_concept'])}</td><td>{u['iou_top1']:.3f}</td>"
+        f"<td>{u['iou']:.3f}</td><td>{_esc(u['best_concept'])}</td><td>{_esc(u.get('label_top1') or '-')}</td>"
+        f"<td>{u['iou_top1']:.3f}</td><td>{_esc(', '.join(brushes.get(u['unit'], [])) or '-')}</td>"
         f'<td>{u["quantile_99"]:.2f}</td><td><img src="{layer}/unit{u["unit"]}.png"></td></tr>'
         for u in units
     )
     return (
         "<table><tr><th>unit</th><th>label (IQR IoU &gt; 0.05)</th><th>IoU</th><th>best concept</th>"
-        f"<th>top-1% IoU</th><th>q99</th><th>top-activating crops</th></tr>{rows}</table>"
+        "<th>label (top-1% IoU &gt; 0.04)</th><th>top-1% IoU</th><th>in the brushes of (rank)</th><th>q99</th>"
+        f"<th>top-activating crops</th></tr>{rows}</table>"
     )
 
 
