@@ -21,7 +21,7 @@ from ganpaint.dissect.run import (
     parse_sizes,
 )
 from ganpaint.dissect.stats import Reservoir, iqr
-from ganpaint.precomputed import load_precomputed
+from ganpaint.precomputed import load_precomputed, validate
 
 PLANTED = 3  # layer7 unit that drives the red channel
 
@@ -230,6 +230,19 @@ def test_json_validates_resumes_and_report(tmp_path):
         assert [p[0] for p in curves[ranking]] == [1, 2, 4] and all(len(p) == 3 for p in curves[ranking])
     assert curves["ace"][0][1] > 0.9  # the planted unit alone removes the red
     first = json.loads((out / "layer7.json").read_text())
+    for path, bad, field in (  # a broken document is refused with the field's name
+        (("concepts", "red", "units"), [0, 0], "concepts.red.units"),
+        (("concepts", "red", "k"), [1.0], "concepts.red.k"),
+        (("concepts", "red", "effect", "ace_ranked", "ace"), float("nan"), "concepts.red.effect.ace_ranked"),
+        (("schema_version",), 2, "schema_version"),
+    ):
+        broken = json.loads(json.dumps(first))
+        parent = broken
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = bad
+        with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+            validate(broken)
 
     # interrupted run: a concept's cached result and the output are lost; the rerun redoes only those
     for p in ctx.folder.glob("concept-layer7-red-*.json"):

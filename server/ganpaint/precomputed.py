@@ -19,7 +19,8 @@ Schema (version 1; every field is checked on load, errors name the field)::
           "levels": [20 floats],           # each unit's 0.99 quantile level
           "draw_values": [20 floats],      # the per-unit value the brush writes when drawing
           "draw_rule": "2k",               # how draw_values were chosen (e.g. "k", "2k", "quantile_99")
-          "effect": {...},                 # measured numbers (ablation removal, ACE, curves, random baseline)
+          "effect": {...},                 # measured numbers: {iou_ranked, ace_ranked, random: {removed, ace,
+                                           #   ...}, curves, ...} (docs/dissection.md); may be {} (unmeasured)
           "context": {"building": 0.41, "sky": 0.02}   # insertion success by class at the location
         }
       }
@@ -80,6 +81,20 @@ def _finite_list(doc: Any, where: str, n: int | None = None, kind: type = float)
     return list(doc)
 
 
+def _check_effect(effect: dict, where: str) -> None:
+    """A non-empty ``effect`` (what ``ganpaint dissect`` writes) holds the measured numbers of all three sets."""
+    if not effect:
+        return
+    for part, keys in (
+        ("iou_ranked", ("removed", "ace")),
+        ("ace_ranked", ("removed", "ace")),
+        ("random", ("removed",)),
+    ):
+        sub = effect.get(part)
+        _require(isinstance(sub, dict), f"{where}.{part}", f"expected an object, got {sub!r}")
+        _finite_list([sub.get(k) for k in keys], f"{where}.{part}.{'/'.join(keys)}")
+
+
 def validate(doc: Any) -> Precomputed:
     """Check a parsed document against schema version 1; ValueError names the first bad field."""
     _require(isinstance(doc, dict), "document", "expected a JSON object")
@@ -128,6 +143,7 @@ def validate(doc: Any) -> Precomputed:
         lists = {key: _finite_list(c.get(key), f"{where}.{key}", len(ids)) for key in ("k", "levels", "draw_values")}
         _require(isinstance(c.get("draw_rule"), str), f"{where}.draw_rule", "expected a string")
         _require(isinstance(c.get("effect", {}), dict), f"{where}.effect", "expected an object")
+        _check_effect(c.get("effect", {}), f"{where}.effect")
         context = c.get("context", {})
         _require(isinstance(context, dict), f"{where}.context", "expected an object")
         concepts[name] = ConceptUnits(
