@@ -82,17 +82,16 @@ def _finite_list(doc: Any, where: str, n: int | None = None, kind: type = float)
 
 
 def _check_effect(effect: dict, where: str) -> None:
-    """A non-empty ``effect`` (what ``ganpaint dissect`` writes) holds the measured numbers of all three sets."""
-    if not effect:
-        return
+    """The measured sets in ``effect`` (``ganpaint dissect`` writes all three) hold finite numbers."""
     for part, keys in (
         ("iou_ranked", ("removed", "ace")),
         ("ace_ranked", ("removed", "ace")),
         ("random", ("removed",)),
     ):
-        sub = effect.get(part)
-        _require(isinstance(sub, dict), f"{where}.{part}", f"expected an object, got {sub!r}")
-        _finite_list([sub.get(k) for k in keys], f"{where}.{part}.{'/'.join(keys)}")
+        if part in effect:
+            sub = effect[part]
+            _require(isinstance(sub, dict), f"{where}.{part}", f"expected an object, got {sub!r}")
+            _finite_list([sub.get(k) for k in keys], f"{where}.{part}.{'/'.join(keys)}")
 
 
 def validate(doc: Any) -> Precomputed:
