@@ -63,19 +63,21 @@ def brush_table(pre_dir: Path, layer: str) -> None:
     rb = doc["layer_summary"].get("random_baseline")
     at20 = rb["sizes"].index(20) if rb and rb["draws"] and 20 in rb["sizes"] else None
     print(
-        "| concept | removed: ACE top 20 | IoU top 20 | one random 20 | random 20, mean abs over draws "
-        "| ACE (ACE/IoU top/random) | brush | draw | gain | spill |"
+        "| concept | removed: ACE top 20 | IoU top 20 | removal top 20 | erase set (ranking) | one random 20 "
+        "| random 20, mean abs over draws | ACE (ACE/IoU top/random) | brush | draw | gain | spill |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in BRUSHES:
         c = doc["concepts"].get(name)
         if c is None:
-            print(f"| {name} | absent | | | | | | | | |")
+            print(f"| {name} | absent | | | | | | | | | | |")
             continue
         e = c["effect"]
         ins = e[f"{c['ranking']}_ranked"]["insertion"][c["draw_rule"]]
         print(
             f"| {name} | {pct(e['ace_ranked']['removed'])} | {pct(e['iou_ranked']['removed'])} | "
+            f"{pct(e['removal_ranked']['removed']) if 'removal_ranked' in e else '-'} | "
+            f"{pct(e['erase']['removed']) + ' (' + e['erase']['ranking'] + ')' if 'erase' in e else '-'} | "
             f"{pct(e['random']['removed'])} | "
             f"{pct(rb['concepts'][name]['mean_abs'][at20]) if at20 is not None else '-'} | "
             f"{e['ace_ranked']['ace']:.2f} / {e['iou_ranked']['ace']:.2f} / "

@@ -74,6 +74,9 @@ def test_read_concept(client):
     body = r.json()
     assert body["units"] == list(range(8)) and body["draw_values"] == [4.0] * 8 and body["layer"] == "layer4"
     assert body["effect"]["ablation_removed"] == 0.5
+    assert body["erase_units"] == body["units"] and body["erase_ranking"] == "ace"  # no erase set: the draw units
+    sky = client.get("/models/tiny/concepts/sky").json()
+    assert sky["units"] == [15, 0] and sky["erase_units"] == [1, 2, 3] and sky["erase_ranking"] == "removal"
     r = client.get("/models/tiny/concepts/lava")
     assert r.status_code == 404
     assert r.json() == {"detail": "unknown concept 'lava' at layer4; available: grass, sky, tree"}

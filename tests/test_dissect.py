@@ -147,8 +147,8 @@ def test_planted_unit_is_found_first_by_both_rankings(tmp_path):
     assert (rnd["removed"] > 0.9) == planted_in_random
 
 
-@pytest.mark.parametrize("removal", ["image", "window"])
-def test_alpha_optimisation_raises_the_planted_unit_from_a_flat_start(removal):
+@pytest.mark.parametrize(("removal", "objective"), [("image", "both"), ("window", "both"), ("image", "removal")])
+def test_alpha_optimisation_raises_the_planted_unit_from_a_flat_start(removal, objective):
     g, seg = planted_generator(), ChannelSegmenter()
     h, f = g.split("layer7")
     z = torch.randn(12, g.z_dim, generator=torch.Generator().manual_seed(1))
@@ -157,8 +157,9 @@ def test_alpha_optimisation_raises_the_planted_unit_from_a_flat_start(removal):
         k = h(z).amax(dim=(0, 2, 3)).numpy()  # (C,) a high value for every unit
     cfg = AlphaSettings(steps=12, batch=8, lr=0.05, pool=12, probe=8, removal=removal)
     flat = np.full(len(k), 0.5, np.float32)
-    alpha, info = optimise_alpha(h, Evaluator(f, seg, batch=8), z, labels, 1, k, flat, cfg, seed=0)
+    alpha, info = optimise_alpha(h, Evaluator(f, seg, batch=8), z, labels, 1, k, flat, cfg, 0, objective)
     assert info["optimised"] and int(np.argmax(alpha)) == PLANTED
+    assert (info["insertion_candidates"] == 0) == (objective == "removal")
     assert alpha[PLANTED] > 0.5 > np.median(np.delete(alpha, PLANTED))
     if removal == "image":  # every image where red covers >= 1% of the pixels, and only those
         assert info["removal_candidates"] == int(((labels == 1).mean(axis=(1, 2)) >= 0.01).sum()) > 0
@@ -177,6 +178,41 @@ def test_context_uses_several_windows_per_latent_and_is_cached_apart(tmp_path):
     assert len(list((tmp_path / "cache" / "tiny").glob("context-layer7-red-*.json"))) == 2
     assert again["concepts"]["red"]["effect"]["context_detail"]["windows"] == 12
     assert again["concepts"]["red"]["units"] == doc["concepts"]["red"]["units"]
+
+
+def test_erase_set_is_chosen_by_removal_on_unseen_latents_and_cached_apart(tmp_path):
+    ctx = make_ctx(tmp_path, erase_choice=10)
+    doc = dissect_layer(ctx, "layer7")
+    red = doc["concepts"]["red"]
+    e = red["effect"]
+    assert red["erase"]["units"][0] == PLANTED and e["removal_ranked"]["units"][0] == PLANTED
+    choice = e["erase"]["choice"]
+    assert choice["latents"] == 10 and set(choice["removed"]) == {"removal", "ace", "iou"}
+    best = max(choice["removed"].values())
+    assert choice["removed"][red["erase"]["ranking"]] == best == pytest.approx(1.0, abs=0.1)
+    ranked = {"removal": e["removal_ranked"], "ace": e["ace_ranked"], "iou": e["iou_ranked"]}[red["erase"]["ranking"]]
+    assert red["erase"]["units"] == ranked["units"] and e["removed"] == e["erase"]["removed"] == ranked["removed"]
+    assert [p[0] for p in e["curves"]["removal"]] == [1, 2, 4] and all(len(p) == 2 for p in e["curves"]["removal"])
+    assert e["curves"]["removal"][0][1] > 0.9  # the planted unit alone removes the red
+    ins = e[f"{red['ranking']}_ranked"]["insertion"][red["draw_rule"]]
+    assert e["layer_score"] == pytest.approx(
+        0.5 * (e["erase"]["removed"] - e["erase"]["collateral"]) + 0.5 * ins["score"], abs=1e-5
+    )
+    pre = load_precomputed(tmp_path / "out" / "tiny" / "layer7.json").concepts["red"]
+    assert pre.units_for("erase") == red["erase"]["units"] and pre.units_for("draw") == red["units"]
+    # another choice size re-measures only the erase sets
+    concept_files = sorted(ctx.folder.glob("concept-layer7-*.json"))
+    again = dissect_layer(make_ctx(tmp_path, erase_choice=6), "layer7")
+    assert sorted(ctx.folder.glob("concept-layer7-*.json")) == concept_files
+    assert len(list(ctx.folder.glob("erase-layer7-red-*.json"))) == 2
+    assert again["concepts"]["red"]["effect"]["erase"]["choice"]["latents"] == 6
+    broken = json.loads(json.dumps(doc))
+    broken["concepts"]["red"]["erase"]["ranking"] = "best"
+    with pytest.raises(ValueError, match=r"concepts\.red\.erase\.ranking"):
+        validate(broken)
+    broken["concepts"]["red"]["erase"] = {"ranking": "removal", "units": [999]}
+    with pytest.raises(ValueError, match=r"concepts\.red\.erase\.units"):
+        validate(broken)
 
 
 def test_random_baseline_nests_its_sets_and_finds_the_planted_unit(tmp_path):

@@ -127,6 +127,9 @@ def test_strokes_to_edits(engine):
     [draw, erase] = stroke_edits(m, [Stroke("tree", STROKE.mask, "draw", 3), Stroke("tree", STROKE.mask, "erase")])
     assert draw.units == [0, 1, 2] and draw.value == [4.0] * 3 and draw.layer == "layer4"
     assert erase.units == list(range(8)) and erase.value == 0.0  # strength 20 capped at the 8 units
+    # sky has an erase set apart from its draw units: erasing zeroes those, drawing sets the draw units
+    [draw, erase] = stroke_edits(m, [Stroke("sky", STROKE.mask, "draw"), Stroke("sky", STROKE.mask, "erase", 2)])
+    assert draw.units == [15, 0] and erase.units == [1, 2] and erase.value == 0.0
     assert draw.mask.shape == (8, 8) and 0 < float(draw.mask.sum()) < 64
     with pytest.raises(NotFoundError, match=r"^strokes\[0\]\.concept: unknown concept 'lava' at layer4; available"):
         stroke_edits(m, [Stroke("lava", STROKE.mask)])

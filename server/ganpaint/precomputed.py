@@ -19,6 +19,8 @@ Schema (version 1; every field is checked on load, errors name the field)::
           "levels": [20 floats],           # each unit's 0.99 quantile level
           "draw_values": [20 floats],      # the per-unit value the brush writes when drawing
           "draw_rule": "2k",               # how draw_values were chosen (e.g. "k", "2k", "quantile_99")
+          "erase": {"ranking": "removal" | "ace" | "iou", "units": [<= 20 ints]},   # optional: the units the
+                                           #   erase brush zeroes (absent: the draw units above)
           "effect": {...},                 # measured numbers: {iou_ranked, ace_ranked, random: {removed, ace,
                                            #   ...}, curves, ...} (docs/dissection.md); may be {} (unmeasured)
           "context": {"building": 0.41, "sky": 0.02}   # insertion success by class at the location
@@ -51,6 +53,12 @@ class ConceptUnits:
     draw_rule: str
     effect: dict[str, Any] = field(default_factory=dict)
     context: dict[str, float] = field(default_factory=dict)
+    erase_ranking: str = ""  # "" = the draw ranking
+    erase_units: list[int] = field(default_factory=list)  # [] = the draw units
+
+    def units_for(self, mode: str) -> list[int]:
+        """The units a stroke of ``mode`` ("draw" or "erase") sets, best first."""
+        return self.erase_units if mode == "erase" and self.erase_units else self.units
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,21 @@ def _check_effect(effect: dict, where: str) -> None:
         ("iou_ranked", ("removed", "ace")),
         ("ace_ranked", ("removed", "ace")),
         ("random", ("removed",)),
+        ("removal_ranked", ("removed",)),
+        ("erase", ("removed",)),
     ):
         if part in effect:
             sub = effect[part]
             _require(isinstance(sub, dict), f"{where}.{part}", f"expected an object, got {sub!r}")
             _finite_list([sub.get(k) for k in keys], f"{where}.{part}.{'/'.join(keys)}")
+
+
+def _unit_ids(doc: Any, where: str, channels: int) -> list[int]:
+    ids = _finite_list(doc, where, kind=int)
+    _require(1 <= len(ids) <= MAX_UNITS_PER_CONCEPT, where, f"expected 1..{MAX_UNITS_PER_CONCEPT} units")
+    _require(all(0 <= u < channels for u in ids), where, f"unit ids must be in 0..{channels - 1}")
+    _require(len(set(ids)) == len(ids), where, "unit ids must be distinct")
+    return ids
 
 
 def validate(doc: Any) -> Precomputed:
@@ -135,10 +153,16 @@ def validate(doc: Any) -> Precomputed:
         _require(
             c.get("ranking") in ("ace", "iou"), f"{where}.ranking", f"expected 'ace' or 'iou', got {c.get('ranking')!r}"
         )
-        ids = _finite_list(c.get("units"), f"{where}.units", kind=int)
-        _require(1 <= len(ids) <= MAX_UNITS_PER_CONCEPT, f"{where}.units", f"expected 1..{MAX_UNITS_PER_CONCEPT} units")
-        _require(all(0 <= u < channels for u in ids), f"{where}.units", f"unit ids must be in 0..{channels - 1}")
-        _require(len(set(ids)) == len(ids), f"{where}.units", "unit ids must be distinct")
+        ids = _unit_ids(c.get("units"), f"{where}.units", channels)
+        erase = c.get("erase", {"ranking": "", "units": []})
+        _require(isinstance(erase, dict), f"{where}.erase", f"expected an object, got {erase!r}")
+        if "erase" in c:
+            _require(
+                erase.get("ranking") in ("removal", "ace", "iou"),
+                f"{where}.erase.ranking",
+                f"expected 'removal', 'ace' or 'iou', got {erase.get('ranking')!r}",
+            )
+            _unit_ids(erase.get("units"), f"{where}.erase.units", channels)
         lists = {key: _finite_list(c.get(key), f"{where}.{key}", len(ids)) for key in ("k", "levels", "draw_values")}
         _require(isinstance(c.get("draw_rule"), str), f"{where}.draw_rule", "expected a string")
         _require(isinstance(c.get("effect", {}), dict), f"{where}.effect", "expected an object")
@@ -155,6 +179,8 @@ def validate(doc: Any) -> Precomputed:
             c["draw_rule"],
             c.get("effect", {}),
             context,
+            erase["ranking"],
+            list(erase["units"]),
         )
     return Precomputed(doc["model_id"], doc["layer"], (shape[0], shape[1], shape[2]), concepts, units, doc)
 

@@ -1,7 +1,8 @@
 """Strokes -> unit edits through the precomputed concepts.
 
-A stroke ``{concept, mode, strength, mask, layer}`` becomes one ``UnitEdit`` at its layer: the concept's
-first ``strength`` units (best first), value ``draw_values[:strength]`` to draw or 0 to erase, alpha 1,
+A stroke ``{concept, mode, strength, mask, layer}`` becomes one ``UnitEdit`` at its layer: the first
+``strength`` (best first) of the concept's draw units at ``draw_values[:strength]``, or of its erase units
+(``ConceptUnits.units_for``) at 0, alpha 1,
 and the mask pooled to the feature map as area fractions. Strokes apply in order, so a later stroke
 paints over an earlier one.
 """
@@ -108,8 +109,9 @@ def stroke_edits(
             raise ValueError(f"{here}.mode: expected 'draw' or 'erase', got {s.mode!r}")
         if not 1 <= s.strength <= MAX_STRENGTH:
             raise ValueError(f"{here}.strength: expected an integer in 1..{MAX_STRENGTH}, got {s.strength!r}")
-        n = min(s.strength, len(concept.units))
+        units = concept.units_for(s.mode)
+        n = min(s.strength, len(units))
         value = concept.draw_values[:n] if s.mode == "draw" else 0.0
         mask = pooled_mask(s.mask, m, layer, f"{here}.mask", max_points, max_side)
-        edits.append(UnitEdit(layer, concept.units[:n], value, 1.0, mask))
+        edits.append(UnitEdit(layer, units[:n], value, 1.0, mask))
     return edits

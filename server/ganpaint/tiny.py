@@ -78,7 +78,7 @@ def tiny_dissection(layer: str, feature_shape: tuple[int, int, int], sha256: str
         "concepts": {
             "tree": _concept(list(range(half)), 4.0, "ace"),
             "grass": _concept(list(range(half, c)), 3.0, "iou"),
-            "sky": _concept([c - 1, 0], 5.0, "iou"),
+            "sky": {**_concept([c - 1, 0], 5.0, "iou"), "erase": {"ranking": "removal", "units": [1, 2, 3]}},
         },
     }
 

@@ -150,6 +150,8 @@ class ConceptDetail(BaseModel):
     levels: list[float]
     draw_values: list[float]
     draw_rule: str
+    erase_ranking: str  # "removal", "ace" or "iou": the ranking of erase_units
+    erase_units: list[int]  # the units an erase stroke zeroes, best first
     effect: dict[str, Any]
     context: dict[str, float]
 

@@ -202,8 +202,10 @@ def optimise_alpha(
     init: np.ndarray,
     cfg: AlphaSettings,
     seed: int,
+    objective: str = "both",
 ) -> tuple[np.ndarray, dict]:
-    """ICLR Eq. 5-6: alpha in [0,1]^C maximising E[s_c(x'_i)] - E[s_c(x'_a)] - lambda ||alpha||_2.
+    """ICLR Eq. 5-6: alpha in [0,1]^C maximising E[s_c(x'_i)] - E[s_c(x'_a)] - lambda ||alpha||_2
+    (``objective="removal"``: the removal term alone, -E[s_c(x'_a)] - lambda ||alpha||_2, for the erase set).
 
     Insertion candidates (windows where c is absent but appears after setting all units to k) are inserted
     partially and scored on the window. Removal candidates are images where c covers >= 1% of the pixels,
@@ -213,6 +215,8 @@ def optimise_alpha(
     to [0, 1] after every step. Returns (alpha, info)."""
     if cfg.removal not in ("image", "window"):
         raise ValueError(f"AlphaSettings.removal: expected 'image' or 'window', got {cfg.removal!r}")
+    if objective not in ("both", "removal"):
+        raise ValueError(f"objective: expected 'both' or 'removal', got {objective!r}")
     rng = np.random.default_rng(seed)
     latents, labels = latents[: cfg.pool], labels[: cfg.pool]
     dev = next(ev.f.parameters()).device
@@ -227,7 +231,8 @@ def optimise_alpha(
         rem = np.column_stack([with_c, np.zeros_like(with_c), np.zeros_like(with_c)])
     # insertion candidates: probe windows without c, set all units to k there, keep those where c appears
     absent = [np.argwhere(shares[i] < 0.1) for i in range(len(labels))]
-    probe_imgs = [i for i in rng.permutation(len(labels)) if len(absent[i])][: cfg.probe]
+    probe = cfg.probe if objective == "both" else 0
+    probe_imgs = [i for i in rng.permutation(len(labels)) if len(absent[i])][:probe]
     ins = np.zeros((0, 3), np.int64)
     probe_gain = 0.0
     if probe_imgs:

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--random-draws", type=int, default=8, help="random unit sets per size (1,2,3,5,10,20) in the random baseline"
     )
+    p.add_argument(
+        "--erase-choice", type=int, default=120, help="selection latents that choose each erase set's ranking"
+    )
     p.add_argument("--curve", type=int, default=24, help="held-out latents per ACE/removal curve point")
     p.add_argument(
         "--curve-sizes",
@@ -115,6 +118,7 @@ def _dissect(args: argparse.Namespace) -> None:
         context=args.context,
         context_windows=args.context_windows,
         random_draws=args.random_draws,
+        erase_choice=args.erase_choice,
         curve=args.curve,
         curve_sizes=parse_sizes(args.curve_sizes),
         seed=args.seed,

@@ -1,6 +1,6 @@
 """One concept on one layer (method.md section 3): the IoU and ACE rankings of its units, their ablation and
-insertion effects on held-out latents at each draw value, and the ACE/removal curves (the context table is
-measured apart, ``run.concept_context``)."""
+insertion effects on held-out latents at each draw value, and the ACE/removal curves (the context table and
+the erase set are measured apart, ``run.concept_context`` and ``run.concept_erase``)."""
 
 from __future__ import annotations
 
@@ -130,8 +130,6 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
     rnd_values = draw_values(rule, d.rnd_units, k, q99)  # the random set inserted as the brush would be
     rnd_ins = measure_insertion(ev, r_held[:n_ins], lab_held[:n_ins], d.rnd_units, rnd_values, y0, x0, c)
     draw = draw_values(rule, units, k, q99)
-    ins_best = measured[chosen]["insertion"][rule]
-    layer_score = 0.5 * (measured[chosen]["removed"] - measured[chosen]["collateral"]) + 0.5 * ins_best["score"]
     return {
         "ranking": chosen,
         "units": [int(u) for u in units],
@@ -141,7 +139,6 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
         "draw_rule": rule,
         "effect": {
             "base_share": rounded(d.base_share[c]),
-            "removed": measured[chosen]["removed"],
             "ace": measured[chosen]["ace"],
             "iou_ranked": measured["iou"],
             "ace_ranked": measured["ace"],
@@ -156,7 +153,6 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
             "curve_samples": n_curve,
             "insertion_samples": n_ins,
             "alpha": {**alpha_info, "top": [[int(u), rounded(alpha[u])] for u in ace_rank]},
-            "layer_score": rounded(layer_score),
         },
     }
 

@@ -28,8 +28,8 @@ def _esc(x) -> str:
 
 
 def curve_png(curves: dict[str, list], path: Path, title: str, column: int = 1, w: int = 220, h: int = 140) -> None:
-    """Column ``column`` of the curve points ([size, removed, ACE]) vs set size, ACE-ranked (red) and
-    IoU-ranked (blue)."""
+    """Column ``column`` of the curve points ([size, removed, ACE]; [size, removed] for the removal ranking)
+    vs set size: ACE-ranked (red), IoU-ranked (blue), removal-ranked (green)."""
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
     left, right, top, bottom = 30, w - 8, 16, h - 20
@@ -49,7 +49,7 @@ def curve_png(curves: dict[str, list], path: Path, title: str, column: int = 1, 
     d.text((left, bottom + 4), "1", fill=(90, 90, 90))
     d.text((right - 12, bottom + 4), str(xmax), fill=(90, 90, 90))
     d.text((left + 4, 2), title, fill=(0, 0, 0))
-    for name, color in (("iou", (40, 90, 220)), ("ace", (220, 40, 40))):
+    for name, color in (("iou", (40, 90, 220)), ("ace", (220, 40, 40)), ("removal", (30, 150, 60))):
         pts = [xy(x, y) for x, y in curves.get(name, [])]
         if len(pts) > 1:
             d.line(pts, fill=color, width=2)
@@ -120,6 +120,7 @@ def _concept_rows(doc: dict, layer: str) -> str:
         rows.append(
             f"<tr><td><b>{_esc(name)}</b></td><td>{e['base_share']:.3f}</td><td>{c['ranking']}</td>"
             f"<td>{e['ace_ranked']['removed']:.2f}</td><td>{e['iou_ranked']['removed']:.2f}</td>"
+            f"<td>{_removed(e, 'removal_ranked')}</td><td>{_esc(c.get('erase', {}).get('ranking', c['ranking']))}</td>"
             f"<td>{e['random']['removed']:.2f}</td>"
             f"<td>{'-' if at20 is None else format(rb['concepts'][name]['mean_abs'][at20], '.2f')}</td>"
             f"<td>{e['ace_ranked']['ace']:.2f}</td><td>{e['iou_ranked']['ace']:.2f}</td>"
@@ -131,31 +132,39 @@ def _concept_rows(doc: dict, layer: str) -> str:
         )
     head = (
         "<tr><th>concept</th><th>base share</th><th>brush ranking</th><th>removed (ACE top)</th>"
-        "<th>removed (IoU top)</th><th>removed (one random 20)</th><th>|removed|, random 20 (mean of draws)</th>"
+        "<th>removed (IoU top)</th><th>removed (removal top)</th><th>erase ranking</th>"
+        "<th>removed (one random 20)</th><th>|removed|, random 20 (mean of draws)</th>"
         "<th>ACE (ACE top)</th><th>ACE (IoU top)</th><th>ACE (random 20)</th>"
         "<th>draw rule</th><th>window gain</th><th>spill</th><th>brush units (best first)</th>"
-        "<th>removed vs units (red ACE-ranked, blue IoU-ranked)</th><th>ACE vs units</th></tr>"
+        "<th>removed vs units (red ACE-ranked, blue IoU-ranked, green removal-ranked)</th><th>ACE vs units</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _removed(effect: dict, part: str) -> str:
+    return format(effect[part]["removed"], ".2f") if part in effect else "-"
 
 
 def _brush_overview(doc: dict, layer: str, shown: int = 3) -> str:
     """Per concept at the painting layer: its brush numbers and the crops of its first ``shown`` units."""
     rows = []
     for name, c in doc["concepts"].items():
-        e = c["effect"]
+        e, erase = c["effect"], c.get("erase", {})
         crops = "".join(
             f'<a href="#{layer}-u{u}" title="unit {u}"><img class=strip src="{layer}/unit{u}.png"></a>'
             for u in c["units"][:shown]
         )
         rows.append(
             f"<tr><td><b>{_esc(name)}</b></td><td>{c['ranking']}</td><td>{_esc(c['draw_rule'])}</td>"
-            f"<td>{e['removed']:.2f}</td><td>{e['ace']:.2f}</td><td>{' '.join(map(str, c['units']))}</td>"
+            f"<td>{e['ace']:.2f}</td><td>{' '.join(map(str, c['units']))}</td>"
+            f"<td>{_esc(erase.get('ranking', c['ranking']))}</td><td>{e['removed']:.2f}</td>"
+            f"<td>{' '.join(map(str, erase.get('units', c['units'])))}</td>"
             f"<td>{crops}</td></tr>"
         )
     return (
-        "<table><tr><th>concept</th><th>ranking</th><th>draw rule</th><th>removed by its units</th><th>ACE</th>"
-        f"<th>its units, best first</th><th>first {shown} units: top-activating crops</th></tr>{''.join(rows)}</table>"
+        "<table><tr><th>concept</th><th>draw ranking</th><th>draw rule</th><th>ACE</th><th>draw units, best first</th>"
+        "<th>erase ranking</th><th>removed by the erase units</th><th>erase units, best first</th>"
+        f"<th>first {shown} draw units: top-activating crops</th></tr>{''.join(rows)}</table>"
     )
 
 

@@ -30,11 +30,12 @@ from ganpaint.dissect.causal import (
 )
 from ganpaint.dissect.concept import LayerData, dissect_concept, rounded
 from ganpaint.dissect.context import measure_context
+from ganpaint.dissect.erase import erase_set
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
 
 CACHE_VERSION = 1
 # settings of measurements cached apart from the concepts (a new value re-measures only them)
-MEASURED_APART = ("context", "context_windows", "context_concepts", "random_draws", "random_sizes")
+MEASURED_APART = ("context", "context_windows", "context_concepts", "random_draws", "random_sizes", "erase_choice")
 LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
 # ACE/removal curve set sizes: every size from 1 to 40 (--curve-sizes picks fewer for a cheaper run)
@@ -72,6 +73,7 @@ class Settings:
     context_concepts: tuple[str, ...] = ("door", "dome", "tree")
     random_draws: int = 8  # random unit sets per size in the random baseline
     random_sizes: tuple[int, ...] = (1, 2, 3, 5, 10, 20)
+    erase_choice: int = 120  # selection latents (unseen by the alpha optimisation) that pick the erase ranking
     top: int = 20  # units per concept
     seed: int = 0
     batch: int = 32
@@ -288,6 +290,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         res = _cached_json(
             ctx.folder / f"concept-{layer}-{name}-{ckey}.json", lambda c=c: dissect_concept(ctx, data, c)
         )
+        add_erase_set(res, concept_erase(ctx, data, res, c, layer, ckey))
         in_context = name in s.context_concepts
         res["context"], res["effect"]["context_detail"] = (
             concept_context(ctx, ev, r_held, lab_held, res, c, layer, ckey) if in_context else ({}, {})
@@ -368,6 +371,31 @@ def concept_context(ctx: Context, ev, r_held, lab_held, res: dict, c: int, layer
     return out[0], out[1]
 
 
+def concept_erase(ctx: Context, d: LayerData, res: dict, c: int, layer: str, ckey: str) -> dict:
+    """The erase set of a concept (``erase.erase_set``), cached by the concept's key and ``erase_choice``."""
+    s = ctx.settings
+    e = res["effect"]
+    draw = {"ace": e["ace_ranked"], "iou": e["iou_ranked"]}
+    key = cache_key(ckey=ckey, erase=1, choice=s.erase_choice)
+    seed = int(np.random.default_rng([s.seed, 19, int(layer[5:]), c]).integers(1 << 30))
+    return _cached_json(
+        ctx.folder / f"erase-{layer}-{ctx.names[c]}-{key}.json",
+        lambda: erase_set(d, c, len(ctx.names), draw, s.alpha, seed, s.erase_choice, s.curve_sizes, e["curve_samples"]),
+    )
+
+
+def add_erase_set(res: dict, erase: dict) -> None:
+    """Put an erase set into a concept's document: ``erase`` {ranking, units}, its measured numbers in
+    ``effect`` (``removed`` becomes the erase brush's), and the layer score of the brush as painted."""
+    e = res["effect"]
+    res["erase"] = {"ranking": erase["ranking"], "units": erase["units"]}
+    e["removal_ranked"], e["erase"] = erase["removal_ranked"], erase["chosen"]
+    e["curves"]["removal"], e["alpha_removal"] = erase["curve"], erase["alpha"]
+    e["removed"] = erase["chosen"]["removed"]
+    ins = e[f"{res['ranking']}_ranked"]["insertion"][res["draw_rule"]]
+    e["layer_score"] = rounded(0.5 * (erase["chosen"]["removed"] - erase["chosen"]["collateral"]) + 0.5 * ins["score"])
+
+
 def default_layers(generator) -> list[str]:
     """layer3 .. the last layer before the output (toRGB): layer3..layer10 at 64 px."""
     return generator.layer_names[2:]
@@ -378,8 +406,8 @@ def _heldout(layer_summary: dict) -> int:
 
 
 def choose_layer(summaries: dict[str, dict]) -> tuple[str, str]:
-    """The layer with the best mean concept score (0.5*(removal - collateral) + 0.5*(insertion gain - spill)
-    of each concept's brush, over concepts covering >= 0.5% of pixels); ties go to the earlier layer. Only
+    """The layer with the best mean concept score (0.5*(removal - collateral) of its erase set + 0.5*(insertion
+    gain - spill) of its draw set, over concepts covering >= 0.5% of pixels); ties go to the earlier layer. Only
     layers measured on the most held-out latents compete (a layer dissected with fewer samples is noisier)."""
     most = max(_heldout(v) for v in summaries.values())
     candidates = [n for n, v in summaries.items() if _heldout(v) == most]
@@ -387,7 +415,7 @@ def choose_layer(summaries: dict[str, dict]) -> tuple[str, str]:
     others = [n for n in summaries if n not in candidates]
     why = (
         f"{best} has the highest mean brush score {summaries[best]['score']:.3f} "
-        "(per concept: 0.5*(share of its pixels removed by ablating its 20 units - share of other pixels changed) "
+        "(per concept: 0.5*(share of its pixels removed by ablating its erase units - share of other pixels changed) "
         "+ 0.5*(window gain of insertion at its draw value - spill outside the window)); scores: "
         + ", ".join(f"{n} {v['score']:.3f}" for n, v in summaries.items())
         + (f" (not candidates, fewer held-out latents than {most}: {', '.join(others)})" if others else "")

@@ -74,6 +74,8 @@ def read_concept(model_id: str, concept: str, engine: EngineDep, layer: str | No
         levels=c.levels,
         draw_values=c.draw_values,
         draw_rule=c.draw_rule,
+        erase_ranking=c.erase_ranking or c.ranking,
+        erase_units=c.units_for("erase"),
         effect=c.effect,
         context=c.context,
     )
