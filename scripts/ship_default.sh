@@ -11,8 +11,9 @@ RUN=${RUN:-runs/gan64}
 ganpaint train pack --run "$RUN" --out models/scenes64/train_state.pt
 ganpaint train export --run "$RUN" --out models/scenes64
 rm -f precomputed/scenes64/summary.json  # a new generator: every layer is dissected again below
-# the candidate painting layers with the full settings, the others with fewer samples and curve points
-reduced=(--samples 300 --heldout 40 --curve-sizes 1,2,5,10,20,40)
+# the candidate painting layers with the full settings and erase sets, the others with fewer samples and
+# curve points and no erase sets (their brushes erase with the draw units)
+reduced=(--samples 300 --heldout 40 --curve-sizes 1,2,5,10,20,40 --erase-choice 0)
 dissect() { ganpaint dissect --model scenes64 --threads 1 --no-progress "$@"; }
 evaluate() { ganpaint evaluate --model scenes64 --n 5000 --threads 1 --no-progress > runs/evaluate.log 2>&1; }
 (dissect --layer layer4 && for l in layer3 layer5 layer10; do dissect --layer $l "${reduced[@]}"; done) \

@@ -206,6 +206,13 @@ def test_erase_set_is_chosen_by_removal_on_unseen_latents_and_cached_apart(tmp_p
     assert sorted(ctx.folder.glob("concept-layer7-*.json")) == concept_files
     assert len(list(ctx.folder.glob("erase-layer7-red-*.json"))) == 2
     assert again["concepts"]["red"]["effect"]["erase"]["choice"]["latents"] == 6
+    # no erase sets: the brush erases with its draw units, and its removal and score say so
+    plain = dissect_layer(make_ctx(tmp_path, erase_choice=0), "layer7")["concepts"]["red"]
+    drawn = plain["effect"][f"{plain['ranking']}_ranked"]
+    assert "erase" not in plain and "removal_ranked" not in plain["effect"]
+    assert plain["effect"]["removed"] == drawn["removed"]
+    pre = load_precomputed(tmp_path / "out" / "tiny" / "layer7.json").concepts["red"]
+    assert pre.units_for("erase") == plain["units"]
     broken = json.loads(json.dumps(doc))
     broken["concepts"]["red"]["erase"]["ranking"] = "best"
     with pytest.raises(ValueError, match=r"concepts\.red\.erase\.ranking"):

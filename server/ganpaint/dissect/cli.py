@@ -28,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--random-draws", type=int, default=8, help="random unit sets per size (1,2,3,5,10,20) in the random baseline"
     )
     p.add_argument(
-        "--erase-choice", type=int, default=120, help="selection latents that choose each erase set's ranking"
+        "--erase-choice",
+        type=int,
+        default=120,
+        help="selection latents that choose each erase set's ranking (0: no erase sets, erase with the draw units)",
     )
     p.add_argument("--curve", type=int, default=24, help="held-out latents per ACE/removal curve point")
     p.add_argument(

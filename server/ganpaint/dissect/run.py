@@ -290,7 +290,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         res = _cached_json(
             ctx.folder / f"concept-{layer}-{name}-{ckey}.json", lambda c=c: dissect_concept(ctx, data, c)
         )
-        add_erase_set(res, concept_erase(ctx, data, res, c, layer, ckey))
+        finish_brush(res, concept_erase(ctx, data, res, c, layer, ckey) if s.erase_choice > 0 else None)
         in_context = name in s.context_concepts
         res["context"], res["effect"]["context_detail"] = (
             concept_context(ctx, ev, r_held, lab_held, res, c, layer, ckey) if in_context else ({}, {})
@@ -384,16 +384,20 @@ def concept_erase(ctx: Context, d: LayerData, res: dict, c: int, layer: str, cke
     )
 
 
-def add_erase_set(res: dict, erase: dict) -> None:
-    """Put an erase set into a concept's document: ``erase`` {ranking, units}, its measured numbers in
-    ``effect`` (``removed`` becomes the erase brush's), and the layer score of the brush as painted."""
+def finish_brush(res: dict, erase: dict | None) -> None:
+    """Put the erase set into a concept's document (``erase`` {ranking, units}, its numbers in ``effect``)
+    and the brush's ``effect.removed`` and layer score: removal by the erase set (None: by the draw units,
+    which then erase), insertion by the draw set."""
     e = res["effect"]
-    res["erase"] = {"ranking": erase["ranking"], "units": erase["units"]}
-    e["removal_ranked"], e["erase"] = erase["removal_ranked"], erase["chosen"]
-    e["curves"]["removal"], e["alpha_removal"] = erase["curve"], erase["alpha"]
-    e["removed"] = erase["chosen"]["removed"]
+    removal = e[f"{res['ranking']}_ranked"]
+    if erase is not None:
+        res["erase"] = {"ranking": erase["ranking"], "units": erase["units"]}
+        e["removal_ranked"], e["erase"] = erase["removal_ranked"], erase["chosen"]
+        e["curves"]["removal"], e["alpha_removal"] = erase["curve"], erase["alpha"]
+        removal = erase["chosen"]
+    e["removed"] = removal["removed"]
     ins = e[f"{res['ranking']}_ranked"]["insertion"][res["draw_rule"]]
-    e["layer_score"] = rounded(0.5 * (erase["chosen"]["removed"] - erase["chosen"]["collateral"]) + 0.5 * ins["score"])
+    e["layer_score"] = rounded(0.5 * (removal["removed"] - removal["collateral"]) + 0.5 * ins["score"])
 
 
 def default_layers(generator) -> list[str]:
