@@ -46,9 +46,9 @@ def test_read_model(client):
     assert body["paint_layers"] == ["layer4", "layer6"] and body["gallery"] == list(range(8))
     assert body["layers"][3] == {"name": "layer4", "feature_shape": [16, 8, 8], "paintable": True}
     assert body["concepts"] == [
-        {"name": "tree", "color": "#146e28", "units": 8, "ranking": "ace"},
-        {"name": "grass", "color": "#50be46", "units": 8, "ranking": "iou"},
-        {"name": "sky", "color": "#6eaaf0", "units": 2, "ranking": "iou"},
+        {"name": "tree", "color": "#146e28", "units": 8, "ranking": "ace", "erase_ranking": "ace"},
+        {"name": "grass", "color": "#50be46", "units": 8, "ranking": "iou", "erase_ranking": "iou"},
+        {"name": "sky", "color": "#6eaaf0", "units": 2, "ranking": "iou", "erase_ranking": "removal"},
     ]
     assert client.get("/models/tiny", params={"layer": "layer6"}).json()["concepts"][0]["units"] == 4
 

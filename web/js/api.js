@@ -48,7 +48,7 @@ export async function fetchModels() {
   return getJson("models");
 }
 
-/** {id, name, resolution, layers, paint_layers, default_layer, layer, gallery, concepts: [{name, color, units, ranking}]} */
+/** {id, name, resolution, layers, paint_layers, default_layer, layer, gallery, concepts: [{name, color, units, ranking, erase_ranking}]} */
 export async function fetchModel(id, layer = null) {
   const q = layer ? `?layer=${encodeURIComponent(layer)}` : "";
   return getJson(`models/${encodeURIComponent(id)}${q}`);

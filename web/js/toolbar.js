@@ -49,7 +49,8 @@ export class Toolbar extends EventTarget {
       const label = document.createElement("label");
       label.className = "concept";
       label.style.setProperty("--concept-color", c.color);
-      label.title = `${c.name}: ${c.units} units (${c.ranking || "ranked"})${i < 9 ? `, key ${i + 1}` : ""}`;
+      const ranked = c.erase_ranking ? `draw: ${c.ranking}, erase: ${c.erase_ranking}` : c.ranking || "ranked";
+      label.title = `${c.name}: ${c.units} units (${ranked})${i < 9 ? `, key ${i + 1}` : ""}`;
       const input = document.createElement("input");
       input.type = "radio";
       input.name = "concept";

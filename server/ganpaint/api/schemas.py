@@ -123,7 +123,8 @@ class ConceptSummary(BaseModel):
     name: str
     color: str  # "#rrggbb"
     units: int  # the most units a stroke can use
-    ranking: str  # "ace" or "iou"
+    ranking: str  # "ace" or "iou": the draw units' ranking
+    erase_ranking: str  # "removal", "ace" or "iou": the erase units' ranking
 
 
 class ModelDetail(BaseModel):

@@ -33,7 +33,13 @@ def read_model(model_id: str, engine: EngineDep, layer: str | None = None) -> Mo
     layer = check_layer(m, layer)
     pre = m.precomputed.get(layer)
     concepts = [
-        ConceptSummary(name=c.name, color=concept_color(c.name), units=len(c.units), ranking=c.ranking)
+        ConceptSummary(
+            name=c.name,
+            color=concept_color(c.name),
+            units=len(c.units),
+            ranking=c.ranking,
+            erase_ranking=c.erase_ranking or c.ranking,
+        )
         for c in (pre.concepts.values() if pre else [])
     ]
     g = m.generator
