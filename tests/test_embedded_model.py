@@ -57,3 +57,21 @@ def test_painting_on_the_embedded_model_changes_the_painted_region_most(client):
     diff = np.abs(painted - base).sum(-1)  # (64, 64)
     inside, outside = diff[:, :32].mean(), diff[:, 40:].mean()
     assert inside > 0 and inside > outside
+
+
+def test_embedded_brushes_erase_with_their_erase_sets(client):
+    image = client.get("/models/scenes64").json()["gallery"][0]
+    for name in ("tree", "grass", "door", "sky", "cloud", "brick", "dome"):
+        c = client.get(f"/models/scenes64/concepts/{name}").json()
+        assert len(set(c["erase_units"])) == 20 and c["erase_ranking"] in ("removal", "ace", "iou")
+        assert c["effect"]["erase"]["ranking"] == c["erase_ranking"]
+    everywhere = {"points": [[0.5, 0.5]], "radius": 1.0}
+    base = _png(client, {"model": "scenes64", "image": image, "strokes": []})
+    erased = _png(
+        client,
+        {"model": "scenes64", "image": image, "strokes": [{"concept": "tree", "mode": "erase", "mask": everywhere}]},
+    )
+    tree = client.get("/models/scenes64/concepts/tree").json()
+    edit = {"layer": tree["layer"], "units": tree["erase_units"], "value": 0.0}  # the same, as a raw edit
+    raw = _png(client, {"model": "scenes64", "image": image, "edits": [edit]})
+    assert np.abs(erased - base).sum() > 0 and np.array_equal(erased, raw)
