@@ -154,15 +154,17 @@ def validate(doc: Any) -> Precomputed:
             c.get("ranking") in ("ace", "iou"), f"{where}.ranking", f"expected 'ace' or 'iou', got {c.get('ranking')!r}"
         )
         ids = _unit_ids(c.get("units"), f"{where}.units", channels)
-        erase = c.get("erase", {"ranking": "", "units": []})
-        _require(isinstance(erase, dict), f"{where}.erase", f"expected an object, got {erase!r}")
-        if "erase" in c:
+        erase_ranking, erase_units = "", []
+        if "erase" in c:  # optional: absent = erase with the draw units
+            erase = c["erase"]
+            _require(isinstance(erase, dict), f"{where}.erase", f"expected an object, got {erase!r}")
+            erase_ranking = erase.get("ranking")
             _require(
-                erase.get("ranking") in ("removal", "ace", "iou"),
+                erase_ranking in ("removal", "ace", "iou"),
                 f"{where}.erase.ranking",
-                f"expected 'removal', 'ace' or 'iou', got {erase.get('ranking')!r}",
+                f"expected 'removal', 'ace' or 'iou', got {erase_ranking!r}",
             )
-            _unit_ids(erase.get("units"), f"{where}.erase.units", channels)
+            erase_units = _unit_ids(erase.get("units"), f"{where}.erase.units", channels)
         lists = {key: _finite_list(c.get(key), f"{where}.{key}", len(ids)) for key in ("k", "levels", "draw_values")}
         _require(isinstance(c.get("draw_rule"), str), f"{where}.draw_rule", "expected a string")
         _require(isinstance(c.get("effect", {}), dict), f"{where}.effect", "expected an object")
@@ -179,8 +181,8 @@ def validate(doc: Any) -> Precomputed:
             c["draw_rule"],
             c.get("effect", {}),
             context,
-            erase["ranking"],
-            list(erase["units"]),
+            erase_ranking,
+            erase_units,
         )
     return Precomputed(doc["model_id"], doc["layer"], (shape[0], shape[1], shape[2]), concepts, units, doc)
 
