@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from conftest import tiny_generator
 
+from ganpaint.dissect import erase as erase_mod
 from ganpaint.dissect import iou as iou_mod
 from ganpaint.dissect.causal import AlphaSettings, Evaluator, ablation_effect, optimise_alpha
 from ganpaint.dissect.fake import ChannelSegmenter
@@ -220,6 +221,20 @@ def test_erase_set_is_chosen_by_removal_on_unseen_latents_and_cached_apart(tmp_p
     broken["concepts"]["red"]["erase"] = {"ranking": "removal", "units": [999]}
     with pytest.raises(ValueError, match=r"concepts\.red\.erase\.units"):
         validate(broken)
+
+
+def test_erase_set_takes_a_draw_ranking_when_it_removes_more(tmp_path, monkeypatch):
+    def alpha_without_the_planted_unit(h_fn, ev, latents, labels, c, k, init, cfg, seed, objective):
+        alpha = np.ones(len(k), np.float32)
+        alpha[PLANTED] = 0.0
+        return alpha, {"optimised": True}
+
+    monkeypatch.setattr(erase_mod, "optimise_alpha", alpha_without_the_planted_unit)
+    red = dissect_layer(make_ctx(tmp_path), "layer7")["concepts"]["red"]
+    choice = red["effect"]["erase"]["choice"]["removed"]
+    assert PLANTED not in red["effect"]["removal_ranked"]["units"]
+    assert red["erase"]["ranking"] in ("ace", "iou") and red["erase"]["units"][0] == PLANTED
+    assert choice["removal"] < 0.5 < choice[red["erase"]["ranking"]]
 
 
 def test_random_baseline_nests_its_sets_and_finds_the_planted_unit(tmp_path):
