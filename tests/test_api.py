@@ -48,7 +48,7 @@ def test_read_model(client):
     assert body["concepts"] == [
         {"name": "tree", "color": "#146e28", "units": 8, "ranking": "ace", "erase_ranking": "ace"},
         {"name": "grass", "color": "#50be46", "units": 8, "ranking": "iou", "erase_ranking": "iou"},
-        {"name": "sky", "color": "#6eaaf0", "units": 2, "ranking": "iou", "erase_ranking": "removal"},
+        {"name": "sky", "color": "#6eaaf0", "units": 3, "ranking": "iou", "erase_ranking": "removal"},
     ]
     assert client.get("/models/tiny", params={"layer": "layer6"}).json()["concepts"][0]["units"] == 4
 

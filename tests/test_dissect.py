@@ -232,9 +232,12 @@ def test_erase_set_takes_a_draw_ranking_when_it_removes_more(tmp_path, monkeypat
     monkeypatch.setattr(erase_mod, "optimise_alpha", alpha_without_the_planted_unit)
     red = dissect_layer(make_ctx(tmp_path), "layer7")["concepts"]["red"]
     choice = red["effect"]["erase"]["choice"]["removed"]
+    assert red["effect"]["erase"]["choice"]["latents"] == 24 - 12  # the selection latents after the alpha pool
     assert PLANTED not in red["effect"]["removal_ranked"]["units"]
     assert red["erase"]["ranking"] in ("ace", "iou") and red["erase"]["units"][0] == PLANTED
     assert choice["removal"] < 0.5 < choice[red["erase"]["ranking"]]
+    with pytest.raises(ValueError, match=r"--erase-choice.*--samples 12 <= its pool of 12"):
+        dissect_layer(make_ctx(tmp_path, samples=12), "layer7")
 
 
 def test_random_baseline_nests_its_sets_and_finds_the_planted_unit(tmp_path):
@@ -318,12 +321,13 @@ def test_json_validates_resumes_and_report(tmp_path):
 def test_summary_keeps_layers_of_other_settings_and_prefers_the_most_held_out(tmp_path):
     dissect_layers(make_ctx(tmp_path), ["layer5"], report=False)
     # fewer selection latents than layer5 had: the report must still find layer5's top images
-    summary = dissect_layers(make_ctx(tmp_path, samples=12, heldout=8), ["layer7"], report=True)
+    summary = dissect_layers(make_ctx(tmp_path, samples=12, heldout=8, erase_choice=0), ["layer7"], report=True)
     assert list(summary["layers"]) == ["layer5", "layer7"]
     assert summary["layers"]["layer7"]["samples"] == {"selection": 12, "heldout": 8}
     assert (tmp_path / "out" / "tiny" / "report" / "layer5" / f"unit{PLANTED}.png").is_file()
     assert summary["default_layer"] == "layer5"  # the only layer measured on 12 held-out latents
     assert "not candidates" in summary["why"] and "layer7" in summary["why"]
+    assert summary["why"].endswith("(no erase sets, scored by their draw units' removal: layer7)")
     # another generator's summary is not merged
     other = make_ctx(tmp_path)
     other.model_sha256 = "1" * 64

@@ -122,7 +122,7 @@ class LayerInfo(BaseModel):
 class ConceptSummary(BaseModel):
     name: str
     color: str  # "#rrggbb"
-    units: int  # the most units a stroke can use
+    units: int  # the most units a stroke can use (draw or erase)
     ranking: str  # "ace" or "iou": the draw units' ranking
     erase_ranking: str  # "removal", "ace" or "iou": the erase units' ranking
 

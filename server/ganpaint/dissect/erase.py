@@ -11,8 +11,8 @@ concept's pixels their top n removes:
 - ``ace`` and ``iou``: the draw set's two rankings.
 
 The choice is made on selection latents that the alpha optimisation did not see (the last ``n_choice``
-of the selection stream; its first ``AlphaSettings.pool`` are the optimisation's), and the chosen set is
-then measured on the held-out latents like every other number.
+of the selection stream, at most those after its first ``AlphaSettings.pool``, the optimisation's), and
+the chosen set is then measured on the held-out latents like every other number.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def erase_set(
     def removal(r, labels, units) -> dict:
         return ablation_effect(measure_ablation(d.ev, r, labels, units, n_classes), c)
 
-    n_choice = min(n_choice, len(d.z_sel))
+    n_choice = min(n_choice, len(d.z_sel) - alpha_cfg.pool)  # the optimisation saw z_sel[: pool]
+    if n_choice <= 0:
+        raise ValueError(f"erase set: no selection latents after the alpha pool of {alpha_cfg.pool}")
     r_choice = _features(d, d.z_sel[-n_choice:], d.ev.batch)
     lab_choice = d.lab_sel[-n_choice:]
     on_choice = {name: removal(r_choice, lab_choice, units)["removed"] for name, units in rankings.items()}

@@ -190,6 +190,11 @@ class Context:
 def dissect_layer(ctx: Context, layer: str) -> dict:
     """Dissect ``layer``; writes and returns the precomputed document (with an extra ``layer_summary``)."""
     s, g, names = ctx.settings, ctx.generator, ctx.names
+    if s.erase_choice > 0 and s.samples <= s.alpha.pool:
+        raise ValueError(
+            f"--erase-choice: the erase sets are chosen on selection latents the alpha optimisation does not use, "
+            f"but --samples {s.samples} <= its pool of {s.alpha.pool}: pass more --samples or --erase-choice 0"
+        )
     t0 = time.time()
     n_cls = len(names)
     h_fn, f_fn = g.split(layer)
@@ -330,6 +335,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         "samples": {"selection": s.samples, "heldout": s.heldout},
         "random_units": rnd_units,
         "random_baseline": random_summary,
+        "erase_sets": s.erase_choice > 0,  # False: the scores count the draw units' removal
     }
     doc = {
         "schema_version": SCHEMA_VERSION,
@@ -417,12 +423,14 @@ def choose_layer(summaries: dict[str, dict]) -> tuple[str, str]:
     candidates = [n for n, v in summaries.items() if _heldout(v) == most]
     best = max(candidates, key=lambda n: (summaries[n]["score"], -int(n[5:])))
     others = [n for n in summaries if n not in candidates]
+    plain = [n for n, v in summaries.items() if v.get("erase_sets") is False]  # (older summaries: unknown)
     why = (
         f"{best} has the highest mean brush score {summaries[best]['score']:.3f} "
         "(per concept: 0.5*(share of its pixels removed by ablating its erase units - share of other pixels changed) "
         "+ 0.5*(window gain of insertion at its draw value - spill outside the window)); scores: "
         + ", ".join(f"{n} {v['score']:.3f}" for n, v in summaries.items())
         + (f" (not candidates, fewer held-out latents than {most}: {', '.join(others)})" if others else "")
+        + (f" (no erase sets, scored by their draw units' removal: {', '.join(plain)})" if plain else "")
     )
     return best, why
 

@@ -36,7 +36,7 @@ def read_model(model_id: str, engine: EngineDep, layer: str | None = None) -> Mo
         ConceptSummary(
             name=c.name,
             color=concept_color(c.name),
-            units=len(c.units),
+            units=max(len(c.units), len(c.units_for("erase"))),
             ranking=c.ranking,
             erase_ranking=c.erase_ranking or c.ranking,
         )
