@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -190,10 +191,12 @@ class Context:
 def dissect_layer(ctx: Context, layer: str) -> dict:
     """Dissect ``layer``; writes and returns the precomputed document (with an extra ``layer_summary``)."""
     s, g, names = ctx.settings, ctx.generator, ctx.names
-    if s.erase_choice > 0 and s.samples <= s.alpha.pool:
-        raise ValueError(
-            f"--erase-choice: the erase sets are chosen on selection latents the alpha optimisation does not use, "
-            f"but --samples {s.samples} <= its pool of {s.alpha.pool}: pass more --samples or --erase-choice 0"
+    erase_sets = s.erase_choice > 0 and s.samples > s.alpha.pool
+    if s.erase_choice > 0 and not erase_sets:
+        print(
+            f"{layer}: no erase sets: they are chosen on selection latents the alpha optimisation does not use, "
+            f"but --samples {s.samples} <= its pool of {s.alpha.pool} (pass more --samples); erase uses the draw units",
+            file=sys.stderr,
         )
     t0 = time.time()
     n_cls = len(names)
@@ -295,7 +298,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         res = _cached_json(
             ctx.folder / f"concept-{layer}-{name}-{ckey}.json", lambda c=c: dissect_concept(ctx, data, c)
         )
-        finish_brush(res, concept_erase(ctx, data, res, c, layer, ckey) if s.erase_choice > 0 else None)
+        finish_brush(res, concept_erase(ctx, data, res, c, layer, ckey) if erase_sets else None)
         in_context = name in s.context_concepts
         res["context"], res["effect"]["context_detail"] = (
             concept_context(ctx, ev, r_held, lab_held, res, c, layer, ckey) if in_context else ({}, {})
@@ -335,7 +338,7 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         "samples": {"selection": s.samples, "heldout": s.heldout},
         "random_units": rnd_units,
         "random_baseline": random_summary,
-        "erase_sets": s.erase_choice > 0,  # False: the scores count the draw units' removal
+        "erase_sets": erase_sets,  # False: the scores count the draw units' removal
     }
     doc = {
         "schema_version": SCHEMA_VERSION,
