@@ -57,8 +57,7 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
     lnum = int(d.layer[5:])
     k = d.k_all[:, c]
     iou_rank = rank_by(iou_iqr[:, c], iou_top1[:, c], d.n_top)
-    mx = iou_iqr[:, c].max()
-    init = iou_iqr[:, c] / mx if mx > 0 else np.full(len(k), 0.1)
+    init = alpha_init(iou_iqr[:, c])
     alpha, alpha_info = optimise_alpha(
         d.h_fn,
         ev,
@@ -155,6 +154,12 @@ def dissect_concept(ctx, d: LayerData, c: int) -> dict:
             "alpha": {**alpha_info, "top": [[int(u), rounded(alpha[u])] for u in ace_rank]},
         },
     }
+
+
+def alpha_init(iou: np.ndarray) -> np.ndarray:
+    """ICLR Eq. 7: alpha_u = IoU_u / max IoU (0.1 everywhere when no unit overlaps the concept)."""
+    mx = iou.max()
+    return iou / mx if mx > 0 else np.full(len(iou), 0.1)
 
 
 def insertion_numbers(ins: dict, abl: dict, base_share: float) -> dict[str, float]:

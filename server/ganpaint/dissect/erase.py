@@ -17,11 +17,10 @@ the chosen set is then measured on the held-out latents like every other number.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ganpaint.dissect.causal import ablation_effect, measure_ablation, optimise_alpha, rank_by
-from ganpaint.dissect.concept import LayerData, rounded
+from ganpaint.dissect.concept import LayerData, alpha_init, rounded
 
 ERASE_RANKINGS = ("removal", "ace", "iou")  # ties go to the earlier
 
@@ -46,8 +45,7 @@ def erase_set(
     """{ranking, units, removal_ranked, chosen, curve, alpha} of concept ``c``: see the module docstring.
     ``draw_sets`` holds the draw set's two rankings as measured on the held-out latents
     ({"ace": {units, removed, collateral, ...}, "iou": {...}})."""
-    mx = d.iou_iqr[:, c].max()
-    init = d.iou_iqr[:, c] / mx if mx > 0 else np.full(d.iou_iqr.shape[0], 0.1)
+    init = alpha_init(d.iou_iqr[:, c])
     alpha, info = optimise_alpha(
         d.h_fn, d.ev, d.z_sel, d.lab_sel, c, d.k_all[:, c], init, alpha_cfg, seed, objective="removal"
     )
