@@ -4,8 +4,8 @@ The module starts ``ganpaint serve`` on a free 127.0.0.1 port with the seeded 32
 ``ganpaint make-tiny``; a 256 px ``tiny256`` beside it, the published checkpoints' size), opens the page, and
 checks what a user sees: the page loads cleanly, a drag paints inside the stroke more than outside, undo/redo
 restore exact pixels, a share link reproduces the frame bytes, and erase mode sends erase strokes. Screenshots go
-to test-output/ (gitignored); with GANPAINT_DOCS_SCREENSHOT=1 the one after a stroke also replaces
-docs/img/page.png (the README's picture).
+to test-output/ (gitignored); the README's picture, on the embedded model, is made by
+scripts/page_screenshot.py.
 
 The page mirrors its progress on <body>: data-sent-seq (last render sent) and data-frame-seq (last frame
 drawn); the server never drops the newest render, so "frame seq == sent seq" means the screen is up to date.
@@ -14,8 +14,6 @@ drawn); the server never drops the newest render, so "frame seq == sent seq" mea
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -39,7 +37,6 @@ CHROMIUM_ARGS = [
 ]
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "test-output"
-DOCS_SHOT = REPO / "docs" / "img" / "page.png"
 LAPTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 820, "height": 1180}
 
@@ -252,8 +249,6 @@ def test_paint_undo_redo_share(open_page):
 
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "page_after_stroke.png"))
-    if os.environ.get("GANPAINT_DOCS_SCREENSHOT") == "1":
-        shutil.copyfile(OUTPUT / "page_after_stroke.png", DOCS_SHOT)
 
     # hold "original" to compare, release to see the painting again
     page.locator("#compare").hover()
