@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from ganpaint import __version__
 from ganpaint.api import compat, errors, ws
@@ -129,7 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             engine.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN (work offline)
+    app = FastAPIOffline(
         title="ganpaint",
         version=__version__,
         description="Semantic painting on a Progressive GAN. Protocol and errors: docs/api.md.",
