@@ -12,5 +12,6 @@ python3 -m venv .venv
 pip install -q --upgrade pip
 pip install -q torch==2.13.0          # the CPU build here; never a bare 'torch' (that pulls CUDA)
 pip install -q -e '.[test]'
+bash scripts/venv_stamp.sh > .venv/ganpaint-stamp  # scripts/serve.sh then starts without installing
 ruff check .
 python -m pytest -q --timeout 600 "$@"
