@@ -11,7 +11,15 @@ Forms (docs/api.md):
 - run-length: ``{"shape": [h, w], "bounds": [y0, x0, y1, x1], "runs": [n0, n1, n0, ...]}``, row-major
   runs inside the bounds alternating 0s and 1s, starting with 0s.
 
-Every error is a ValueError that names the field (``where``) and quotes the bad value.
+Every error is a ValueError that names the field (``where``) and quotes the bad value. Numbers are checked
+(type, finite, in range) before any arithmetic: a 400-digit integer is refused, never converted.
+
+``decode_mask`` rasterises any form at its full size (tests, clients). The server pools instead with
+``pool_spec``, which goes straight to the feature-map size: run-length masks never become pixels
+(area sums of their runs), bitstrings and PNGs are read as 1-byte booleans and summed in windows, so a
+2048 x 2048 mask costs a few MB at most, not 16 MB float32 buffers. ``mask_cost`` says, without
+decoding, what a mask will allocate (pixels, points, runs); ``MaskPlan`` collects a request's masks and
+their cost before any is decoded (the api admits the work, then decodes it off the event loop).
 """
 
 from __future__ import annotations
@@ -20,11 +28,15 @@ import base64
 import binascii
 import io
 import math
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+
+from ganpaint.nn.intervene import Pooling, pool_mask
 
 MAX_POINTS = 2048
 MAX_SIDE = 2048
@@ -33,12 +45,21 @@ PNG_PREFIX = "data:image/png;base64,"
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, int) and value.bit_length() > 256:  # repr of a huge int is slow (or refused)
+        return f"an integer of {value.bit_length()} bits"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _number(v: Any, where: str, lo: float, hi: float) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+    """A finite int or float in lo..hi; ints are compared exactly, never converted (10**400 would overflow)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        ok = False
+    elif isinstance(v, int):
+        ok = lo <= v <= hi
+    else:
+        ok = math.isfinite(v) and lo <= v <= hi
+    if not ok:
         raise ValueError(f"{where}: expected a number in {lo:g}..{hi:g}, got {_short(v)}")
     return float(v)
 
@@ -96,8 +117,8 @@ def rasterize_polyline(spec: dict, raster: int, where: str = "mask", max_points:
     return (np.asarray(img) > 0).astype(np.float32)
 
 
-def decode_png(url: Any, where: str = "mask", max_side: int = MAX_SIDE) -> np.ndarray:
-    """PNG data URL -> (H, W) float32 0/1: alpha > 0 with an alpha channel, else red < 255."""
+def _png_image(url: Any, where: str, max_side: int) -> Image.Image:
+    """A PNG data URL -> the loaded PIL image (size checked before the pixels are decoded)."""
     if not isinstance(url, str) or not url.startswith(PNG_PREFIX):
         raise ValueError(f"{where}: expected a PNG data URL starting with {PNG_PREFIX!r}, got {_short(url)}")
     try:
@@ -106,19 +127,41 @@ def decode_png(url: Any, where: str = "mask", max_side: int = MAX_SIDE) -> np.nd
         raise ValueError(f"{where}: invalid base64 in the PNG data URL ({exc})") from exc
     try:
         img = Image.open(io.BytesIO(raw))
-        if img.format != "PNG":
-            raise ValueError(f"{where}: the data URL holds {img.format}, not PNG")
-        w, h = img.size
-        if not (1 <= w <= max_side and 1 <= h <= max_side):
-            raise ValueError(f"{where}: PNG of {w}x{h} pixels; at most {max_side}x{max_side}")
+        fmt, (w, h) = img.format, img.size
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise ValueError(_unreadable(where, raw, exc)) from exc
+    if fmt != "PNG":
+        raise ValueError(f"{where}: the data URL holds {fmt}, not PNG")
+    if not (1 <= w <= max_side and 1 <= h <= max_side):
+        raise ValueError(f"{where}: PNG of {w}x{h} pixels; at most {max_side}x{max_side}")
+    try:
         img.load()
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{where}: not a readable PNG ({len(raw)} bytes)") from exc
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        alpha = np.asarray(img.convert("RGBA"))[..., 3]
-        return (alpha > 0).astype(np.float32)
-    red = np.asarray(img.convert("RGB"))[..., 0]
-    return (red < 255).astype(np.float32)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise ValueError(_unreadable(where, raw, exc)) from exc
+    return img
+
+
+def _unreadable(where: str, raw: bytes, exc: BaseException) -> str:
+    if isinstance(exc, ValueError):  # PIL's "Decompressed data too large": a zTXt/iCCP chunk bomb
+        return f"{where}: not a readable PNG ({len(raw)} bytes; {str(exc).strip()[:80]})"
+    return f"{where}: not a readable PNG ({len(raw)} bytes)"
+
+
+def _png_bool(url: Any, where: str, max_side: int) -> np.ndarray:
+    """PNG data URL -> (H, W) bool: alpha > 0 with an alpha channel, else red < 255 (one byte per pixel)."""
+    img = _png_image(url, where, max_side)
+    if img.mode in ("RGBA", "LA"):
+        return np.asarray(img.getchannel("A")) > 0
+    if img.mode == "PA" or (img.mode == "P" and "transparency" in img.info):
+        return np.asarray(img.convert("RGBA").getchannel("A")) > 0
+    if img.mode in ("RGB", "L"):  # L -> RGB copies L into red
+        return np.asarray(img.getchannel(0)) < 255
+    return np.asarray(img.convert("RGB").getchannel("R")) < 255
+
+
+def decode_png(url: Any, where: str = "mask", max_side: int = MAX_SIDE) -> np.ndarray:
+    """PNG data URL -> (H, W) float32 0/1: alpha > 0 with an alpha channel, else red < 255."""
+    return _png_bool(url, where, max_side).astype(np.float32)
 
 
 def _shape(spec: dict, where: str, max_side: int, default: tuple[int, int] | None) -> tuple[int, int]:
@@ -143,20 +186,41 @@ def _bounds(spec: dict, key: str, shape: tuple[int, int], where: str) -> tuple[i
     return y0, x0, y1, x1
 
 
-def decode_bitstring(spec: dict, where: str = "mask", max_side: int = MAX_SIDE) -> np.ndarray:
-    """The original GANPaint mask {shape, bitbounds, bitstring} -> (h, w) float32 0/1."""
+@dataclass
+class _Box:
+    """A mask of ``shape`` that is 0 outside ``bounds`` (y0, x0, y1, x1); inside, a (y1-y0, x1-x0) bool array
+    (``bits``) or row-major 1-intervals [starts, ends) of the box's flat index (``starts``, ``ends``)."""
+
+    shape: tuple[int, int]
+    bounds: tuple[int, int, int, int]
+    bits: np.ndarray | None = None
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+
+    def dense(self) -> np.ndarray:
+        """(H, W) float32 0/1 (the full raster: tests and clients, not the server)."""
+        y0, x0, y1, x1 = self.bounds
+        out = np.zeros(self.shape, np.float32)
+        if self.bits is not None:
+            out[y0:y1, x0:x1] = self.bits
+        else:
+            n = (y1 - y0) * (x1 - x0)
+            edges = np.bincount(self.starts, minlength=n + 1) - np.bincount(self.ends, minlength=n + 1)
+            out[y0:y1, x0:x1] = np.cumsum(edges)[:n].reshape(y1 - y0, x1 - x0)
+        return out
+
+
+def _bitstring_box(spec: dict, where: str, max_side: int) -> _Box:
     bits = spec.get("bitstring")
     if isinstance(bits, str) and bits.startswith("data:"):
-        inner = decode_png(bits, f"{where}.bitstring", max_side)
+        inner = _png_bool(bits, f"{where}.bitstring", max_side)  # (h, w) bool
         shape = _shape(spec, where, max_side, inner.shape)
         y0, x0, y1, x1 = _bounds(spec, "bitbounds", shape, where)
         if spec.get("bitbounds") in ([], None) and spec.get("shape") in ([], None):
-            return inner
-        out = np.zeros(shape, np.float32)
-        if y1 > y0 and x1 > x0:
-            t = torch.nn.functional.interpolate(torch.from_numpy(inner)[None, None], (y1 - y0, x1 - x0))
-            out[y0:y1, x0:x1] = t[0, 0].numpy()
-        return out
+            return _Box(shape, (0, 0, *shape), bits=inner)
+        rows = _nearest_index(inner.shape[0], y1 - y0)
+        cols = _nearest_index(inner.shape[1], x1 - x0)
+        return _Box(shape, (y0, x0, y1, x1), bits=inner[np.ix_(rows, cols)])  # nearest resize into the bounds
     if not isinstance(bits, str):
         raise ValueError(f"{where}.bitstring: expected a string of 0/1 or a PNG data URL, got {_short(bits)}")
     shape = _shape(spec, where, max_side, DEFAULT_SHAPE)
@@ -168,28 +232,261 @@ def decode_bitstring(spec: dict, where: str = "mask", max_side: int = MAX_SIDE) 
     bad = np.flatnonzero((arr != ord("0")) & (arr != ord("1")))
     if bad.size:
         raise ValueError(f"{where}.bitstring: expected only '0' and '1', got {bits[bad[0]]!r} at index {bad[0]}")
-    out = np.zeros(shape, np.float32)
-    out[y0:y1, x0:x1] = (arr == ord("1")).reshape(y1 - y0, x1 - x0)
-    return out
+    return _Box(shape, (y0, x0, y1, x1), bits=(arr == ord("1")).reshape(y1 - y0, x1 - x0))
 
 
-def decode_runs(spec: dict, where: str = "mask", max_side: int = MAX_SIDE) -> np.ndarray:
-    """{shape, bounds, runs} -> (h, w) float32 0/1; runs alternate 0s and 1s, starting with 0s."""
+def _nearest_index(n_in: int, n_out: int) -> np.ndarray:
+    """The source index of each of ``n_out`` positions in torch's 'nearest' resize from ``n_in`` (as before)."""
+    if n_out == 0:
+        return np.zeros(0, np.int64)
+    src = torch.arange(n_in, dtype=torch.float32)[None, None]  # (1, 1, n_in)
+    return torch.nn.functional.interpolate(src, size=n_out, mode="nearest")[0, 0].long().numpy()
+
+
+def _runs_box(spec: dict, where: str, max_side: int) -> _Box:
     shape = _shape(spec, where, max_side, None)
     y0, x0, y1, x1 = _bounds(spec, "bounds", shape, where)
     runs = spec.get("runs")
     n = (y1 - y0) * (x1 - x0)
     if not isinstance(runs, list):
         raise ValueError(f"{where}.runs: expected a list of run lengths, got {_short(runs)}")
-    for i, r in enumerate(runs):
-        _int(r, f"{where}.runs[{i}]", 0, n)
-    if sum(runs) != n:
-        raise ValueError(f"{where}.runs: run lengths sum to {sum(runs)}, expected {n} for bounds {[y0, x0, y1, x1]}")
-    values = np.arange(len(runs)) % 2
-    flat = np.repeat(values, runs).astype(np.float32)
-    out = np.zeros(shape, np.float32)
-    out[y0:y1, x0:x1] = flat.reshape(y1 - y0, x1 - x0)
-    return out
+    arr = None
+    if set(map(type, runs)) <= {int}:  # then numpy reads them, unless one is huge
+        try:
+            arr = np.array(runs, dtype=np.int64)
+        except OverflowError:
+            arr = None
+    if arr is None or arr.size and (arr.min() < 0 or arr.max() > n):
+        for i, r in enumerate(runs):  # the first bad one, named
+            _int(r, f"{where}.runs[{i}]", 0, n)
+    ends = np.cumsum(arr)  # runs are each <= n <= 2048**2, so the sum of a 2 MB body fits easily
+    total = int(ends[-1]) if ends.size else 0
+    if total != n:
+        raise ValueError(f"{where}.runs: run lengths sum to {total}, expected {n} for bounds {[y0, x0, y1, x1]}")
+    starts = ends - arr
+    starts, ends = starts[1::2], ends[1::2]  # the runs of 1s
+    keep = ends > starts
+    return _Box(shape, (y0, x0, y1, x1), starts=starts[keep], ends=ends[keep])
+
+
+def decode_bitstring(spec: dict, where: str = "mask", max_side: int = MAX_SIDE) -> np.ndarray:
+    """The original GANPaint mask {shape, bitbounds, bitstring} -> (h, w) float32 0/1."""
+    return _bitstring_box(spec, where, max_side).dense()
+
+
+def decode_runs(spec: dict, where: str = "mask", max_side: int = MAX_SIDE) -> np.ndarray:
+    """{shape, bounds, runs} -> (h, w) float32 0/1; runs alternate 0s and 1s, starting with 0s."""
+    return _runs_box(spec, where, max_side).dense()
+
+
+# --- pooling straight to the feature map -------------------------------------------------------------------
+
+
+def _windows(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch's adaptive pooling windows along one axis: [floor(i n_in / n_out), ceil((i + 1) n_in / n_out))."""
+    i = np.arange(n_out, dtype=np.int64)
+    return (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+
+
+def _prefix_at(a: np.ndarray, cuts: np.ndarray, axis: int) -> np.ndarray:
+    """Sums of ``a`` over [0, cut) along ``axis`` for each of the non-decreasing ``cuts`` (each in 0..len)."""
+    n = a.shape[axis]
+    edges = np.unique(np.concatenate([[0], cuts, [n]]))
+    seg = np.add.reduceat(a, edges[:-1], axis=axis, dtype=np.int64)  # sums over [edges[k], edges[k+1])
+    zero = np.zeros_like(np.take(seg, [0], axis=axis))
+    pre = np.concatenate([zero, np.cumsum(seg, axis=axis)], axis=axis)  # sums over [0, edges[k])
+    return np.take(pre, np.searchsorted(edges, cuts), axis=axis)
+
+
+def _row_prefix_from_runs(box: _Box, cuts: np.ndarray) -> np.ndarray:
+    """(box rows, len(cuts)): the 1s in each box row left of each column cut, from the runs (no raster)."""
+    y0, x0, y1, x1 = box.bounds
+    bh, bw, k = y1 - y0, x1 - x0, len(cuts)
+    ya, xa = np.divmod(box.starts, bw)
+    yb, xb = np.divmod(box.ends - 1, bw)
+    xb = xb + 1
+    one = ya == yb
+    # row segments [x_start, x_end): a run within one row; else its first row's tail and its last row's head
+    seg_y = np.concatenate([ya[one], ya[~one], yb[~one]])
+    seg_s = np.concatenate([xa[one], xa[~one], np.zeros(int((~one).sum()), np.int64)])
+    seg_e = np.concatenate([xb[one], np.full(int((~one).sum()), bw, np.int64), xb[~one]])
+    # whole rows between: +1 / -1 at their ends, summed down the rows (runs never overlap)
+    full = np.bincount(ya[~one] + 1, minlength=bh + 1) - np.bincount(yb[~one], minlength=bh + 1)
+    full = np.cumsum(full)[:bh]  # (bh,) 1 where a run covers the whole row
+    # a segment [s, e) holds (clip(c, s, e) - s) 1s left of cut c = sum over its events x < c of sign * (c - x)
+    ev_y = np.concatenate([seg_y, seg_y])
+    ev_x = np.concatenate([seg_s, seg_e])
+    ev_sign = np.concatenate([np.ones(len(seg_s)), -np.ones(len(seg_e))])
+    first = np.searchsorted(cuts, ev_x, side="right")  # the first cut right of the event: it counts from there
+    flat = ev_y * (k + 1) + first
+    count = np.bincount(flat, ev_sign, (bh * (k + 1))).reshape(bh, k + 1).cumsum(1)[:, :k]  # (bh, k)
+    moment = np.bincount(flat, ev_sign * ev_x, (bh * (k + 1))).reshape(bh, k + 1).cumsum(1)[:, :k]  # (bh, k)
+    out = cuts[None, :] * (count + full[:, None]) - moment
+    return np.rint(out).astype(np.int64)
+
+
+def _pool_box(box: _Box, size: tuple[int, int], pooling: Pooling) -> torch.Tensor:
+    """The mask pooled to ``size`` (h, w) as torch's adaptive avg (area) or max pooling would: from window sums
+    of an integral table taken only at the windows' edges."""
+    h, w = size
+    rs, re = _windows(box.shape[0], h)
+    cs, ce = _windows(box.shape[1], w)
+    rows, cols = np.unique(np.concatenate([rs, re])), np.unique(np.concatenate([cs, ce]))
+    y0, x0, y1, x1 = box.bounds
+    rcut = np.clip(rows - y0, 0, y1 - y0)
+    ccut = np.clip(cols - x0, 0, x1 - x0)
+    if y1 == y0 or x1 == x0:
+        table = np.zeros((len(rows), len(cols)), np.int64)
+    elif box.bits is not None:
+        table = _prefix_at(_prefix_at(box.bits, ccut, axis=1), rcut, axis=0)  # (len(rows), len(cols))
+    else:
+        table = _prefix_at(_row_prefix_from_runs(box, ccut), rcut, axis=0)
+    ia, ib = np.searchsorted(rows, rs), np.searchsorted(rows, re)
+    ja, jb = np.searchsorted(cols, cs), np.searchsorted(cols, ce)
+    sums = table[np.ix_(ib, jb)] - table[np.ix_(ia, jb)] - table[np.ix_(ib, ja)] + table[np.ix_(ia, ja)]  # (h, w)
+    if pooling == "max":
+        out = (sums > 0).astype(np.float32)
+    elif pooling == "area":
+        out = (sums / np.outer(re - rs, ce - cs)).astype(np.float32)
+    else:
+        raise ValueError(f"pooling must be 'area' or 'max', got {pooling!r}")
+    return torch.from_numpy(out)
+
+
+def pool_spec(
+    spec: Any,
+    raster: int,
+    size: tuple[int, int],
+    pooling: Pooling = "area",
+    where: str = "mask",
+    max_points: int = MAX_POINTS,
+    max_side: int = MAX_SIDE,
+) -> torch.Tensor:
+    """Any mask form -> (h, w) float32 pooled to ``size``; equals ``pool_mask(decode_mask(spec), size)[0]``
+    within float rounding, without rasterising bitmaps and run-length masks at their full size."""
+    if isinstance(spec, dict) and "points" in spec:
+        mask = torch.from_numpy(rasterize_polyline(spec, raster, where, max_points))  # (raster, raster), small
+        return pool_mask(mask, size, pooling)[0]
+    if isinstance(spec, str):
+        bits = _png_bool(spec, where, max_side)
+        return _pool_box(_Box(bits.shape, (0, 0, *bits.shape), bits=bits), size, pooling)
+    if isinstance(spec, dict) and "bitstring" in spec:
+        return _pool_box(_bitstring_box(spec, where, max_side), size, pooling)
+    if isinstance(spec, dict) and "runs" in spec:
+        return _pool_box(_runs_box(spec, where, max_side), size, pooling)
+    decode_mask(spec, raster, where, max_points, max_side)  # raises the error that names the field
+    raise AssertionError("unreachable")
+
+
+# --- admission: what a mask costs before it is decoded -------------------------------------------------------
+
+
+def _png_pixels(url: Any, max_side: int) -> int:
+    """Width x height from a PNG data URL's IHDR (the first 32 base64 characters), capped at max_side; else its
+    length (decoding will refuse it)."""
+    if not isinstance(url, str):
+        return 0
+    try:
+        head = base64.b64decode(url[len(PNG_PREFIX) : len(PNG_PREFIX) + 32], validate=True)
+    except (binascii.Error, ValueError):
+        return len(url)
+    if len(head) < 24 or head[12:16] != b"IHDR":
+        return len(url)
+    w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return min(w, max_side) * min(h, max_side)
+
+
+def _side(v: Any, max_side: int) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= max_side else max_side
+
+
+def mask_cost(spec: Any, raster: int, max_side: int = MAX_SIDE) -> int:
+    """What decoding ``spec`` allocates, read without decoding it: pixels (a polyline's raster, a PNG's size,
+    a bitstring's characters), plus points, runs and rows. Malformed parts cost their length or the most
+    they could (decoding refuses them); nothing here does arithmetic on the spec's numbers."""
+    if isinstance(spec, str):
+        return _png_pixels(spec, max_side)
+    if not isinstance(spec, dict):
+        return 0
+    if "points" in spec:
+        points = spec["points"]
+        return raster * raster + (len(points) if isinstance(points, list) else 0)
+    if "bitstring" in spec:
+        bits = spec["bitstring"]
+        if isinstance(bits, str) and bits.startswith("data:"):
+            shape = spec.get("shape")
+            if isinstance(shape, list) and len(shape) == 2:
+                return _png_pixels(bits, max_side) + _side(shape[0], max_side) * _side(shape[1], max_side)
+            return 2 * _png_pixels(bits, max_side)
+        return len(bits) if isinstance(bits, str) else 0
+    if "runs" in spec:
+        runs, shape = spec["runs"], spec.get("shape")
+        rows = _side(shape[0], max_side) if isinstance(shape, list) and shape else 0
+        return (len(runs) if isinstance(runs, list) else 0) + rows
+    return 0
+
+
+@dataclass
+class MaskJob:
+    spec: Any
+    raster: int
+    size: tuple[int, int]
+    where: str
+    limits: tuple[int, int]  # (max_points, max_side)
+    pooling: Pooling
+    cost: int
+    result: torch.Tensor | None = None
+
+    def run(self) -> torch.Tensor:
+        self.result = pool_spec(self.spec, self.raster, self.size, self.pooling, self.where, *self.limits)
+        return self.result
+
+
+class MaskPlan:
+    """A request's masks, collected by building its edits once while this plan is ``PLAN``: every mask is
+    costed (all of them, cached or not: ``budget`` per request, past it a ValueError naming the mask), and
+    the ones not in the cache become jobs with a placeholder. The api then admits and runs the jobs off the
+    event loop, and builds the edits again, now from the results."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.cost = 0
+        self.jobs: dict[Any, MaskJob] = {}
+        self.building = True  # the first build: count the cost
+
+    def pooled(self, key, spec, raster, size, where, limits, pooling, cached) -> torch.Tensor:
+        """The pooled mask for ``key``: from this plan, the cache (``cached(key)``), or a placeholder."""
+        job = self.jobs.get(key)
+        if job is not None and job.result is not None:
+            return job.result
+        if self.building:
+            cost = mask_cost(spec, raster, limits[1])
+            self.cost += cost
+            if self.cost > self.budget:
+                raise ValueError(
+                    f"{where}: the request's masks decode to {self.cost:,} pixels, points and runs so far; "
+                    f"at most {self.budget:,} per request (max_mask_pixels)"
+                )
+        hit = cached(key)
+        if hit is not None:
+            return hit
+        if job is None:
+            job = MaskJob(spec, raster, size, where, limits, pooling, mask_cost(spec, raster, limits[1]))
+            self.jobs[key] = job
+        if not self.building:  # a second build found a mask it had not planned: decode it here
+            return job.run()
+        return torch.zeros(size)  # a placeholder: the first build's edits are discarded
+
+    def pending(self) -> list[MaskJob]:
+        return [j for j in self.jobs.values() if j.result is None]
+
+    def decode(self) -> None:
+        """Run every pending job, in order (the first bad mask raises its ValueError)."""
+        for job in self.pending():
+            job.run()
+
+
+PLAN: ContextVar[MaskPlan | None] = ContextVar("ganpaint_mask_plan", default=None)
 
 
 def encode_runs(mask: np.ndarray) -> dict:

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from ganpaint.engine import LoadedModel, NotFoundError
-from ganpaint.masks import MAX_POINTS, MAX_SIDE, decode_mask
-from ganpaint.nn.intervene import Pooling, UnitEdit, pool_mask
+from ganpaint.masks import MAX_POINTS, MAX_SIDE, PLAN, pool_spec
+from ganpaint.nn.intervene import Pooling, UnitEdit
 
 MAX_STRENGTH = 20
 MIN_RASTER = 256  # polylines are drawn at least this fine before pooling, so area fractions are smooth
@@ -47,21 +47,34 @@ class _MaskCache:
     def pooled(
         self, spec: Any, raster: int, size: tuple[int, int], where: str, limits: tuple[int, int], pooling: Pooling
     ) -> torch.Tensor:
-        text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+        try:
+            text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+        except RecursionError as exc:
+            raise ValueError(f"{where}: nested too deep") from exc
         # keyed by a digest: a mask's JSON may be up to a request body long, and the cache keeps 2048 keys
         key = (hashlib.sha256(text.encode()).digest(), raster, size, limits, pooling)
+        plan = PLAN.get()
+        if plan is not None:  # the api is planning a request: cost it, decode later off the loop (masks.MaskPlan)
+            return plan.pooled(key, spec, raster, size, where, limits, pooling, self.get)
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        pooled = pool_spec(spec, raster, size, pooling, where, *limits)  # (h, w) area fractions (or max)
+        self.put(key, pooled)
+        return pooled
+
+    def get(self, key: tuple) -> torch.Tensor | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
-                return hit
-        mask = decode_mask(spec, raster, where, max_points=limits[0], max_side=limits[1])  # (H, W)
-        pooled = pool_mask(mask, size, pooling)[0]  # (h, w) area fractions (or max)
+            return hit
+
+    def put(self, key: tuple, pooled: torch.Tensor) -> None:
         with self._lock:
             self._items[key] = pooled
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
-        return pooled
 
 
 MASKS = _MaskCache()

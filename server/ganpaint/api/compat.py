@@ -16,6 +16,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, data_url
+from ganpaint.api.edits import planned
+from ganpaint.api.errors import nesting_depth, short
 from ganpaint.api.schemas import Finite, ImageId
 from ganpaint.engine import RenderJob
 from ganpaint.nn.intervene import UnitEdit
@@ -24,6 +26,7 @@ from ganpaint.strokes import pooled_mask
 
 router = APIRouter(prefix="/api", tags=["ganpaint-compat"])
 JPEG_QUALITY = 99  # the original's
+MAX_ECHO_DEPTH = 32  # lists/dicts in a field the answer echoes back
 
 
 class Ablation(BaseModel):
@@ -136,8 +139,11 @@ def read_levels(
 
 
 @router.post("/generate")
-def create_generation(body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep, gate: GateDep) -> dict:
+async def create_generation(
+    body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep, gate: GateDep
+) -> dict:
     """The original POST /api/generate: ids or zs, interventions -> {request, res: [{id, d}]}."""
+    check_echo(body)  # before any work: the answer echoes the request
     m = engine.model(body.project)
     if (body.ids is None) == (body.zs is None):
         raise ValueError("ids/zs: give exactly one of 'ids' or 'zs'")
@@ -145,7 +151,8 @@ def create_generation(body: CompatGenerateRequest, engine: EngineDep, settings: 
     field = "ids" if body.ids is not None else "zs"
     if not 1 <= len(rows) <= settings.max_images:
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
-    edits = translate(m, settings, body.interventions or [])
+    # masks costed and admitted, then decoded off the event loop and AnyIO's pool (api/edits.py)
+    edits = await planned(lambda: translate(m, settings, body.interventions or []), settings)
     res = []
     with gate.admit(len(rows)):
         for i, row in enumerate(rows):
@@ -156,12 +163,23 @@ def create_generation(body: CompatGenerateRequest, engine: EngineDep, settings: 
                     raise ValueError(f"zs[{i}]: expected {m.generator.z_dim} numbers, got {len(row)}")
                 z = torch.tensor(row, dtype=torch.float32)  # (z_dim,)
                 job = RenderJob(m.id, z=z, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
-            frame = engine.render(job)  # this thread waits; baseline mode renders here under the global lock
+            frame = await engine.render_async(job)  # baseline mode renders here under the global lock
             item = {"d": data_url(frame.data, frame.media_type)}
             if body.ids is not None:
                 item["id"] = row
             res.append(item)
     return {"request": body.model_dump(exclude_none=True), "res": res}
+
+
+def check_echo(body: CompatGenerateRequest) -> None:
+    """The answer echoes the request (as the original's): unknown fields, ``return_urls`` and masks nested
+    deeper than ``MAX_ECHO_DEPTH`` are refused (422 naming the field, not quoting it) before any work."""
+    fields = {**(body.model_extra or {}), "return_urls": body.return_urls}
+    for i, iv in enumerate(body.interventions or []):
+        fields[f"interventions[{i}].mask"] = iv.mask
+    for name, value in fields.items():
+        if nesting_depth(value, MAX_ECHO_DEPTH) > MAX_ECHO_DEPTH:
+            raise ValueError(f"{short(name, 40)}: nested deeper than {MAX_ECHO_DEPTH} levels")
 
 
 def translate(m, settings, interventions: list[Intervention]) -> list[UnitEdit]:

@@ -1,26 +1,63 @@
-"""Request strokes and raw unit edits -> the engine's ``UnitEdit`` list, with limits and exact errors."""
+"""Request strokes and raw unit edits -> the engine's ``UnitEdit`` list, with limits and exact errors.
+
+Masks are admitted before they are decoded (``planned``): the edits are built once on the event loop with
+a ``MaskPlan`` that costs every mask (``max_mask_pixels`` per request, past it 422 naming the mask) and
+notes the ones not cached, without decoding any; ``MASK_DECODER`` admits that work or refuses it at once
+(``BusyError``: 503 + Retry-After) and decodes it on its own threads; then the edits are built again from
+the results. Nothing decodes on the event loop or on AnyIO's thread pool.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
+from ganpaint.api.gate import MaskDecoder
 from ganpaint.api.schemas import StrokeIn, UnitEditIn
 from ganpaint.api.settings import Settings
 from ganpaint.engine import LoadedModel, NotFoundError
+from ganpaint.masks import PLAN, MaskPlan
 from ganpaint.nn.intervene import UnitEdit
-from ganpaint.strokes import Stroke, pooled_mask, stroke_edits
+from ganpaint.strokes import MASKS, Stroke, pooled_mask, stroke_edits
 
-# masks decode here, off the event loop (one thread: a big mask delays only its own request, never the loop)
-MASK_THREAD = ThreadPoolExecutor(1, thread_name_prefix="ganpaint-masks")
+MASK_DECODER = MaskDecoder()  # per process: its threads are the process's, its limits come with each request
+T = TypeVar("T")
 
 
 async def build_edits_async(*args, **kwargs) -> list[UnitEdit]:
-    """``build_edits`` on the mask thread."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(MASK_THREAD, functools.partial(build_edits, *args, **kwargs))
+    """``build_edits`` with its masks admitted and decoded off the event loop (``planned``)."""
+    settings = args[1] if len(args) > 1 else kwargs["settings"]
+    return await planned(functools.partial(build_edits, *args, **kwargs), settings)
+
+
+def _build(build: Callable[[], T], plan: MaskPlan) -> T:
+    token = PLAN.set(plan)
+    try:
+        return build()
+    finally:
+        PLAN.reset(token)
+
+
+async def planned(build: Callable[[], T], settings: Settings) -> T:
+    """Run ``build`` (which pools masks through ``ganpaint.strokes.MASKS``) with its masks costed, admitted,
+    and decoded on ``MASK_DECODER``; ValueError/NotFoundError name the field, BusyError means retry."""
+    plan = MaskPlan(settings.max_mask_pixels)
+    out = _build(build, plan)  # validates everything else and costs every mask; decodes nothing
+    jobs = plan.pending()
+    if not jobs:
+        return out  # every mask was cached: these edits are final
+    cost = sum(j.cost for j in jobs)
+
+    def decode() -> None:
+        plan.decode()
+        for key, job in plan.jobs.items():
+            MASKS.put(key, job.result)
+
+    await asyncio.wrap_future(MASK_DECODER.submit(decode, cost, settings.max_mask_backlog))
+    plan.building = False
+    return _build(build, plan)
 
 
 def build_edits(

@@ -1,4 +1,5 @@
-"""A cap on the images REST requests may have rendering at once, per worker.
+"""Caps on work admitted before it is done, per worker: images REST requests may have rendering at once
+(``RenderGate``) and mask decoding (``MaskDecoder``).
 
 Websocket painters never queue (latest wins), but REST callers each wait for their images: without a cap a
 burst of large /generate requests queues without bound and every caller times out. Past the cap a request
@@ -7,9 +8,12 @@ gets 503 with Retry-After at once; a request alone is always admitted, whatever 
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 
 class BusyError(Exception):
@@ -36,3 +40,59 @@ class RenderGate:
         finally:
             with self._lock:
                 self.in_flight -= images
+
+
+SMALL_COST = 1 << 20  # a request whose masks to decode cost at most this (16 new page strokes) takes the small lane
+SMALL_BACKLOG = 1 << 23  # the small lane's backlog limit (a small request waits behind at most this much work)
+
+
+def _lower_priority(step: int) -> None:
+    """Raise the calling thread's nice value by ``step`` (Linux: a thread is a task), so a lane of big decodes
+    yields the cores to the event loop, the render thread and the small lane; elsewhere a no-op."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except (AttributeError, OSError):
+        pass
+
+
+class _Lane:
+    def __init__(self, name: str, nice: int = 0):
+        init = (lambda: _lower_priority(nice)) if nice else None
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=name, initializer=init)
+        self.backlog = 0  # cost admitted and not yet decoded
+
+
+class MaskDecoder:
+    """Where masks decode: admitted before any work by their cost (``ganpaint.masks.mask_cost``), then run on
+    threads of its own (never AnyIO's pool, which serves /health and the sync routes, never the event loop).
+
+    Two lanes of one thread each. A request whose masks cost at most ``SMALL_COST`` (a page update: the strokes
+    not already cached) takes the small lane, anything bigger the large lane, whose thread runs at a lower CPU
+    priority. Each lane admits work up to its backlog (small: ``SMALL_BACKLOG``; large: ``max_mask_backlog``);
+    past it the request gets ``BusyError`` at once (503 + Retry-After; an error message on the websocket). A
+    request alone in its lane is always admitted (its size is bounded by ``max_mask_pixels``). So a small
+    request waits behind at most ``SMALL_BACKLOG`` of other work, whatever the large lane holds."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.small = _Lane("ganpaint-masks-small")
+        self.large = _Lane("ganpaint-masks", nice=5)
+
+    def submit(self, fn: Callable[[], Any], cost: int, max_backlog: int) -> Future:
+        lane, limit = (self.small, SMALL_BACKLOG) if cost <= SMALL_COST else (self.large, max_backlog)
+        with self._lock:
+            if lane.backlog and lane.backlog + cost > limit:
+                raise BusyError(
+                    f"server: busy, masks of cost {lane.backlog:,} decoding for other requests "
+                    f"(backlog limit {limit:,}{'' if lane is self.small else ', max_mask_backlog'}); retry shortly"
+                )
+            lane.backlog += cost
+        future = lane.executor.submit(fn)
+
+        def release(_: Future) -> None:  # when the work ends (or is cancelled before it starts), not the request
+            with self._lock:
+                lane.backlog -= cost
+
+        future.add_done_callback(release)
+        return future

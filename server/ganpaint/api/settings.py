@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)
     max_rest_images: int = Field(32, ge=1)  # images rendering for REST requests at once per worker; past it: 503
+    max_mask_pixels: int = Field(1 << 24, ge=1)  # mask decoding per request: pixels, points, runs; past it: 422
+    max_mask_backlog: int = Field(1 << 25, ge=1)  # big mask decoding admitted at once per worker; past it: 503
 
     # connections and faults (docs/reliability.md)
     max_connections: int = Field(64, ge=1)  # concurrent /ws/paint connections per worker; past it: close 1013
