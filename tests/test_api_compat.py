@@ -51,7 +51,8 @@ def test_read_rankings(client):
 
 def test_read_levels(client):
     body = client.get("/api/levels", params={"project": "tiny", "layer": "layer4", "quantiles": 0.99}).json()
-    assert body["res"] == [[3.0]] * 16
+    # the brushes' draw values (tree 0-7 at 4, grass 8-15 at 3, sky [15, 0] at 5: shared units get the mean)
+    assert body["res"] == [[4.5]] + [[4.0]] * 7 + [[3.0]] * 7 + [[4.0]]
 
 
 def test_create_generation_ids_and_zs(client):
@@ -59,7 +60,7 @@ def test_create_generation_ids_and_zs(client):
     assert r.status_code == 200
     body = r.json()
     assert body["request"] == {"project": "tiny", "ids": [1, 2]}
-    assert [x["id"] for x in body["res"]] == [1, 2] and image(body["res"][0]["d"]).shape == (32, 32, 3)
+    assert [x["id"] for x in body["res"]] == [1, 2] and image(body["res"][0]["d"]).shape == (256, 256, 3)
     from ganpaint.nn.proggan import image_latents
 
     z = image_latents([1], 16).tolist()

@@ -13,15 +13,17 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from ganpaint import __version__
-from ganpaint.api import compat, errors, ws
+from ganpaint.api import classic, compat, errors, ws
 from ganpaint.api.gate import RenderGate
 from ganpaint.api.routes import health, models, render, reports
 from ganpaint.api.schemas import ERROR_RESPONSES
+from ganpaint.api.serving import BodyTimeout
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine
 
@@ -144,11 +146,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.render_gate = RenderGate(1 << 30 if settings.baseline else settings.max_rest_images)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Draining, registry=app.state.paint)
+    app.add_middleware(BodyTimeout, timeout=settings.body_timeout)  # 408 for a stalled body (api/serving.py)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # outermost, so refusals (413, 503) carry the headers too; websockets pass through untouched
+        allow = ["*"] if "*" in origins else origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=allow,
+            allow_methods=["GET", "HEAD", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
     errors.install(app)
     for module in (health, models, render, reports):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(compat.router)
+    app.include_router(classic.router)  # demo mode's /data/<project>/cache/img/id/<id>.jpg
+    if settings.classic_client is not None:
+        classic.add_classic_client(app, settings.classic_client)
     if (settings.web_dir / "index.html").is_file():
         # mounted last, so it never shadows an API route
         app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")

@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch threads per worker (default: all cores)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="default float32")
     p.add_argument("--baseline", action="store_true", help="the original GANPaint server's design (benchmarks)")
+    p.add_argument(
+        "--classic-client",
+        metavar="DIR",
+        help="serve the original GANPaint client you downloaded (its client_dist/) at /client/ (docs/api.md)",
+    )
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_serve)
 
@@ -58,9 +63,16 @@ def _serve(args: argparse.Namespace) -> None:
             os.environ[env] = str(os.path.abspath(value) if name.endswith("_dir") else value)
     if args.baseline:
         os.environ["GANPAINT_BASELINE"] = "1"
+    if args.classic_client:
+        if not os.path.isfile(os.path.join(args.classic_client, "ganpaint.html")):
+            where = repr(args.classic_client)
+            print(f"ganpaint serve: error: --classic-client: no ganpaint.html in {where}", file=sys.stderr)
+            raise SystemExit(2)
+        os.environ["GANPAINT_CLASSIC_CLIENT"] = os.path.abspath(args.classic_client)
 
     import uvicorn
 
+    from ganpaint.api.serving import uvicorn_options
     from ganpaint.api.settings import Settings
     from ganpaint.api.startup import startup_problem
 
@@ -80,7 +92,7 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
-        ws_max_size=2 * settings.max_ws_message_bytes,
+        **uvicorn_options(settings),  # limits and timeouts for facing clients directly (api/serving.py)
     )
 
 

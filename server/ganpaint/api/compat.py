@@ -4,17 +4,20 @@ An unchanged GANPaint client can paint through ganpaint: the ``project`` is the 
 answer shapes follow netdissect/server.py (../shared/docs/anchors.md 1.1-1.3): ``{request, res}``
 answers, masks ``{shape, bitbounds, bitstring}`` with a 0/1 string or a PNG data URL, max pooling
 unless ``maskpooling`` is ``mean``, and several interventions composited "over" (which is what applying
-them in order computes). Images come back as JPEG q99 data URLs, as the original's inline answers.
+them in order computes). Images come back as JPEG q99 data URLs, as the original's inline answers, at the
+client's canvas size ``classic_image_size`` (256 px; upscaled nearest-neighbour from smaller models).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import torch
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from ganpaint.api.classic import classic_jpeg, classic_levels, classic_rankings, classic_size
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, data_url
 from ganpaint.api.edits import planned
 from ganpaint.api.errors import nesting_depth, short
@@ -111,15 +114,7 @@ def read_recipes(engine: EngineDep, project: Annotated[str, Query(max_length=64)
 def read_rankings(engine: EngineDep, project: Annotated[str, Query(max_length=64)], layer: str) -> dict:
     """One ranking per concept, named '<concept>-<ranking>'; ascending scores put the best units first."""
     m = engine.model(project)
-    pre = m.dissection(check_layer(m, layer))
-    channels = pre.feature_shape[0]
-    res = []
-    for c in pre.concepts.values():
-        scores = [0.0] * channels
-        for i, u in enumerate(c.units):
-            scores[u] = float(i - len(c.units))  # -n for the best, -1 for the last chosen, 0 for the rest
-        res.append({"name": f"{c.name}-{c.ranking}", "metric": c.ranking, "scores": scores})
-    res.sort(key=lambda r: r["name"])
+    res = classic_rankings(m.dissection(check_layer(m, layer)))  # the brush's draw units first (api/classic.py)
     return {"request": {"project": project, "layer": layer}, "res": res}
 
 
@@ -127,14 +122,15 @@ def read_rankings(engine: EngineDep, project: Annotated[str, Query(max_length=64
 def read_levels(
     engine: EngineDep, project: Annotated[str, Query(max_length=64)], layer: str, quantiles: float = 0.99
 ) -> dict:
-    """Each unit's 0.99 activation quantile (the original client draws with levels[unit][0])."""
+    """The value the original client writes into each unit when it draws (levels[unit][0]): the brushes' draw
+    values (a unit shared by several brushes: their mean), the 0.99 quantile for units no brush uses."""
     m = engine.model(project)
     pre = m.dissection(check_layer(m, layer))
     if quantiles != 0.99:
         raise ValueError(f"quantiles: only 0.99 is precomputed, got {quantiles}")
     return {
         "request": {"project": project, "layer": layer, "quantiles": quantiles},
-        "res": [[float(u["quantile_99"])] for u in pre.units],
+        "res": [[v] for v in classic_levels(pre)],
     }
 
 
@@ -154,17 +150,18 @@ async def create_generation(
     # masks costed and admitted, then decoded off the event loop and AnyIO's pool (api/edits.py)
     edits = await planned(lambda: translate(m, settings, body.interventions or []), settings)
     res = []
+    side = classic_size(m, settings.classic_image_size)  # the client's canvas (api/classic.py)
     with gate.admit(len(rows)):
         for i, row in enumerate(rows):
             if body.ids is not None:
-                job = RenderJob(m.id, image=row, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
+                job = RenderJob(m.id, image=row, edits=edits, fmt="png")
             else:
                 if len(row) != m.generator.z_dim:
                     raise ValueError(f"zs[{i}]: expected {m.generator.z_dim} numbers, got {len(row)}")
                 z = torch.tensor(row, dtype=torch.float32)  # (z_dim,)
-                job = RenderJob(m.id, z=z, edits=edits, fmt="jpeg", quality=JPEG_QUALITY)
+                job = RenderJob(m.id, z=z, edits=edits, fmt="png")
             frame = await engine.render_async(job)  # baseline mode renders here under the global lock
-            item = {"d": data_url(frame.data, frame.media_type)}
+            item = {"d": data_url(await asyncio.to_thread(classic_jpeg, frame.data, side), "image/jpeg")}
             if body.ids is not None:
                 item["id"] = row
             res.append(item)

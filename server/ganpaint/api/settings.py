@@ -44,3 +44,14 @@ class Settings(BaseSettings):
     ws_send_timeout: float = Field(30.0, gt=0)  # seconds a frame may wait on a client that does not read
     ws_origins: str = ""  # extra allowed Origin values, comma-separated ("*" = any); same origin and localhost always
     drain_timeout: float = Field(10.0, ge=0)  # SIGTERM: seconds to finish frames in flight before closing
+    # ganpaint serve facing clients directly (api/serving.py; docs/reliability.md)
+    header_timeout: float = Field(10.0, gt=0)  # seconds for a request's headers to arrive; else the connection closes
+    body_timeout: float = Field(30.0, gt=0)  # seconds for a request body to arrive in full; else 408
+    max_header_bytes: int = Field(64 * 1024, ge=1024)  # request line + headers; past it uvicorn answers 431/400
+    max_open_connections: int = Field(200, ge=1)  # HTTP + websocket connections per worker; past it 503
+    shutdown_timeout: float = Field(3.0, ge=0)  # SIGTERM: after the drain, seconds before open requests are cut
+
+    # the original GANPaint client (docs/api.md, "Running the original GANPaint client")
+    classic_image_size: int = Field(256, ge=0, le=4096)  # /api image side (its canvas); 0 = the model's own
+    cors_origins: str = ""  # CORS on /api and REST: "" = off, "*" = any, or comma-separated origins
+    classic_client: Path | None = None  # a downloaded client folder served read-only at /client/

@@ -1,0 +1,194 @@
+"""What the original GANPaint client needs beyond /api: its image size, its draw recipe, demo mode's data route
+and its own files at /client/ (docs/api.md, "Running the original GANPaint client").
+
+The client (gandissect client/ts/ganpaint.ts, read, not copied) draws on a 256 px canvas, the picture at its
+natural size in the top-left corner and a 32 x 32 mask canvas stretched over the whole canvas. So /api images
+come at ``classic_image_size`` px (upscaled without smoothing from smaller models), and the mask, which then
+covers exactly the picture, maps onto the whole image. Its brush for a ranking ``r`` at strength ``n`` sets the
+first ``n`` units of an ascending sort of ``r``'s scores to ``levels[unit][0]`` (alpha 1; 0 to erase), ``n``
+4, 10 or 15 (the default). ``classic_rankings`` and ``classic_levels`` choose what those routes answer so that
+this recipe paints what ganpaint's own draw brush paints (scripts/classic_recipe_table.py measures it).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from PIL import Image
+
+from ganpaint.api.deps import EngineDep, GateDep, SettingsDep
+from ganpaint.engine import LoadedModel, NotFoundError, RenderJob
+from ganpaint.precomputed import Precomputed
+
+log = logging.getLogger("ganpaint")
+router = APIRouter(tags=["ganpaint-compat"])
+JPEG_QUALITY = 99  # the original's
+DEMO_PROJECT = "churchoutdoor"  # the only project the client's demo mode knows (its built-in rankings and levels)
+DEMO_LAYER, DEMO_CHANNELS = "layer4", 512
+LEVEL_RULES = ("draw", "quantile_99")
+_warned: set[str] = set()
+
+
+# ------------------------------------------------------------------------------ images at the client's size
+
+
+def classic_size(m: LoadedModel, size: int) -> int:
+    """The side of /api images: ``size`` (the client's canvas), or the model's own when it is larger (never
+    downscaled; logged once, as the client's canvas then shows only the top-left part)."""
+    res = m.generator.resolution
+    if size and res > size and m.id not in _warned:
+        _warned.add(m.id)
+        log.warning(
+            "ganpaint: model %r is %d px, larger than classic_image_size %d: /api images stay %d px (never "
+            "downscaled); the original client's canvas shows their top-left %d px",
+            *(m.id, res, size, res, size),
+        )
+    return max(res, size)
+
+
+def classic_jpeg(png: bytes, side: int) -> bytes:
+    """A rendered PNG -> JPEG q99 at ``side`` px, upscaled nearest-neighbour (each pixel a block) if smaller."""
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    if img.size != (side, side):
+        img = img.resize((side, side), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ the client's draw recipe
+
+
+def brush_order(pre: Precomputed) -> dict[str, list[int]]:
+    """Per concept, every unit of the layer in the order the client should take them: the brush's draw units
+    first (best first), then units no brush draws with, then the other brushes' units (by their best rank)."""
+    channels = pre.feature_shape[0]
+    best_rank = [len(pre.units)] * channels
+    for c in pre.concepts.values():
+        for i, u in enumerate(c.units):
+            best_rank[u] = min(best_rank[u], i)
+    rest = sorted(range(channels), key=lambda u: (-best_rank[u], u))  # no brush first, then the least used
+    out = {}
+    for name, c in pre.concepts.items():
+        mine = set(c.units)
+        out[name] = list(c.units) + [u for u in rest if u not in mine]
+    return out
+
+
+def classic_rankings(pre: Precomputed) -> list[dict]:
+    """One ranking per concept, '<concept>-<ranking>'; ascending scores give ``brush_order`` (-C .. -1)."""
+    channels = pre.feature_shape[0]
+    res = []
+    for name, order in brush_order(pre).items():
+        scores = [0.0] * channels
+        for i, u in enumerate(order):
+            scores[u] = float(i - channels)
+        c = pre.concepts[name]
+        res.append({"name": f"{name}-{c.ranking}", "metric": c.ranking, "scores": scores})
+    return sorted(res, key=lambda r: r["name"])
+
+
+def classic_levels(pre: Precomputed, rule: str = "draw", strength: int = 15) -> list[float]:
+    """The one value per unit the client writes when drawing. ``quantile_99``: the unit's 0.99 activation
+    quantile (the original server's answer). ``draw``: the brushes' own draw values; a unit that several
+    brushes draw with (among their first ``strength`` units) gets the mean of their values (measured on scenes64
+    layer4: closer to the brushes than weighting by rank or taking the best-ranked brush's value); a unit no
+    brush draws with keeps its quantile."""
+    if rule not in LEVEL_RULES:
+        raise ValueError(f"rule: expected one of {', '.join(LEVEL_RULES)}, got {rule!r}")
+    levels = [float(u["quantile_99"]) for u in pre.units]
+    if rule == "quantile_99":
+        return levels
+    total, count = [0.0] * len(levels), [0] * len(levels)
+    for c in pre.concepts.values():
+        for u, v in zip(c.units[:strength], c.draw_values[:strength], strict=True):
+            total[u] += v
+            count[u] += 1
+    return [t / n if n else q for t, n, q in zip(total, count, levels, strict=True)]
+
+
+# ------------------------------------------------------------------------------ demo mode's data route
+
+
+def demo_model(engine, project: str) -> LoadedModel:
+    """The model demo mode paints on, or NotFoundError saying why demo mode cannot work on this server."""
+    have = ", ".join(engine.available_models()) or "none"
+    expert = f"open the client with ?expert=1 to paint this server's models ({have})"
+    if project != DEMO_PROJECT:
+        raise NotFoundError(
+            f"project: demo mode of the original GANPaint client paints only {DEMO_PROJECT!r} (its built-in "
+            f"rankings and levels), got {project!r}: {expert}"
+        )
+    if project not in engine.available_models():
+        raise NotFoundError(
+            f"project: demo mode of the original GANPaint client paints {DEMO_PROJECT!r}, which this server does "
+            f"not have: {expert}, or register the LSUN church ProGAN as {DEMO_PROJECT!r} (docs/api.md)"
+        )
+    m = engine.model(project)
+    c = m.generator.feature_shape(DEMO_LAYER)[0] if DEMO_LAYER in m.generator.layer_names else 0
+    if c != DEMO_CHANNELS:
+        raise NotFoundError(
+            f"project: demo mode's built-in rankings and levels are for {DEMO_LAYER} of the LSUN church ProGAN "
+            f"({DEMO_CHANNELS} units); model {project!r} has {c} {DEMO_LAYER} units: {expert}"
+        )
+    return m
+
+
+@router.get("/data/{project}/cache/img/id/{image}.jpg", response_class=Response)
+def read_demo_image(
+    project: Annotated[str, PathParam(max_length=64)],
+    image: Annotated[int, PathParam(ge=0, le=99999)],
+    engine: EngineDep,
+    settings: SettingsDep,
+    gate: GateDep,
+) -> Response:
+    """Demo mode's picture of image ``image`` (the original served a cached file): JPEG q99 at the client's size."""
+    m = demo_model(engine, project)
+    with gate.admit(1):
+        frame = engine.render(RenderJob(m.id, image=image, fmt="png"))  # this (pool) thread waits
+    data = classic_jpeg(frame.data, classic_size(m, settings.classic_image_size))
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+
+
+# ------------------------------------------------------------------------------ the client's own files
+
+
+def classic_client_file(folder: Path, path: str) -> Path:
+    """The file ``path`` names inside ``folder`` (a folder: its index.html), or NotFoundError. Refused: any
+    '.', '..' or hidden (dot) part, backslashes, NUL, and anything that resolves (symlinks included) outside
+    the folder; only plain files are served."""
+    root = folder.resolve()
+    parts = [p for p in path.split("/") if p]
+    if any(p.startswith(".") or "\\" in p or "\0" in p for p in parts):
+        raise NotFoundError(f"path: no file {path!r} in the classic client folder")
+    target = root.joinpath(*parts)
+    if target.is_dir():
+        target = target / "index.html"
+    target = target.resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise NotFoundError(f"path: no file {path!r} in the classic client folder")
+    return target
+
+
+def add_classic_client(app, folder: Path) -> None:
+    """GET/HEAD /client/<path>: the files of a client folder the user downloaded (read-only, path-safe), as the
+    original server served its client_dist/ (same origin as /api, so the client needs no ``api=`` parameter)."""
+    if not Path(folder).is_dir():
+        raise ValueError(f"classic_client: {str(folder)!r} is not a folder")
+
+    @app.get("/client", include_in_schema=False)
+    def read_classic_client_root() -> RedirectResponse:
+        return RedirectResponse("/client/ganpaint.html", status_code=307)
+
+    @app.api_route("/client/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    def read_classic_client(path: str) -> FileResponse:
+        target = classic_client_file(Path(folder), path)
+        media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return FileResponse(target, media_type=media)
