@@ -14,6 +14,7 @@ drawn); the server never drops the newest render, so "frame seq == sent seq" mea
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 
@@ -266,6 +268,7 @@ def test_paint_undo_redo_share(open_page):
     assert w.pixels() == painted
     assert page.locator("#stroke-list .stroke-row").count() == 1
 
+    page.locator("#export-size").select_option("native")  # the model's own frame, byte for byte
     with page.expect_download() as png:
         page.locator("[data-action=download]").click()
     assert Path(png.value.path()).read_bytes() == painted_bytes
@@ -353,3 +356,335 @@ def test_page_paints_a_256px_model(open_page):
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "page_256px.png"))
     assert w.errors == []
+
+
+# ---- a teacher's demo without surprises (issue 22) -------------------------------------------------------------
+
+
+def _strokes(w: Watched) -> int:
+    return int(w.page.evaluate("document.body.dataset.strokes"))
+
+
+def _image(w: Watched) -> int:
+    return int(w.page.evaluate("document.body.dataset.image"))
+
+
+def _open_id(w: Watched, image: int) -> None:
+    """Open an image with the Image id box (as a user types it)."""
+    w.page.locator("#image-id").fill(str(image))
+    w.page.locator("#image-form button[type=submit]").click()
+
+
+def _paint(w: Watched, y: float = 0.5) -> list[int]:
+    w.page.locator("#concept-palette label").first.click()
+    before = _strokes(w)
+    w.drag([(0.2, y), (0.8, y)])
+    w.page.wait_for_function(f"document.body.dataset.strokes === '{before + 1}'")
+    w.settle()
+    return w.pixels()
+
+
+def _saved(w: Watched) -> None:
+    """Wait until the page has written its paintings to local storage (it debounces the write)."""
+    w.page.evaluate("delete document.body.dataset.savedAt")
+    w.page.wait_for_function("document.body.dataset.savedAt !== undefined")
+
+
+def test_opening_the_open_image_keeps_the_painting(open_page):
+    """Clicking the current image's thumbnail, or Open with its id, is not destructive."""
+    w = open_page("/#model=tiny&image=3")
+    painted = _paint(w)
+    w.page.locator('#gallery-strip .thumb[data-image="3"]').click()
+    _open_id(w, 3)
+    w.settle()
+    assert _strokes(w) == 1 and w.pixels() == painted
+    assert w.page.locator("[data-action=undo]").is_enabled()
+    assert w.errors == []
+
+
+def test_switching_images_and_back_restores_painting_and_undo(open_page):
+    w = open_page("/#model=tiny&image=3")
+    original3 = w.pixels()
+    painted3 = _paint(w)
+    w.page.locator('#gallery-strip .thumb[data-image="5"]').click()
+    w.settle()
+    assert _image(w) == 5 and _strokes(w) == 0
+    painted5 = _paint(w, y=0.3)
+    _open_id(w, 3)
+    w.settle()
+    assert _image(w) == 3 and _strokes(w) == 1 and w.pixels() == painted3
+    # opening another image is a step: undo goes back to image 5 and its painting, redo forward again
+    w.page.keyboard.press("Control+Z")
+    w.page.wait_for_function("document.body.dataset.image === '5'")
+    w.settle()
+    assert _strokes(w) == 1 and w.pixels() == painted5
+    w.page.keyboard.press("Control+Shift+Z")
+    w.page.wait_for_function("document.body.dataset.image === '3'")
+    w.settle()
+    assert _strokes(w) == 1 and w.pixels() == painted3
+    # image 3's own undo history is still there under the switch
+    w.page.locator("[data-action=undo]").click()  # back to 5
+    w.page.locator("[data-action=undo]").click()  # 5 without its stroke
+    w.page.locator("[data-action=undo]").click()  # back to 3
+    w.page.locator("[data-action=undo]").click()  # 3 without its stroke
+    w.page.wait_for_function("document.body.dataset.image === '3' && document.body.dataset.strokes === '0'")
+    w.settle()
+    assert w.pixels() == original3
+    assert w.page.locator("[data-action=undo]").is_disabled()
+    assert w.errors == []
+
+
+def test_painting_and_history_survive_a_reload(open_page):
+    w = open_page("/#model=tiny&image=3")
+    original = w.pixels()
+    painted = _paint(w)
+    _saved(w)
+    assert w.page.evaluate("location.hash") == ""  # the applied link left the address bar: reload restores
+    w.page.reload()
+    w.settle()
+    assert _image(w) == 3 and _strokes(w) == 1 and w.pixels() == painted
+    w.page.locator("[data-action=undo]").click()
+    w.settle()
+    assert _strokes(w) == 0 and w.pixels() == original
+    _saved(w)
+    w.page.reload()
+    w.settle()
+    assert _strokes(w) == 0 and w.page.locator("[data-action=redo]").is_enabled()
+    w.page.locator("[data-action=redo]").click()
+    w.settle()
+    assert w.pixels() == painted
+    stored = w.page.evaluate("JSON.parse(localStorage.getItem('ganpaint.paintings'))")
+    assert stored["version"] == 1 and stored["last"] == {"model": "tiny", "image": 3}
+    assert w.errors == []
+
+
+def test_loading_a_file_and_reset_are_undoable(open_page):
+    w = open_page("/#model=tiny&image=3")
+    w.page.locator("#concept-palette label").first.click()
+    w.drag([(0.123, 0.456), (0.31, 0.52), (0.77, 0.61)])
+    w.page.wait_for_function("document.body.dataset.strokes === '1'")
+    w.settle()
+    painted3 = w.pixels()
+    with w.page.expect_download() as saved:
+        w.page.locator("[data-action=save]").click()
+    text = Path(saved.value.path()).read_text()
+    # coordinates are 4-decimal numbers, written as such (no 0.12000000000000001)
+    assert not re.search(r"\d\.\d{5,}", text), text
+    stroke = json.loads(text)["strokes"][0]
+    assert all(abs(v * 1e4 - round(v * 1e4)) < 1e-9 for p in stroke["mask"]["points"] for v in p)
+    w.page.locator("[data-action=reset]").click()
+    w.settle()
+    assert _strokes(w) == 0
+    w.page.locator("[data-action=undo]").click()  # reset is undoable
+    w.settle()
+    assert _strokes(w) == 1 and w.pixels() == painted3
+    w.page.locator("[data-action=reset]").click()
+    w.page.locator('#gallery-strip .thumb[data-image="5"]').click()
+    painted5 = _paint(w)
+    w.page.locator("#load-file").set_input_files(saved.value.path())
+    w.page.wait_for_function("document.body.dataset.image === '3' && document.body.dataset.strokes === '1'")
+    w.settle()
+    assert w.pixels() == painted3
+    w.page.locator("[data-action=undo]").click()  # the load: image 3 as it was (reset)
+    w.page.wait_for_function("document.body.dataset.strokes === '0'")
+    w.page.locator("[data-action=undo]").click()  # opening image 3: back to image 5, painted
+    w.page.wait_for_function("document.body.dataset.image === '5' && document.body.dataset.strokes === '1'")
+    w.settle()
+    assert w.pixels() == painted5
+    assert w.errors == []
+
+
+def _overlay_alpha(w: Watched, x: float, y: float) -> int:
+    return w.page.evaluate(
+        """([x, y]) => { const c = document.querySelector('#overlay-canvas');
+             const px = c.getContext('2d').getImageData(Math.floor(x * c.width), Math.floor(y * c.height), 1, 1);
+             return px.data[3]; }""",
+        [x, y],
+    )
+
+
+def _overlay_empty(w: Watched) -> bool:
+    return w.page.evaluate(
+        """() => { const c = document.querySelector('#overlay-canvas');
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             return d.every((v, i) => i % 4 !== 3 || v === 0); }"""
+    )
+
+
+def test_mask_overlay_fades_to_an_outline_and_compare_shows_the_original_alone(open_page):
+    w = open_page("/#model=tiny&image=4")
+    page = w.page
+    original = w.pixels()
+    assert page.locator("#overlay-mode").input_value() == "outline"
+    page.locator("#concept-palette label").first.click()
+    page.locator("#brush-size").fill("12")
+    box = page.locator("#overlay-canvas").bounding_box()
+    page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.5 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.5 * box["height"], steps=6)
+    assert _overlay_alpha(w, 0.5, 0.5) > 0  # filled while drawing
+    page.mouse.up()
+    page.mouse.move(box["x"] - 20, box["y"] - 20)  # no brush cursor on the overlay
+    w.settle()
+    page.wait_for_function("document.querySelector('#overlay-canvas').dataset.fading === 'false'")
+    assert _overlay_alpha(w, 0.5, 0.5) == 0  # the result is visible inside the stroke
+    ring = [_overlay_alpha(w, 0.5, 0.5 - d / 100) for d in range(8, 16)]
+    assert max(ring) > 0, ring  # the outline at the stroke's edge (radius 0.12)
+    page.screenshot(path=str(OUTPUT.mkdir(exist_ok=True) or OUTPUT / "page_outline.png"))
+    painted = w.pixels()
+
+    page.locator("#overlay-mode").select_option("fill")
+    assert _overlay_alpha(w, 0.5, 0.5) > 0
+    # "Hold: original" shows the original alone, with no overlay
+    page.locator("#compare").hover()
+    page.mouse.down()
+    assert w.pixels() == original and _overlay_empty(w)
+    page.mouse.up()
+    assert w.pixels() == painted and not _overlay_empty(w)
+
+    page.locator("#overlay-mode").select_option("off")
+    assert _overlay_empty(w)
+    page.reload()
+    w.settle()
+    assert page.locator("#overlay-mode").input_value() == "off"  # the setting persists
+    assert _strokes(w) == 1 and _overlay_empty(w)
+    page.keyboard.press("m")  # M cycles outline -> off -> filled
+    assert page.locator("#overlay-mode").input_value() == "fill"
+    assert w.errors == []
+
+
+def _png(path) -> Image.Image:
+    return Image.open(path).convert("RGB")
+
+
+def test_png_export_at_display_size_and_before_after(open_page):
+    w = open_page("/#model=tiny&image=6")
+    page = w.page
+    original = w.pixels()
+    painted = _paint(w)
+    assert page.locator("#export-size").input_value() == "1024"
+    assert page.locator("#scaling").input_value() == "pixels"
+    assert "pixelated" in page.locator("#canvas-wrap").get_attribute("class")
+
+    def native(img: Image.Image, x0: int = 0) -> list[int]:
+        """Sample each 32 px model pixel at its centre (nearest-neighbour export: exact)."""
+        out = []
+        for j in range(32):
+            for i in range(32):
+                out.extend([*img.getpixel((x0 + i * 32 + 16, j * 32 + 16)), 255])
+        return out
+
+    with page.expect_download() as dl:
+        page.locator("[data-action=download]").click()
+    img = _png(dl.value.path())
+    assert img.size == (1024, 1024)
+    assert native(img) == painted
+    block = {img.getpixel((x, y)) for x in range(64, 96) for y in range(64, 96)}
+    assert len(block) == 1  # sharp pixels
+
+    with page.expect_download() as dl:
+        page.locator("[data-action=download-pair]").click()
+    pair = _png(dl.value.path())
+    assert pair.size == (2 * 1024 + 32, 1024)
+    assert native(pair) == original and native(pair, 1024 + 32) == painted
+
+    page.locator("#scaling").select_option("smooth")
+    assert "pixelated" not in page.locator("#canvas-wrap").get_attribute("class")
+    page.locator("#export-size").select_option("512")
+    with page.expect_download() as dl:
+        page.locator("[data-action=download]").click()
+    smooth = _png(dl.value.path())
+    assert smooth.size == (512, 512)
+    edges = [smooth.getpixel((x, 256)) for x in range(512)]
+    assert len(set(edges)) > 64  # resampled, not 32 flat runs
+    assert w.errors == []
+
+
+def _local_only(ctx) -> list[str]:
+    """Abort every request that is not to 127.0.0.1; returns the list of those aborted."""
+    aborted: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            aborted.append(r.request.url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    return aborted
+
+
+def test_docs_and_redoc_work_offline(browser, server):
+    ctx = browser.new_context(viewport=LAPTOP)
+    try:
+        aborted = _local_only(ctx)
+        page = ctx.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        assert "/intervene" in paths and "/health" in paths, paths
+        assert aborted == [] and errors == []
+        page.goto(server + "/redoc")
+        page.wait_for_selector("text=/intervene", timeout=20_000)
+        # ReDoc's bundle still links its "API docs by Redocly" logo (an <img>); nothing else leaves the machine
+        assert [u for u in aborted if not u.endswith("/logo-mini.svg")] == [] and errors == []
+    finally:
+        ctx.close()
+
+
+def _in_view(page, selector: str) -> bool:
+    """The element is inside the viewport and not covered (what is at its centre is it or inside it)."""
+    return page.evaluate(
+        """(sel) => { const el = document.querySelector(sel); const r = el.getBoundingClientRect();
+             if (r.top < -1 || r.left < -1 || r.bottom > innerHeight + 1 || r.right > innerWidth + 1) return false;
+             const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+             return hit !== null && (hit === el || el.contains(hit)); }""",
+        selector,
+    )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, TABLET], ids=["laptop", "tablet"])
+def test_strokes_and_share_box_reachable(open_page, viewport):
+    w = open_page("/#model=tiny&image=2", viewport=viewport)
+    page = w.page
+    _paint(w, y=0.3)
+    _paint(w, y=0.7)
+    page.locator("[data-action=share]").click()
+    page.wait_for_function("document.querySelector('#share-url').value.includes('strokes=')")
+    assert _in_view(page, "#share-url")
+    for row in (1, 2):
+        page.locator(f"#stroke-list .stroke-row:nth-child({row})").scroll_into_view_if_needed()
+        assert _in_view(page, f"#stroke-list .stroke-row:nth-child({row}) button[data-stroke-action=delete]")
+    if viewport is LAPTOP:  # the picture stays in view beside the tools
+        assert page.evaluate("scrollY") == 0 and _in_view(page, "#overlay-canvas")
+    page.screenshot(path=str(OUTPUT.mkdir(exist_ok=True) or OUTPUT / f"page_share_{viewport['width']}.png"))
+    assert w.errors == []
+
+
+def test_gallery_shows_that_it_scrolls(browser, server):
+    ctx = browser.new_context(viewport=LAPTOP)
+    try:
+        def many_images(route):
+            res = route.fetch()
+            info = res.json()
+            info["gallery"] = list(range(40))
+            route.fulfill(response=res, json=info)
+
+        ctx.route("**/models/tiny", many_images)
+        w = Watched(ctx.new_page())
+        w.page.goto(server + "/#model=tiny&image=1")
+        w.settle()
+        strip = w.page.locator("#gallery-strip")
+        nxt, prev = w.page.locator(".gallery-arrow").nth(1), w.page.locator(".gallery-arrow").nth(0)
+        assert nxt.is_visible() and nxt.is_enabled() and prev.is_disabled()
+        assert strip.get_attribute("data-more") == "right"
+        nxt.click()
+        w.page.wait_for_function("document.querySelector('#gallery-strip').scrollLeft > 0")
+        w.page.wait_for_function("document.querySelector('.gallery-arrow').disabled === false")
+        assert "left" in strip.get_attribute("data-more")
+        assert w.errors == []
+    finally:
+        ctx.close()

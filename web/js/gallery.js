@@ -1,7 +1,8 @@
 // The image picker: a strip of curated image ids with thumbnails, a "random" button and a box for any id.
 //
 // Gallery dispatches "select" {image}. Thumbnails arrive later than the buttons (they are rendered by the
-// server), so a slow server still shows a usable strip of ids.
+// server), so a slow server still shows a usable strip of ids. When the strip is wider than its box it shows so:
+// ‹ › buttons at its ends (disabled at the end reached) and a fade on the side with more (data-more="left right").
 
 export const MAX_IMAGE_ID = 99999;
 
@@ -25,6 +26,54 @@ export class Gallery extends EventTarget {
       this.select(n);
     });
     this.input.addEventListener("input", () => this.input.setCustomValidity(""));
+    this.addScrollHints();
+  }
+
+  addScrollHints() {
+    const scroller = document.createElement("div");
+    scroller.className = "gallery-scroller";
+    this.strip.replaceWith(scroller);
+    const arrow = (text, label, dir) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "gallery-arrow";
+      b.textContent = text;
+      b.setAttribute("aria-label", label);
+      b.addEventListener("click", () => this.strip.scrollBy({ left: dir * this.strip.clientWidth * 0.8, behavior: "smooth" }));
+      return b;
+    };
+    this.prev = arrow("‹", "Scroll the images left", -1);
+    this.next = arrow("›", "Scroll the images right", 1);
+    scroller.append(this.prev, this.strip, this.next);
+    this.strip.addEventListener("scroll", () => this.updateScrollHints(), { passive: true });
+    // a mouse wheel scrolls the strip sideways
+    this.strip.addEventListener("wheel", (ev) => {
+      if (this.strip.scrollWidth <= this.strip.clientWidth || Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) return;
+      ev.preventDefault();
+      this.strip.scrollLeft += ev.deltaY;
+    });
+    new ResizeObserver(() => this.updateScrollHints()).observe(this.strip);
+    this.updateScrollHints();
+  }
+
+  /** Scroll the strip (not the page) so that the thumbnail is in view. */
+  reveal(thumb) {
+    const s = this.strip; // position: relative, so offsetLeft is within the strip
+    if (thumb.offsetLeft < s.scrollLeft || thumb.offsetLeft + thumb.offsetWidth > s.scrollLeft + s.clientWidth) {
+      s.scrollLeft = thumb.offsetLeft - (s.clientWidth - thumb.offsetWidth) / 2;
+    }
+  }
+
+  updateScrollHints() {
+    const { scrollLeft, scrollWidth, clientWidth } = this.strip;
+    const overflow = scrollWidth > clientWidth + 1;
+    const left = overflow && scrollLeft > 1;
+    const right = overflow && scrollLeft + clientWidth < scrollWidth - 1;
+    this.prev.hidden = !overflow;
+    this.next.hidden = !overflow;
+    this.prev.disabled = !left;
+    this.next.disabled = !right;
+    this.strip.dataset.more = [left && "left", right && "right"].filter(Boolean).join(" ");
   }
 
   /** ids: the model's curated gallery. */
@@ -48,6 +97,7 @@ export class Gallery extends EventTarget {
       this.strip.append(button);
     }
     this.mark(this.current);
+    this.updateScrollHints();
   }
 
   /** thumbs: [{id, src}] */
@@ -63,8 +113,12 @@ export class Gallery extends EventTarget {
     this.current = image;
     this.input.value = image === null ? "" : String(image);
     for (const b of this.strip.querySelectorAll(".thumb")) {
-      if (Number(b.dataset.image) === image) b.setAttribute("aria-current", "true");
-      else b.removeAttribute("aria-current");
+      if (Number(b.dataset.image) === image) {
+        b.setAttribute("aria-current", "true");
+        this.reveal(b);
+      } else {
+        b.removeAttribute("aria-current");
+      }
     }
   }
 

@@ -6,12 +6,15 @@
 // progress on <body>: data-sent-seq (last render sent), data-frame-seq (last frame drawn), data-ready.
 
 import { fetchModel, fetchModels, fetchThumbnails, PaintSocket, renderOnce } from "./api.js";
+import { composePng } from "./export.js";
 import { Gallery, randomImageId } from "./gallery.js";
+import { PaintingHistory } from "./history.js";
 import { PaintCanvas } from "./paint_canvas.js";
 import { paintingFromJson, paintingToJson, readShareHash, shareUrl } from "./share.js";
 import { bindShortcuts, renderShortcutTable } from "./shortcuts.js";
+import { ViewSettings } from "./settings.js";
 import { StrokePanel } from "./stroke_panel.js";
-import { clamp01, makeStroke, quantize, StrokeList } from "./strokes.js";
+import { clamp01, makeStroke, quantize, strokeData, StrokeList } from "./strokes.js";
 import { BRUSH_MAX, BRUSH_MIN, Toolbar } from "./toolbar.js";
 
 const SEND_INTERVAL_MS = 30;
@@ -33,6 +36,8 @@ const state = {
 };
 
 const strokes = new StrokeList();
+const paintings = new PaintingHistory(strokes); // every image's strokes and undo history, kept across reloads
+const settings = new ViewSettings(body);
 const toolbar = new Toolbar(body);
 const gallery = new Gallery($(".gallery"));
 const canvas = new PaintCanvas({ imageCanvas: $("#image-canvas"), overlayCanvas: $("#overlay-canvas") });
@@ -135,8 +140,18 @@ function scheduleSend() {
 }
 
 function redrawOverlay() {
-  canvas.setOverlay({ strokes: strokes.strokes, live, colours: colours(), visible: toolbar.overlayVisible });
+  canvas.setOverlay({ strokes: strokes.strokes, live, colours: colours(), style: settings.overlay });
 }
+
+function applyScaling() {
+  $("#canvas-wrap").classList.toggle("pixelated", !settings.smooth);
+}
+
+settings.addEventListener("change", (ev) => {
+  if (ev.detail.key === "overlay") redrawOverlay();
+  if (ev.detail.key === "scaling") applyScaling();
+});
+applyScaling();
 
 strokes.addEventListener("change", () => {
   redrawOverlay();
@@ -203,7 +218,6 @@ async function loadModel(id, layer = null) {
   body.dataset.model = info.id;
   socket.format = info.resolution <= LOSSLESS_UP_TO ? "png" : "jpeg";
   canvas.setResolution(info.resolution);
-  $("#canvas-wrap").classList.toggle("pixelated", info.resolution < 256);
   toolbar.setConcepts(info.concepts);
   canvas.setBrush(brushRadius(), colourOf(toolbar.concept));
   $("#model-select").value = info.id;
@@ -219,8 +233,14 @@ async function loadModel(id, layer = null) {
   if (!info.concepts.length) showError(`Model ${info.id} has no dissected concepts at ${state.layer}: nothing to paint.`);
 }
 
-/** Open an image with a stroke list; `undoable` keeps the previous list one undo away (same image only). */
-function openImage(image, list = [], { undoable = false } = {}) {
+const sameStrokes = (a, b) => JSON.stringify(a.map(strokeData)) === JSON.stringify(b.map(strokeData));
+
+/**
+ * Open an image: its own strokes and undo history come back (history.js), and opening it is a step that undo
+ * takes back (`how`: see PaintingHistory.select). Opening the image already open changes nothing. `list` (a
+ * loaded file, a share link) then replaces the strokes, as one more undoable step unless `undoable` is false.
+ */
+function openImage(image, list = null, { how = "open", undoable = true } = {}) {
   const same = image === state.image;
   state.image = image;
   gallery.mark(image);
@@ -234,7 +254,15 @@ function openImage(image, list = [], { undoable = false } = {}) {
     fetchOriginal(image);
   }
   if (!same) socket.open({ model: state.model, image, layer: state.layer }); // "ready" sends the list
-  strokes.replace(list, { undoable: undoable && same });
+  paintings.select(state.model, image, how);
+  if (list && !sameStrokes(list, strokes.strokes)) strokes.replace(list, { undoable });
+}
+
+strokes.addEventListener("goto", (ev) => openImage(ev.detail.image, null, { how: ev.detail.direction }));
+
+/** Drop a share link's #... from the address bar once applied, so a reload restores the stored painting. */
+function clearHash() {
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 }
 
 /** The unpainted image for "compare" (frames of an empty list also refresh it). */
@@ -256,7 +284,7 @@ async function openPainting(p) {
     state.image = null; // force a fresh open on the new layer
   }
   const image = p.image ?? state.info.gallery[0] ?? 0;
-  openImage(image, p.strokes, { undoable: true });
+  openImage(image, p.strokes);
 }
 
 gallery.addEventListener("select", (ev) => openImage(ev.detail.image));
@@ -283,7 +311,7 @@ $("#layer-select").addEventListener("change", async (ev) => {
   // Strokes whose concept the new layer's dissection lacks are dropped.
   const names = new Set(state.info.concepts.map((c) => c.name));
   state.image = null;
-  openImage(image, kept.filter((s) => names.has(s.concept)).map(makeStroke));
+  openImage(image, kept.filter((s) => names.has(s.concept)).map(makeStroke), { undoable: false });
 });
 
 // ---- toolbar ----------------------------------------------------------------------------------------------------
@@ -291,7 +319,6 @@ $("#layer-select").addEventListener("change", async (ev) => {
 toolbar.addEventListener("change", (ev) => {
   const { key } = ev.detail;
   if (key === "brush" || key === "concept") canvas.setBrush(brushRadius(), colourOf(toolbar.concept));
-  if (key === "overlay") redrawOverlay();
   if (key === "mode") body.dataset.mode = toolbar.mode;
 });
 
@@ -318,8 +345,23 @@ const actions = {
   redo: () => strokes.redo(),
   reset: () => strokes.reset(),
   async download() {
-    const blob = state.frameBlob?.type === "image/png" ? state.frameBlob : await canvas.toPngBlob();
-    download(blob, `ganpaint-${state.model}-${state.image}.png`);
+    const size = settings.exportSize; // null: the model's own frame, byte for byte
+    const name = `ganpaint-${state.model}-${state.image}`;
+    if (size === null || !canvas.current) {
+      const blob = state.frameBlob?.type === "image/png" ? state.frameBlob : await canvas.toPngBlob();
+      download(blob, `${name}.png`);
+    } else {
+      download(await composePng([canvas.current], { size, smooth: settings.smooth }), `${name}-${size}px.png`);
+    }
+  },
+  async "download-pair"() {
+    if (!canvas.original || !canvas.current) {
+      showError("The original image is not here yet: try again in a moment.");
+      return;
+    }
+    const size = settings.exportSize ?? state.info.resolution;
+    const blob = await composePng([canvas.original, canvas.current], { size, smooth: settings.smooth });
+    download(blob, `ganpaint-${state.model}-${state.image}-before-after-${size}px.png`);
   },
   save() {
     download(new Blob([paintingToJson(painting())], { type: "application/json" }), `ganpaint-${state.model}-${state.image}.json`);
@@ -329,6 +371,7 @@ const actions = {
     const link = await shareUrl({ ...painting(), layer: state.layer === state.info.default_layer ? null : state.layer }, pageBase());
     const box = $("#share-box");
     box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
     $("#share-url").value = link;
     $("#share-url").select();
     try {
@@ -351,7 +394,7 @@ const actions = {
   "brush-larger": () => toolbar.setBrushSize(Math.min(BRUSH_MAX, toolbar.brushSize + (toolbar.brushSize >= 10 ? 2 : 1))),
   "strength-down": () => toolbar.setStrength(toolbar.strengthValue - 1),
   "strength-up": () => toolbar.setStrength(toolbar.strengthValue + 1),
-  overlay: () => toolbar.setOverlayVisible(!toolbar.overlayVisible),
+  overlay: () => settings.cycleOverlay(),
   concept: (i) => toolbar.selectConceptIndex(i),
   compare: (on) => canvas.setComparing(on),
 };
@@ -396,6 +439,7 @@ window.addEventListener("hashchange", async () => {
   try {
     const p = await readShareHash(location.hash);
     if (p) await openPainting(p);
+    clearHash();
   } catch (err) {
     showError(err.message);
   }
@@ -431,7 +475,9 @@ async function start() {
     }),
   );
   select.closest(".model-picker").hidden = list.models.length < 2;
-  const wanted = shared?.model || new URLSearchParams(location.search).get("model") || list.default_model;
+  const last = paintings.last; // the image open when the page was last left
+  const lastModel = last && list.models.some((m) => m.id === last.model) ? last.model : null;
+  const wanted = shared?.model || new URLSearchParams(location.search).get("model") || lastModel || list.default_model;
   try {
     await loadModel(wanted, shared?.layer);
   } catch (err) {
@@ -440,8 +486,10 @@ async function start() {
   }
   body.dataset.mode = toolbar.mode;
   const gal = state.info.gallery;
-  const image = shared?.image ?? (gal.length ? gal[Math.floor(Math.random() * gal.length)] : randomImageId());
-  openImage(image, shared?.strokes ?? []);
+  const lastImage = last?.model === state.model ? last.image : null;
+  const image = shared?.image ?? lastImage ?? (gal.length ? gal[Math.floor(Math.random() * gal.length)] : randomImageId());
+  openImage(image, shared?.strokes ?? null);
+  clearHash();
 }
 
 start();

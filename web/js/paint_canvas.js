@@ -6,8 +6,13 @@
 //   "strokebegin" {point}, "strokemove" {points}, "strokeend" {}, "strokecancel" {}
 // Pointer handling follows signature_pad: one pointer at a time (by pointerId), move/up listeners exist only
 // during a stroke, touch-action: none on the surface, points closer than MIN_STEP_PX are dropped.
+// The overlay shows the stroke being drawn filled; finished strokes are drawn in the overlay style ("outline",
+// "fill" or "off"), the strokes just finished fading from filled to it over FADE_MS. While comparing ("Hold:
+// original") the overlay is empty: the original alone.
 
 const MIN_STEP_PX = 2;
+const FILL_ALPHA = 0.45;
+const FADE_MS = 700;
 
 export class PaintCanvas extends EventTarget {
   constructor({ imageCanvas, overlayCanvas }) {
@@ -24,7 +29,10 @@ export class PaintCanvas extends EventTarget {
     this.current = null; // the frame on screen (ImageBitmap)
     this.original = null; // the unpainted frame, for compare
     this.comparing = false;
-    this.overlayState = { strokes: [], live: null, colours: {}, visible: true };
+    this.overlayState = { strokes: [], live: null, colours: {}, style: "outline" };
+    this.fresh = new Set(); // ids of strokes added while a stroke is being drawn (a long drag splits)
+    this.fade = null; // {ids, end}: strokes fading from filled to the overlay style
+    this.fadeFrame = null;
 
     this.onDown = this.onDown.bind(this);
     this.onMove = this.onMove.bind(this);
@@ -58,6 +66,7 @@ export class PaintCanvas extends EventTarget {
     this.comparing = on;
     this.paint(on && this.original ? this.original : this.current);
     this.image.dataset.comparing = on ? "true" : "false";
+    this.drawOverlay();
   }
 
   paint(bitmap) {
@@ -86,9 +95,18 @@ export class PaintCanvas extends EventTarget {
     this.drawOverlay();
   }
 
-  /** strokes: stroke data; live: the stroke being drawn or null; colours: concept -> CSS colour. */
+  /** strokes: stroke data; live: the stroke being drawn or null; colours: concept -> CSS colour; style: the
+   * finished strokes' look ("outline" | "fill" | "off"). Strokes finished by this update fade into the style. */
   setOverlay(state) {
+    const before = new Set(this.overlayState.strokes.map((s) => s.id));
+    const wasLive = this.overlayState.live !== null;
     Object.assign(this.overlayState, state);
+    const { strokes, live } = this.overlayState;
+    if (wasLive || live) for (const s of strokes) if (!before.has(s.id)) this.fresh.add(s.id);
+    if (!live) {
+      if (wasLive && this.fresh.size) this.fade = { ids: this.fresh, end: performance.now() + FADE_MS };
+      this.fresh = new Set();
+    }
     this.drawOverlay();
   }
 
@@ -108,18 +126,33 @@ export class PaintCanvas extends EventTarget {
     const ctx = this.overlayCtx;
     const { width: W, height: H } = this.overlay;
     ctx.clearRect(0, 0, W, H);
-    const { strokes, live, colours, visible } = this.overlayState;
-    if (visible && !this.comparing) {
-      ctx.save();
-      ctx.globalAlpha = 0.45;
-      for (const s of strokes) if (s.enabled) this.drawStroke(ctx, s, colours[s.concept]);
-      ctx.restore();
+    const now = performance.now();
+    if (this.fade && now >= this.fade.end) this.fade = null;
+    this.overlay.dataset.fading = this.fade ? "true" : "false";
+    if (this.comparing) return; // the original alone
+    const { strokes, live, colours, style } = this.overlayState;
+    for (const s of strokes) {
+      if (!s.enabled) continue;
+      const colour = colours[s.concept];
+      if (this.fresh.has(s.id)) {
+        this.drawFilled(ctx, s, colour, FILL_ALPHA);
+      } else if (this.fade?.ids.has(s.id)) {
+        const t = (this.fade.end - now) / FADE_MS; // 1 -> 0
+        this.drawFilled(ctx, s, colour, FILL_ALPHA * t);
+        if (style === "outline") this.drawOutline(ctx, s, colour, 1 - t);
+        else if (style === "fill") this.drawFilled(ctx, s, colour, FILL_ALPHA * (1 - t));
+      } else if (style === "fill") {
+        this.drawFilled(ctx, s, colour, FILL_ALPHA);
+      } else if (style === "outline") {
+        this.drawOutline(ctx, s, colour, 1);
+      }
     }
-    if (live) {
-      ctx.save();
-      ctx.globalAlpha = visible ? 0.45 : 0.25;
-      this.drawStroke(ctx, live, colours[live.concept]);
-      ctx.restore();
+    if (live) this.drawFilled(ctx, live, colours[live.concept], FILL_ALPHA);
+    if (this.fade && this.fadeFrame === null) {
+      this.fadeFrame = requestAnimationFrame(() => {
+        this.fadeFrame = null;
+        this.drawOverlay();
+      });
     }
     if (this.hover && this.pointerId === null) {
       ctx.save();
@@ -135,11 +168,43 @@ export class PaintCanvas extends EventTarget {
     }
   }
 
-  drawStroke(ctx, stroke, colour = "#ffffff") {
+  drawFilled(ctx, stroke, colour, alpha) {
+    ctx.save();
+    ctx.globalAlpha = alpha;
+    this.drawStroke(ctx, stroke, colour);
+    ctx.restore();
+  }
+
+  /** The outline of the stroke's area: a ring in its colour (hatched for erase) with a dark rim, for contrast. */
+  drawOutline(ctx, stroke, colour = "#ffffff", alpha = 1) {
+    const { width: W, height: H } = this.overlay;
+    if (!this.ring || this.ring.width !== W || this.ring.height !== H) {
+      this.ring = document.createElement("canvas");
+      this.ring.width = W;
+      this.ring.height = H;
+    }
+    const rc = this.ring.getContext("2d");
+    const r = stroke.mask.radius * W;
+    const lw = Math.max(2, W / 250);
+    rc.clearRect(0, 0, W, H);
+    rc.globalCompositeOperation = "source-over";
+    rc.fillStyle = "rgba(0,0,0,0.55)";
+    this.drawStroke(rc, stroke, null, r + lw / 2);
+    this.drawStroke(rc, stroke, colour, r);
+    rc.globalCompositeOperation = "destination-out";
+    this.drawStroke(rc, stroke, "#000", Math.max(0, r - lw));
+    rc.globalCompositeOperation = "source-over";
+    ctx.save();
+    ctx.globalAlpha = alpha;
+    ctx.drawImage(this.ring, 0, 0);
+    ctx.restore();
+  }
+
+  /** Fill the stroke's area (radius `r` px, default its own); colour null keeps ctx's fill style. */
+  drawStroke(ctx, stroke, colour = "#ffffff", r = stroke.mask.radius * this.overlay.width) {
     const { width: W, height: H } = this.overlay;
     const pts = stroke.mask.points;
-    const r = stroke.mask.radius * W;
-    ctx.fillStyle = stroke.mode === "erase" ? this.hatch(ctx, colour) : colour;
+    if (colour !== null) ctx.fillStyle = stroke.mode === "erase" ? this.hatch(ctx, colour) : colour;
     // Fill discs and capsules (not a wide line) so overlapping segments do not double the alpha.
     ctx.beginPath();
     for (let i = 0; i < pts.length; i++) {

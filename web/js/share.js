@@ -6,13 +6,13 @@
 // Coordinates are stored as integers in 1e-4 steps (the precision strokes.js records), so a link reproduces the
 // stroke list exactly and therefore the image.
 
-import { COORD_STEP, makeStroke, strokeData } from "./strokes.js";
+import { COORD_SCALE, makeStroke, strokeData } from "./strokes.js";
 
 export const FILE_FORMAT = "ganpaint-painting";
 export const FILE_VERSION = 1;
 
-const toInt = (v) => Math.round(v / COORD_STEP);
-const fromInt = (n) => Math.round(n) * COORD_STEP;
+const toInt = (v) => Math.round(v * COORD_SCALE);
+const fromInt = (n) => Math.round(n) / COORD_SCALE;
 
 /** Strokes -> compact arrays: [concept, "d"|"e", strength, enabled 0|1, radius, [x0, y0, dx1, dy1, ...]]. */
 export function packStrokes(strokes) {

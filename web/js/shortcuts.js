@@ -14,7 +14,7 @@ export const SHORTCUTS = [
   { keys: ["-"], action: "strength-down", label: "Less strength" },
   { keys: ["="], action: "strength-up", label: "More strength" },
   { keys: ["1", "…", "9"], action: "concept", label: "Choose concept 1–9" },
-  { keys: ["M"], action: "overlay", label: "Show / hide the mask overlay" },
+  { keys: ["M"], action: "overlay", label: "Mask after a stroke: outline / off / filled" },
   { keys: ["C", "Space"], action: "compare", label: "Hold to compare with the original" },
   { keys: ["R"], action: "random", label: "Random image" },
   { keys: ["?"], action: "help", label: "This help" },

@@ -2,14 +2,21 @@
 //
 // A stroke is {id, concept, mode: "draw"|"erase", strength, enabled, mask: {points: [[x, y], ...], radius}}
 // with points and radius normalised to the image (0..1, radius relative to the image width). Points are
-// rounded to 1e-4 when recorded, so a stroke survives JSON and the share link bit for bit.
+// rounded to 1e-4 when recorded (as the nearest double to the 4-decimal number, so JSON writes 0.12, not
+// 0.12000000000000001), so a stroke survives JSON and the share link bit for bit.
 // The canvas overlay and the server render are both views of this list; every change dispatches "change".
+// Undo history entries are stroke lists, or {goto: image} (history.js: opening another image is a step); undo or
+// redo onto a goto entry does not change the list but dispatches "goto" {image, direction: "undo"|"redo"}.
 
 export const COORD_STEP = 1e-4;
+export const COORD_SCALE = 10000; // 1 / COORD_STEP
+export const MAX_STEPS = 100; // undo steps kept (and redo steps)
 
 export function quantize(v) {
-  return Math.round(v / COORD_STEP) * COORD_STEP;
+  return Math.round(v * COORD_SCALE) / COORD_SCALE;
 }
+
+export const isGoto = (entry) => !Array.isArray(entry);
 
 export function clamp01(v) {
   return Math.min(1, Math.max(0, v));
@@ -99,6 +106,7 @@ export class StrokeList extends EventTarget {
 
   undo() {
     if (!this.past.length) return;
+    if (isGoto(this.past.at(-1))) return this.emitGoto(this.past.at(-1), "undo");
     this.future.push(this.strokes);
     this.strokes = this.past.pop();
     this.emit("undo");
@@ -106,6 +114,7 @@ export class StrokeList extends EventTarget {
 
   redo() {
     if (!this.future.length) return;
+    if (isGoto(this.future.at(-1))) return this.emitGoto(this.future.at(-1), "redo");
     this.past.push(this.strokes);
     this.strokes = this.future.pop();
     this.emit("redo");
@@ -113,9 +122,27 @@ export class StrokeList extends EventTarget {
 
   commit(strokes, reason) {
     this.past.push(this.strokes);
+    if (this.past.length > MAX_STEPS) this.past.splice(0, this.past.length - MAX_STEPS);
     this.future = [];
     this.strokes = strokes;
     this.emit(reason);
+  }
+
+  /** The list and its history, for history.js (arrays are shared, not copied). */
+  snapshot() {
+    return { strokes: this.strokes, past: this.past, future: this.future };
+  }
+
+  /** Take over another image's list and history (history.js); emits "change" with `reason`. */
+  restore({ strokes, past, future }, reason = "switch") {
+    this.strokes = strokes;
+    this.past = past;
+    this.future = future;
+    this.emit(reason);
+  }
+
+  emitGoto(entry, direction) {
+    this.dispatchEvent(new CustomEvent("goto", { detail: { image: entry.goto, direction } }));
   }
 
   emit(reason) {

@@ -1,7 +1,8 @@
-// The brush controls: concept palette, draw/erase, brush size, strength, mask overlay toggle, action buttons.
+// The brush controls: concept palette, draw/erase, brush size, strength, action buttons (the view and export
+// settings are settings.js).
 //
 // Toolbar reads and writes the DOM controls in index.html and dispatches
-//   "change" {key: "concept"|"mode"|"brush"|"strength"|"overlay", value}
+//   "change" {key: "concept"|"mode"|"brush"|"strength", value}
 //   "action" {name}     for every [data-action] button (undo, redo, reset, download, save, load, share, help, ...)
 // It holds no painting state beyond what the controls show.
 
@@ -17,7 +18,6 @@ export class Toolbar extends EventTarget {
     this.brushOut = root.querySelector("#brush-size-value");
     this.strength = root.querySelector("#strength");
     this.strengthOut = root.querySelector("#strength-value");
-    this.overlayToggle = root.querySelector("#overlay-toggle");
     this.concepts = [];
 
     for (const input of root.querySelectorAll('input[name="mode"]')) {
@@ -31,9 +31,6 @@ export class Toolbar extends EventTarget {
       this.strengthOut.textContent = this.strength.value;
       this.emit("change", { key: "strength", value: Number(this.strength.value) });
     });
-    this.overlayToggle.addEventListener("change", () =>
-      this.emit("change", { key: "overlay", value: this.overlayToggle.checked }),
-    );
     root.addEventListener("click", (ev) => {
       const button = ev.target.closest("[data-action]");
       if (button && !button.disabled && button.dataset.hold === undefined) this.emit("action", { name: button.dataset.action });
@@ -126,15 +123,6 @@ export class Toolbar extends EventTarget {
     this.strength.value = String(clamped);
     this.strengthOut.textContent = String(clamped);
     this.emit("change", { key: "strength", value: clamped });
-  }
-
-  get overlayVisible() {
-    return this.overlayToggle.checked;
-  }
-
-  setOverlayVisible(on) {
-    this.overlayToggle.checked = on;
-    this.emit("change", { key: "overlay", value: on });
   }
 
   /** Enable or disable action buttons by name, e.g. {undo: false, redo: true}. */
