@@ -91,8 +91,7 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level=args.log_level,
-        **uvicorn_options(settings),  # limits and timeouts for facing clients directly (api/serving.py)
+        **uvicorn_options(settings, args.log_level),  # limits and timeouts for facing clients (api/serving.py)
     )
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,10 +28,12 @@ from pydantic import ValidationError
 
 from ganpaint.api.edits import build_edits_async
 from ganpaint.api.errors import format_errors
+from ganpaint.api.gate import BusyError
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
 from ganpaint.engine import Engine, LoadedModel, RenderJob
 
 router = APIRouter(tags=["paint"])
+log = logging.getLogger("ganpaint")
 
 MESSAGES = {"open": OpenMessage, "render": RenderMessage, "ping": PingMessage}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -160,8 +164,13 @@ class PaintSession:
                 await self.open_image(parsed)
             else:
                 await self.queue_render(parsed)
-        except ValueError as exc:  # NotFoundError too
+        except (ValueError, BusyError) as exc:  # NotFoundError too; busy: the mask decoders' backlog is full
             await self.error(seq, str(exc))
+        except (SlowConsumer, WebSocketDisconnect, RuntimeError, OSError):  # the client is slow or gone
+            raise
+        except Exception as exc:  # a bug must not drop the connection: say so, keep the connection
+            log.exception("ganpaint: /ws/paint message failed")
+            await self.error(seq, f"server: internal error ({type(exc).__name__}); the connection stays open")
 
     async def open_image(self, msg: OpenMessage) -> None:
         m = self.engine.model(msg.model or self.settings.model)
@@ -268,6 +277,31 @@ def format_value(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+class RefusalLog:
+    """Says whether to log a refusal: at most once per client address per ``interval`` seconds (a client
+    looping on a refused Origin would otherwise write a line per try); remembers ``size`` addresses."""
+
+    def __init__(self, interval: float = 60.0, size: int = 4096):
+        self.interval, self.size = interval, size
+        self._last: OrderedDict[str, float] = OrderedDict()
+        self.suppressed = 0
+
+    def allow(self, address: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        last = self._last.get(address)
+        if last is not None and now - last < self.interval:
+            self.suppressed += 1
+            return False
+        self._last[address] = now
+        self._last.move_to_end(address)
+        while len(self._last) > self.size:
+            self._last.popitem(last=False)
+        return True
+
+
+ORIGIN_REFUSALS = RefusalLog()
+
+
 async def refuse(ws: WebSocket, code: int, detail: str) -> None:
     """Accept, say why in one error message, close with ``code`` (browsers cannot read a refused handshake)."""
     await ws.accept()
@@ -284,6 +318,9 @@ async def paint(ws: WebSocket) -> None:
     if not origin_allowed(origin, ws.headers.get("host"), settings.ws_origins):
         registry.refused += 1
         detail = f"origin: {format_value(origin)} is not allowed (set GANPAINT_WS_ORIGINS)"
+        address = ws.client.host if ws.client else "unknown"
+        if ORIGIN_REFUSALS.allow(address):
+            log.info("ganpaint: /ws/paint from %s refused: %s (logged once a minute per address)", address, detail)
         try:
             await ws.send_denial_response(JSONResponse({"detail": detail}, status_code=403))
         except RuntimeError:  # the server cannot send an HTTP answer: a plain refusal (403)

@@ -20,9 +20,15 @@ def read_report_file(model_id: str, path: str, engine: EngineDep) -> FileRespons
         check_model_id(model_id)
     except ValueError as exc:
         raise NotFoundError(f"model_id: {exc}") from exc
+    missing = NotFoundError(f"path: no report file {path[:200]!r} for model {model_id!r}")
+    if "\x00" in path:  # no file has one (the OS would refuse the name: "embedded null byte")
+        raise missing
     root = (engine.precomputed_dir / model_id / "report").resolve()
-    target = (root / (path or "index.html")).resolve()
-    media_type = MEDIA_TYPES.get(target.suffix)
-    if not target.is_relative_to(root) or media_type is None or not target.is_file():
-        raise NotFoundError(f"path: no report file {path!r} for model {model_id!r}")
+    try:
+        target = (root / (path or "index.html")).resolve()
+        media_type = MEDIA_TYPES.get(target.suffix)
+        if not target.is_relative_to(root) or media_type is None or not target.is_file():
+            raise missing
+    except (OSError, ValueError) as exc:  # a name too long, or one the OS refuses
+        raise missing from exc
     return FileResponse(target, media_type=media_type)

@@ -1,0 +1,158 @@
+"""uvicorn set up to face clients directly (``ganpaint serve``): limits and timeouts it lacks by default.
+
+- ``GuardedH11``: uvicorn's h11 protocol (h11 limits the request line and headers, ``max_header_bytes``;
+  httptools has no limit) plus a header read timeout: a connection must deliver each request's headers
+  within ``header_timeout`` seconds of connecting or of its previous response, else it is closed (uvicorn
+  closes only idle keep-alive connections; one that sends half a header stays forever).
+- ``BodyTimeout``: ASGI middleware, 408 when a request body has not arrived in full within
+  ``body_timeout`` seconds of its headers (uvicorn has no body read timeout).
+- ``CompleteDenial``: uvicorn's websockets-sansio protocol, marking a refused handshake (an HTTP answer
+  sent through the ASGI ``websocket.http.response`` extension) complete, so uvicorn does not log
+  "ASGI callable returned without completing handshake" at ERROR for each refused Origin.
+- ``uvicorn_options``: those, ``limit_concurrency`` (``max_open_connections``: past it uvicorn answers 503),
+  ``timeout_keep_alive`` and ``timeout_graceful_shutdown`` (after the SIGTERM drain, requests still open
+  are cancelled: SIGTERM ends the process within ``drain_timeout`` + ``shutdown_timeout`` + about a second).
+
+Settings come from ``GANPAINT_*`` (``Settings``), read once per worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import logging
+import time
+
+from uvicorn.config import LOGGING_CONFIG
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from ganpaint.api.settings import Settings
+
+DENIED = logging.getLogger("uvicorn.error.denied")  # a refused websocket handshake: warnings only
+DENIED.setLevel(logging.WARNING)
+
+
+@functools.cache
+def _settings() -> Settings:
+    return Settings()
+
+
+class GuardedH11(H11Protocol):
+    """h11 with a header read timeout (see the module docstring)."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._waiting_for = self.cycle  # headers arrived once a new cycle replaces this one
+        self._header_timer = self.loop.call_later(_settings().header_timeout, self._header_timeout)
+
+    def _disarm(self) -> None:
+        timer = getattr(self, "_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:  # closed, or a websocket now
+            return
+        if self.cycle is self._waiting_for:  # no request headers since the timer started
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.cycle is not self._waiting_for or self.transport.get_protocol() is not self:
+            self._disarm()  # headers in (the body has its own timeout), or upgraded to a websocket
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()  # the next request's headers
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+class CompleteDenial(WebSocketsSansIOProtocol):
+    """websockets-sansio that counts a sent denial response as a completed handshake (see the docstring) and
+    leaves logging it to the app (api/ws.py: once a minute per address), not two INFO lines per refusal."""
+
+    async def send(self, message) -> None:  # type: ignore[override]
+        if message["type"] == "websocket.http.response.start":
+            self.logger = self.conn.logger = DENIED
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
+
+
+class BodyTimeout:
+    """ASGI middleware: 408 when the request body takes longer than ``timeout`` seconds to arrive."""
+
+    def __init__(self, app, timeout: float):
+        self.app, self.timeout = app, timeout
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        deadline = time.monotonic() + self.timeout
+        started = False
+
+        async def timed_receive():
+            left = deadline - time.monotonic()
+            try:
+                return await asyncio.wait_for(receive(), max(left, 0.001))
+            except asyncio.TimeoutError:
+                raise BodyTimedOut from None
+
+        async def tracked_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except BodyTimedOut:
+            if started:
+                return
+            body = f'{{"detail":"request body: not received in full within {self.timeout:g} s"}}'.encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            await send({"type": "http.response.start", "status": 408, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+
+class BodyTimedOut(Exception):
+    """Raised by ``BodyTimeout``'s receive when the body's time is up."""
+
+
+def log_config(level: str) -> dict:
+    """uvicorn's logging, plus the ``ganpaint`` logger on the same handler at ``level``."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["ganpaint"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
+def uvicorn_options(settings: Settings, log_level: str = "warning") -> dict:
+    """Keyword arguments for ``uvicorn.run`` beyond host, port and workers."""
+    return {
+        "log_level": log_level,
+        "log_config": log_config(log_level),
+        "http": GuardedH11,
+        "ws": CompleteDenial,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "limit_concurrency": settings.max_open_connections,
+        "timeout_keep_alive": 5,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        "ws_max_size": 2 * settings.max_ws_message_bytes,
+    }
