@@ -338,3 +338,11 @@ def test_serve_refuses_a_folder_without_the_client(tmp_path):
     )
     assert r.returncode == 2
     assert f"--classic-client: no ganpaint.html in '{tmp_path}'" in r.stderr
+
+
+def test_nginx_template_passes_client_and_data_to_the_replicas_read_only():
+    conf = (ROOT / "deploy" / "nginx" / "nginx.conf.template").read_text()
+    block = conf[conf.index("location ^~ /client/ {") :]
+    block = block[: block.index("\n        }\n")]
+    assert "limit_except GET" in block and "proxy_pass http://ganpaint_replicas;" in block
+    assert "location ~ ^/(generate|intervene|api/generate)$" in conf  # CORS preflights reach the replicas
