@@ -30,8 +30,10 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from ganpaint.api.settings import Settings
 
-DENIED = logging.getLogger("uvicorn.error.denied")  # a refused websocket handshake: warnings only
-DENIED.setLevel(logging.WARNING)
+# a refused websocket handshake: warnings only, through uvicorn's handler; outside the logger registry, so
+# uvicorn's dictConfig does not reset its level as it does for registered children of "uvicorn.error"
+DENIED = logging.Logger("uvicorn.error.denied", logging.WARNING)
+DENIED.parent = logging.getLogger("uvicorn.error")
 
 
 @functools.cache
