@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ganpaint.api.classic import classic_jpeg, classic_levels, classic_rankings, classic_size
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, data_url
 from ganpaint.api.edits import planned
-from ganpaint.api.errors import nesting_depth, short
+from ganpaint.api.errors import nesting_depth
 from ganpaint.api.schemas import Finite, ImageId
 from ganpaint.engine import RenderJob
 from ganpaint.nn.intervene import UnitEdit
@@ -176,7 +176,7 @@ def check_echo(body: CompatGenerateRequest) -> None:
         fields[f"interventions[{i}].mask"] = iv.mask
     for name, value in fields.items():
         if nesting_depth(value, MAX_ECHO_DEPTH) > MAX_ECHO_DEPTH:
-            raise ValueError(f"{short(name, 40)}: nested deeper than {MAX_ECHO_DEPTH} levels")
+            raise ValueError(f"{name[:40]}: nested deeper than {MAX_ECHO_DEPTH} levels")
 
 
 def translate(m, settings, interventions: list[Intervention]) -> list[UnitEdit]:

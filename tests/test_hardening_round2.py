@@ -1,0 +1,313 @@
+"""Hardening, round two (issue 23): mask work admitted before it is done, numbers checked before any math,
+uvicorn set up for direct exposure, refusals logged once, error shapes. The soak is bench/attack_soak.py."""
+
+import asyncio
+import base64
+import io
+import json
+import signal
+import socket
+import struct
+import threading
+import tracemalloc
+import urllib.request
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from api_helpers import STROKE, tiny_client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from live_server import LiveServer
+from PIL import Image
+
+from ganpaint import masks
+from ganpaint.api.edits import MASK_DECODER
+from ganpaint.api.errors import nesting_depth
+from ganpaint.api.gate import SMALL_COST
+from ganpaint.api.serving import BodyTimeout, uvicorn_options
+from ganpaint.api.settings import Settings
+from ganpaint.api.ws import RefusalLog
+from ganpaint.masks import decode_mask, encode_runs, mask_cost, pool_spec
+from ganpaint.nn.intervene import pool_mask
+
+FAST = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None, max_examples=150)
+
+
+def png_url(arr: np.ndarray, mode: str) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def big_png(side: int = 1100) -> str:
+    """A side x side RGBA PNG (a few KB) whose cost is over the small lane's."""
+    arr = np.zeros((side, side, 4), np.uint8)
+    arr[: side // 2, :, 3] = 255
+    return png_url(arr, "RGBA")
+
+
+# --- pooling straight to the feature map equals rasterise-then-pool -----------------------------------------
+
+
+@st.composite
+def mask_and_size(draw):
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    dense = rng.random((h, w)) < draw(st.floats(0, 1))
+    y0, x0 = draw(st.integers(0, h)), draw(st.integers(0, w))
+    y1, x1 = draw(st.integers(y0, h)), draw(st.integers(x0, w))
+    box = dense[y0:y1, x0:x1]
+    inner = np.zeros((draw(st.integers(1, 9)), draw(st.integers(1, 9)), 4), np.uint8)
+    inner[..., 3] = (rng.random(inner.shape[:2]) < 0.5) * 255
+    runs = {**encode_runs(box.astype(np.float32)), "shape": [h, w], "bounds": [y0, x0, y1, x1]}
+    form = draw(st.sampled_from(["runs", "runs-bounds", "bits", "png", "bits-png", "polyline"]))
+    spec = {
+        "runs": encode_runs(dense.astype(np.float32)),
+        "runs-bounds": runs if box.size else encode_runs(dense.astype(np.float32)),
+        "bits": {"shape": [h, w], "bitbounds": [y0, x0, y1, x1], "bitstring": "".join("01"[int(b)] for b in box.flat)},
+        "png": png_url(np.dstack([np.zeros((h, w, 3), np.uint8), dense.astype(np.uint8) * 9]), "RGBA"),
+        "bits-png": {"shape": [h, w], "bitbounds": [y0, x0, y1, x1], "bitstring": png_url(inner, "RGBA")},
+        "polyline": {"points": [[0.1, 0.2], [0.8, 0.6]], "radius": 0.07},
+    }[form]
+    size = (draw(st.integers(1, 48)), draw(st.integers(1, 48)))
+    return spec, size, draw(st.sampled_from(["area", "max"]))
+
+
+@FAST
+@given(mask_and_size())
+def test_pool_spec_equals_rasterise_then_pool(case):
+    spec, size, pooling = case
+    want = pool_mask(decode_mask(spec, 64), size, pooling)[0]  # (h, w)
+    got = pool_spec(spec, 64, size, pooling)
+    assert got.shape == want.shape and got.dtype == torch.float32
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_a_2048_run_length_mask_is_never_rasterised():
+    """Area-pooled from its runs: well under the 16 MB float32 raster (and the 4 MB a byte mask would take)."""
+    spec = {"shape": [2048, 2048], "runs": [1234567, 4194304 - 1234567]}
+    tracemalloc.start()
+    try:
+        pooled = pool_spec(spec, 256, (16, 16))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000, peak  # under a 1-byte raster, a quarter of the float32 one
+    assert torch.allclose(pooled, pool_mask(decode_mask(spec, 256), (16, 16))[0], atol=1e-6)
+
+
+def test_mask_cost_reads_sizes_without_decoding():
+    assert mask_cost({"points": [[0, 0]] * 3, "radius": 0.1}, 256) == 256 * 256 + 3
+    assert mask_cost(big_png(1100), 256) == 1100 * 1100
+    assert mask_cost({"shape": [2048, 2048], "runs": [1, 4194303]}, 256) == 2 + 2048
+    assert mask_cost({"shape": [10, 10], "bitstring": "1" * 100}, 256) == 100
+    assert mask_cost({"bitstring": big_png(1100), "shape": [2048, 2048]}, 256) == 1100 * 1100 + 2048 * 2048
+    for junk in (None, 5, "x", {"runs": 10**400}, {"points": "x"}, {"bitstring": [1]}, "data:image/png;base64,@@"):
+        assert mask_cost(junk, 256) >= 0
+
+
+# --- numbers checked before any math -------------------------------------------------------------------------
+
+HUGE = [
+    ({"points": [[0.5, 0.5]], "radius": 10**400}, "mask.radius: expected a number in 0..1, got an integer of 1329"),
+    ({"points": [[0.5, 2**1024]], "radius": 0.1}, "mask.points[0][1]: expected a number in 0..1, got an integer of"),
+    ({"shape": [2, 2], "runs": [10**400, 4]}, "mask.runs[0]: expected an integer in 0..4, got an integer of"),
+    ({"shape": [10**400, 2], "runs": [4]}, "mask.shape[0]: expected an integer in 1..2048, got an integer of"),
+    ({"shape": [2, 2], "bitbounds": [0, 0, 2**1024, 1], "bitstring": "1"}, "mask.bitbounds[2]: expected an integer"),
+]
+
+
+@pytest.mark.parametrize("spec, message", HUGE)
+def test_huge_numbers_in_masks_are_named_errors(spec, message):
+    for fn in (lambda: decode_mask(spec, 64), lambda: pool_spec(spec, 64, (4, 4))):
+        with pytest.raises(ValueError) as info:
+            fn()
+        assert str(info.value).startswith(message)
+
+
+def test_huge_numbers_are_422_on_rest_and_an_error_message_on_the_websocket(tmp_path):
+    with tiny_client(tmp_path) as c:
+        for spec, message in HUGE:
+            r = c.post("/intervene", json={"image": 1, "strokes": [{**STROKE, "mask": spec}]})
+            assert r.status_code == 422 and r.json()["detail"].startswith(f"strokes[0].{message}"), r.text
+            body = {"project": "tiny", "ids": [1], "interventions": [{"ablations": [{"layer": "layer4", "unit": 1}]}]}
+            body["interventions"][0]["mask"] = spec
+            r = c.post("/api/generate", json=body)
+            assert r.status_code == 422 and r.json()["detail"].startswith(f"interventions[0].{message}"), r.text
+        with c.websocket_connect("/ws/paint") as ws:
+            ws.send_json({"type": "open", "image": 1})
+            assert ws.receive_json()["type"] == "ready"
+            for i, (spec, message) in enumerate(HUGE):
+                ws.send_json({"type": "render", "seq": i, "strokes": [{**STROKE, "mask": spec}]})
+                got = ws.receive_json()
+                assert got["type"] == "error" and got["seq"] == i and got["detail"].startswith(f"strokes[0].{message}")
+            ws.send_json({"type": "ping"})
+            assert ws.receive_json() == {"type": "pong"}  # still open
+
+
+# --- mask work admitted before it is done --------------------------------------------------------------------
+
+
+def test_a_request_over_the_mask_budget_is_422_naming_the_mask(tmp_path):
+    with tiny_client(tmp_path, max_mask_pixels=100_000) as c:  # one polyline costs 256**2 + points
+        second = {**STROKE, "mask": {"points": [[0.1, 0.1]], "radius": 0.2}}
+        r = c.post("/intervene", json={"image": 1, "strokes": [STROKE, second]})
+        assert r.status_code == 422
+        assert r.json()["detail"].startswith("strokes[1].mask: the request's masks decode to 131,075 pixels"), r.text
+        assert "max_mask_pixels" in r.json()["detail"]
+        assert c.post("/intervene", json={"image": 1, "strokes": [STROKE]}).status_code == 200
+
+
+@pytest.fixture
+def busy_large_lane():
+    """The large mask lane decoding someone else's big mask until the test ends."""
+    release = threading.Event()
+    future = MASK_DECODER.submit(lambda: release.wait(60), SMALL_COST + 1, 1 << 40)
+    yield
+    release.set()
+    future.result(60)
+
+
+def test_a_full_mask_backlog_answers_503_at_once_and_small_requests_still_pass(tmp_path, busy_large_lane):
+    with tiny_client(tmp_path, max_mask_backlog=2 * SMALL_COST) as c:
+        big = {**STROKE, "mask": big_png(1100)}  # 1.21 M pixels: the large lane, over the backlog left
+        r = c.post("/intervene", json={"image": 1, "strokes": [big]})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+        assert r.json()["detail"].startswith("server: busy, masks of cost"), r.text
+        body = {"project": "tiny", "ids": [1], "interventions": [{"ablations": [{"layer": "layer4", "unit": 1}]}]}
+        body["interventions"][0]["mask"] = {"shape": [], "bitbounds": [], "bitstring": big_png(1100)}
+        assert c.post("/api/generate", json=body).status_code == 503
+        with c.websocket_connect("/ws/paint") as ws:
+            ws.send_json({"type": "open", "image": 1})
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_json({"type": "render", "seq": 7, "strokes": [big]})
+            got = ws.receive_json()
+            assert got["type"] == "error" and got["seq"] == 7 and got["detail"].startswith("server: busy"), got
+            ws.send_json({"type": "render", "seq": 8, "strokes": [STROKE]})  # a page stroke: the small lane
+            assert ws.receive_bytes()[:4] == struct.pack(">I", 8)
+        assert c.post("/intervene", json={"image": 2, "strokes": [STROKE]}).status_code == 200
+
+
+def test_masks_decode_only_on_the_mask_threads(tmp_path, monkeypatch):
+    """Never on the event loop, never on AnyIO's thread pool (which serves /health)."""
+    threads = []
+    real = masks.pool_spec
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("ganpaint.masks.pool_spec", spy)
+    monkeypatch.setattr("ganpaint.strokes.pool_spec", spy)
+    with tiny_client(tmp_path) as c:
+        for radius in (0.11, 0.12):
+            stroke = {**STROKE, "mask": {"points": [[0.3, 0.3]], "radius": radius}}
+            assert c.post("/intervene", json={"image": 1, "strokes": [stroke]}).status_code == 200
+        body = {"project": "tiny", "ids": [1], "interventions": [{"ablations": [{"layer": "layer6", "unit": 1}]}]}
+        body["interventions"][0]["mask"] = {"shape": [8, 8], "bitbounds": [], "bitstring": "01" * 32}
+        assert c.post("/api/generate", json=body).status_code == 200
+        with c.websocket_connect("/ws/paint") as ws:
+            ws.send_json({"type": "open", "image": 1})
+            ws.receive_json()
+            ws.send_json({"type": "render", "seq": 1, "strokes": [{**STROKE, "mask": {"shape": [4, 4], "runs": [16]}}]})
+            assert ws.receive_bytes()[:4] == struct.pack(">I", 1)
+    assert threads and all(t.startswith("ganpaint-masks") for t in threads), threads
+
+
+def test_a_png_chunk_bomb_names_the_field(tmp_path):
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0))
+    raw += chunk(b"zTXt", b"bomb\x00\x00" + zlib.compress(b"\x00" * (8 << 20), 9))
+    raw += chunk(b"IDAT", zlib.compress(b"\x00" * 20)) + chunk(b"IEND", b"")
+    url = "data:image/png;base64," + base64.b64encode(raw).decode()
+    with tiny_client(tmp_path) as c:
+        r = c.post("/intervene", json={"image": 1, "strokes": [{**STROKE, "mask": url}]})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("strokes[0].mask: not a readable PNG ("), r.text
+    assert "too large" in r.json()["detail"].lower()
+
+
+def test_error_shapes(tmp_path):
+    with tiny_client(tmp_path) as c:
+        r = c.get("/reports/tiny/%00")
+        assert r.status_code == 404 and r.json()["detail"].startswith("path: no report file"), r.text
+        deep: object = 1
+        for _ in range(300):
+            deep = [deep]
+        frames = c.app.state.engine.frames
+        r = c.post("/api/generate", json={"project": "tiny", "ids": [1], "wantz": deep})
+        assert r.status_code == 422 and r.json() == {"detail": "wantz: nested deeper than 32 levels"}
+        assert c.app.state.engine.frames == frames  # refused before rendering
+        r = c.post("/api/generate", json={"project": "tiny", "ids": [1], "wantz": [[1]]})
+        assert r.status_code == 200 and r.json()["request"]["wantz"] == [[1]]  # shallow extras still echo
+    assert nesting_depth({"a": [1, {"b": 2}]}, 10) == 4 and nesting_depth(deep, 5) == 6
+
+
+# --- logging, timeouts, uvicorn -----------------------------------------------------------------------------
+
+
+def test_refusals_are_logged_once_a_minute_per_address():
+    log = RefusalLog(interval=60, size=2)
+    assert log.allow("a", 0) and not log.allow("a", 59) and log.allow("b", 59) and log.allow("a", 61)
+    assert log.suppressed == 1
+    log.allow("c", 62)  # forgets the oldest beyond size
+    assert len(log._last) == 2
+
+
+def test_body_timeout_answers_408():
+    sent = []
+
+    async def app(scope, receive, send):
+        await receive()  # the body never comes
+        raise AssertionError("unreachable")
+
+    async def stalled_receive():
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(BodyTimeout(app, 0.05)({"type": "http"}, stalled_receive, send))
+    assert sent[0]["status"] == 408 and b"request body: not received in full" in sent[1]["body"]
+
+
+def test_uvicorn_options_for_direct_exposure():
+    opts = uvicorn_options(Settings(), "info")
+    assert opts["h11_max_incomplete_event_size"] == 64 * 1024 and opts["limit_concurrency"] == 200
+    assert opts["timeout_graceful_shutdown"] == 3 and opts["timeout_keep_alive"] == 5
+    assert opts["http"].__name__ == "GuardedH11" and opts["ws"].__name__ == "CompleteDenial"
+    assert opts["log_config"]["loggers"]["ganpaint"]["level"] == "INFO"
+
+
+def test_live_server_timeouts_refusals_and_sigterm_with_a_stalled_body(tmp_path):
+    """A real ``ganpaint serve``: half-sent headers are cut, a 200 KB header is refused, refused origins log one
+    line and no ERROR, and SIGTERM ends the process while a client holds a request with an incomplete body."""
+    from websockets.sync.client import connect
+
+    env = {"GANPAINT_HEADER_TIMEOUT": "1", "GANPAINT_BODY_TIMEOUT": "600", "GANPAINT_SHUTDOWN_TIMEOUT": "1"}
+    with LiveServer(tmp_path, "--log-level", "info", **env) as server:
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        half.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        assert half.recv(100) == b""  # closed by the server (the timeout is a hang guard, not a measurement)
+        big = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        big.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 200_000 + b"\r\n\r\n")
+        assert big.recv(100).startswith(b"HTTP/1.1 400")
+        for _ in range(3):
+            with pytest.raises(Exception, match="403"):
+                connect(server.ws_url, origin="https://evil.example", open_timeout=30)
+        stalled = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        stalled.sendall(b"POST /intervene HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+        stalled.sendall(b"Content-Length: 1000\r\n\r\n" + json.dumps({"image": 1})[:-1].encode())
+        with urllib.request.urlopen(server.url + "/health", timeout=60) as r:  # the stalled request is open
+            assert r.status == 200
+        server.p.send_signal(signal.SIGTERM)
+        assert server.p.wait(60) is not None
+        log = server.output()
+    assert "without completing handshake" not in log and "Traceback" not in log
+    assert log.count("refused: origin: 'https://evil.example' is not allowed") == 1, log
+    assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in log, log
