@@ -77,6 +77,8 @@ def main() -> None:
                     page.mouse.move(*point, steps=6)
                 page.mouse.up()
                 page.wait_for_function(SETTLED, timeout=60_000)
+            page.mouse.move(box["x"] - 10, box["y"] - 10)  # no brush cursor; the last stroke fades to its outline
+            page.wait_for_function("document.querySelector('#overlay-canvas').dataset.fading === 'false'")
             page.screenshot(path=args.out)
             browser.close()
     finally:
