@@ -131,20 +131,17 @@ export class PaintCanvas extends EventTarget {
     this.overlay.dataset.fading = this.fade ? "true" : "false";
     if (this.comparing) return; // the original alone
     const { strokes, live, colours, style } = this.overlayState;
+    const changing = (s) => this.fresh.has(s.id) || this.fade?.ids.has(s.id);
+    if (style !== "off") ctx.drawImage(this.finishedLayer(strokes.filter((s) => s.enabled && !changing(s))), 0, 0);
     for (const s of strokes) {
-      if (!s.enabled) continue;
+      if (!s.enabled || !changing(s)) continue;
       const colour = colours[s.concept];
-      if (this.fresh.has(s.id)) {
+      if (this.fresh.has(s.id) || style === "fill") {
         this.drawFilled(ctx, s, colour, FILL_ALPHA);
-      } else if (this.fade?.ids.has(s.id)) {
+      } else {
         const t = (this.fade.end - now) / FADE_MS; // 1 -> 0
         this.drawFilled(ctx, s, colour, FILL_ALPHA * t);
         if (style === "outline") this.drawOutline(ctx, s, colour, 1 - t);
-        else if (style === "fill") this.drawFilled(ctx, s, colour, FILL_ALPHA * (1 - t));
-      } else if (style === "fill") {
-        this.drawFilled(ctx, s, colour, FILL_ALPHA);
-      } else if (style === "outline") {
-        this.drawOutline(ctx, s, colour, 1);
       }
     }
     if (live) this.drawFilled(ctx, live, colours[live.concept], FILL_ALPHA);
@@ -166,6 +163,27 @@ export class PaintCanvas extends EventTarget {
       ctx.stroke();
       ctx.restore();
     }
+  }
+
+  /** The finished strokes in the overlay style, drawn once into a canvas kept until they or the style change
+   * (a drag then redraws only the live stroke over it). */
+  finishedLayer(list) {
+    const { width: W, height: H } = this.overlay;
+    const { colours, style } = this.overlayState;
+    const key = JSON.stringify([W, H, style, colours, list.map((s) => s.id)]);
+    const cache = this.finished;
+    if (cache && cache.key === key && list.every((s, i) => s === cache.list[i])) return cache.canvas;
+    const canvas = cache?.canvas ?? document.createElement("canvas");
+    canvas.width = W;
+    canvas.height = H;
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, W, H);
+    for (const s of list) {
+      if (style === "fill") this.drawFilled(ctx, s, colours[s.concept], FILL_ALPHA);
+      else this.drawOutline(ctx, s, colours[s.concept], 1);
+    }
+    this.finished = { key, list, canvas };
+    return canvas;
   }
 
   drawFilled(ctx, stroke, colour, alpha) {
