@@ -688,3 +688,40 @@ def test_gallery_shows_that_it_scrolls(browser, server):
         assert w.errors == []
     finally:
         ctx.close()
+
+
+def test_stored_paintings_are_bounded_and_versioned(open_page):
+    """history.js on its own (a fake storage): at most MAX_RECORDS images and MAX_CHARS characters are kept, the
+    most recent first; a reload reads them back; a store of another version is ignored."""
+    w = open_page("/#model=tiny&image=1")
+    out = w.page.evaluate(
+        """async () => {
+          const { PaintingHistory, MAX_RECORDS, MAX_CHARS, STORAGE_KEY } = await import('./js/history.js');
+          const { StrokeList, makeStroke } = await import('./js/strokes.js');
+          const store = new Map();
+          const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
+          const list = new StrokeList();
+          const h = new PaintingHistory(list, storage);
+          const points = Array.from({ length: 500 }, (_, i) => [i / 500, 0.5]);
+          for (let i = 0; i < 60; i++) {
+            h.select('tiny', i);
+            for (let k = 0; k < 5; k++) list.add(makeStroke({ concept: 'tree', mask: { points, radius: 0.1 } }));
+          }
+          h.save();
+          const text = store.get(STORAGE_KEY);
+          const doc = JSON.parse(text);
+          const list2 = new StrokeList();
+          const h2 = new PaintingHistory(list2, storage);
+          h2.select(h2.last.model, h2.last.image, 'quiet');
+          store.set(STORAGE_KEY, JSON.stringify({ version: 99, last: { model: 'tiny', image: 59 }, records: {} }));
+          const h3 = new PaintingHistory(new StrokeList(), storage);
+          return { images: Object.keys(doc.records), chars: text.length, maxRecords: MAX_RECORDS, maxChars: MAX_CHARS,
+                   last: h2.last, strokes: list2.strokes.length, past: list2.past.length, other: h3.last };
+        }"""
+    )
+    assert len(out["images"]) <= out["maxRecords"] and out["chars"] <= out["maxChars"]
+    assert "tiny/59" in out["images"] and "tiny/0" not in out["images"]  # the oldest went first
+    assert out["last"] == {"model": "tiny", "image": 59}
+    assert out["strokes"] == 5 and out["past"] == 6  # 5 strokes added + the step that opened image 59
+    assert out["other"] is None
+    assert w.errors == []
