@@ -194,14 +194,13 @@ def test_a_full_mask_backlog_answers_503_at_once_and_small_requests_still_pass(t
 def test_masks_decode_only_on_the_mask_threads(tmp_path, monkeypatch):
     """Never on the event loop, never on AnyIO's thread pool (which serves /health)."""
     threads = []
-    real = masks.pool_spec
+    real = masks.decode_compact
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("ganpaint.masks.pool_spec", spy)
-    monkeypatch.setattr("ganpaint.strokes.pool_spec", spy)
+    monkeypatch.setattr("ganpaint.masks.decode_compact", spy)  # every decode goes through it
     with tiny_client(tmp_path) as c:
         for radius in (0.11, 0.12):
             stroke = {**STROKE, "mask": {"points": [[0.3, 0.3]], "radius": radius}}
@@ -215,6 +214,19 @@ def test_masks_decode_only_on_the_mask_threads(tmp_path, monkeypatch):
             ws.send_json({"type": "render", "seq": 1, "strokes": [{**STROKE, "mask": {"shape": [4, 4], "runs": [16]}}]})
             assert ws.receive_bytes()[:4] == struct.pack(">I", 1)
     assert threads and all(t.startswith("ganpaint-masks") for t in threads), threads
+
+
+def test_a_mask_pooled_to_several_layers_is_decoded_and_costed_once(monkeypatch):
+    calls = []
+    real = masks.decode_compact
+    monkeypatch.setattr("ganpaint.masks.decode_compact", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plan = masks.MaskPlan(budget=1 << 30)
+    spec = {"shape": [64, 64], "runs": [100, 3996]}
+    for size in ((4, 4), (8, 8), (16, 16)):
+        plan.pooled((b"digest", 256, size, (2048, 2048), "max"), spec, 256, size, "m", (2048, 2048), "max", dict().get)
+    assert plan.cost == plan.pending_cost == mask_cost(spec, 256) and len(plan.pending()) == 3
+    plan.decode()
+    assert len(calls) == 1 and all(j.result.shape == j.size for j in plan.jobs.values())
 
 
 def test_a_png_chunk_bomb_names_the_field(tmp_path):

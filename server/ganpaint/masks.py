@@ -298,30 +298,33 @@ def _prefix_at(a: np.ndarray, cuts: np.ndarray, axis: int) -> np.ndarray:
     return np.take(pre, np.searchsorted(edges, cuts), axis=axis)
 
 
-def _row_prefix_from_runs(box: _Box, cuts: np.ndarray) -> np.ndarray:
-    """(box rows, len(cuts)): the 1s in each box row left of each column cut, from the runs (no raster)."""
+def _table_from_runs(box: _Box, rcut: np.ndarray, ccut: np.ndarray) -> np.ndarray:
+    """(len(rcut), len(ccut)): the 1s in box rows [0, rcut[a]) x columns [0, ccut[b]), from the runs alone
+    (no raster: work and memory in the number of runs plus the box's rows, not its pixels)."""
     y0, x0, y1, x1 = box.bounds
-    bh, bw, k = y1 - y0, x1 - x0, len(cuts)
+    bh, bw = y1 - y0, x1 - x0
     ya, xa = np.divmod(box.starts, bw)
     yb, xb = np.divmod(box.ends - 1, bw)
     xb = xb + 1
     one = ya == yb
-    # row segments [x_start, x_end): a run within one row; else its first row's tail and its last row's head
+    # row segments [s, e): a run within one row; else its first row's tail and its last row's head
     seg_y = np.concatenate([ya[one], ya[~one], yb[~one]])
     seg_s = np.concatenate([xa[one], xa[~one], np.zeros(int((~one).sum()), np.int64)])
     seg_e = np.concatenate([xb[one], np.full(int((~one).sum()), bw, np.int64), xb[~one]])
-    # whole rows between: +1 / -1 at their ends, summed down the rows (runs never overlap)
-    full = np.bincount(ya[~one] + 1, minlength=bh + 1) - np.bincount(yb[~one], minlength=bh + 1)
-    full = np.cumsum(full)[:bh]  # (bh,) 1 where a run covers the whole row
-    # a segment [s, e) holds (clip(c, s, e) - s) 1s left of cut c = sum over its events x < c of sign * (c - x)
-    ev_y = np.concatenate([seg_y, seg_y])
-    ev_x = np.concatenate([seg_s, seg_e])
+    # whole rows between a run's first and last: +1 / -1 at their ends, summed down (runs never overlap)
+    full = np.cumsum(np.bincount(ya[~one] + 1, minlength=bh + 1) - np.bincount(yb[~one], minlength=bh + 1))
+    full_before = np.concatenate([[0], np.cumsum(full[:bh])])[rcut]  # (len(rcut),) whole rows above each cut
+    # a segment [s, e) holds clip(c, s, e) - s 1s left of column c: the sum over its two events (s, +1) and
+    # (e, -1) with x < c of sign * (c - x); an event counts for the cuts right of it and below its row
+    ev_y, ev_x = np.concatenate([seg_y, seg_y]), np.concatenate([seg_s, seg_e])
     ev_sign = np.concatenate([np.ones(len(seg_s)), -np.ones(len(seg_e))])
-    first = np.searchsorted(cuts, ev_x, side="right")  # the first cut right of the event: it counts from there
-    flat = ev_y * (k + 1) + first
-    count = np.bincount(flat, ev_sign, (bh * (k + 1))).reshape(bh, k + 1).cumsum(1)[:, :k]  # (bh, k)
-    moment = np.bincount(flat, ev_sign * ev_x, (bh * (k + 1))).reshape(bh, k + 1).cumsum(1)[:, :k]  # (bh, k)
-    out = cuts[None, :] * (count + full[:, None]) - moment
+    g = np.searchsorted(rcut, ev_y, side="right")  # first row cut below the event's row
+    k = np.searchsorted(ccut, ev_x, side="right")  # first column cut right of the event
+    nr, nc = len(rcut) + 1, len(ccut) + 1
+    flat = g * nc + k
+    count = np.bincount(flat, ev_sign, nr * nc).reshape(nr, nc).cumsum(0).cumsum(1)[:-1, :-1]
+    moment = np.bincount(flat, ev_sign * ev_x, nr * nc).reshape(nr, nc).cumsum(0).cumsum(1)[:-1, :-1]
+    out = ccut[None, :] * (count + full_before[:, None]) - moment  # (len(rcut), len(ccut))
     return np.rint(out).astype(np.int64)
 
 
@@ -340,7 +343,7 @@ def _pool_box(box: _Box, size: tuple[int, int], pooling: Pooling) -> torch.Tenso
     elif box.bits is not None:
         table = _prefix_at(_prefix_at(box.bits, ccut, axis=1), rcut, axis=0)  # (len(rows), len(cols))
     else:
-        table = _prefix_at(_row_prefix_from_runs(box, ccut), rcut, axis=0)
+        table = _table_from_runs(box, rcut, ccut)
     ia, ib = np.searchsorted(rows, rs), np.searchsorted(rows, re)
     ja, jb = np.searchsorted(cols, cs), np.searchsorted(cols, ce)
     sums = table[np.ix_(ib, jb)] - table[np.ix_(ia, jb)] - table[np.ix_(ib, ja)] + table[np.ix_(ia, ja)]  # (h, w)
@@ -364,18 +367,31 @@ def pool_spec(
 ) -> torch.Tensor:
     """Any mask form -> (h, w) float32 pooled to ``size``; equals ``pool_mask(decode_mask(spec), size)[0]``
     within float rounding, without rasterising bitmaps and run-length masks at their full size."""
+    return pool_decoded(decode_compact(spec, raster, where, max_points, max_side), size, pooling)
+
+
+def decode_compact(
+    spec: Any, raster: int, where: str = "mask", max_points: int = MAX_POINTS, max_side: int = MAX_SIDE
+) -> torch.Tensor | _Box:
+    """A mask decoded once for pooling to any size: a polyline's small raster, else a ``_Box`` (1-byte bits
+    or runs); ValueError names the field."""
     if isinstance(spec, dict) and "points" in spec:
-        mask = torch.from_numpy(rasterize_polyline(spec, raster, where, max_points))  # (raster, raster), small
-        return pool_mask(mask, size, pooling)[0]
+        return torch.from_numpy(rasterize_polyline(spec, raster, where, max_points))  # (raster, raster), small
     if isinstance(spec, str):
         bits = _png_bool(spec, where, max_side)
-        return _pool_box(_Box(bits.shape, (0, 0, *bits.shape), bits=bits), size, pooling)
+        return _Box(bits.shape, (0, 0, *bits.shape), bits=bits)
     if isinstance(spec, dict) and "bitstring" in spec:
-        return _pool_box(_bitstring_box(spec, where, max_side), size, pooling)
+        return _bitstring_box(spec, where, max_side)
     if isinstance(spec, dict) and "runs" in spec:
-        return _pool_box(_runs_box(spec, where, max_side), size, pooling)
+        return _runs_box(spec, where, max_side)
     decode_mask(spec, raster, where, max_points, max_side)  # raises the error that names the field
     raise AssertionError("unreachable")
+
+
+def pool_decoded(decoded: torch.Tensor | _Box, size: tuple[int, int], pooling: Pooling = "area") -> torch.Tensor:
+    if isinstance(decoded, _Box):
+        return _pool_box(decoded, size, pooling)
+    return pool_mask(decoded, size, pooling)[0]
 
 
 # --- admission: what a mask costs before it is decoded -------------------------------------------------------
@@ -434,33 +450,39 @@ class MaskJob:
     where: str
     limits: tuple[int, int]  # (max_points, max_side)
     pooling: Pooling
-    cost: int
     result: torch.Tensor | None = None
 
-    def run(self) -> torch.Tensor:
-        self.result = pool_spec(self.spec, self.raster, self.size, self.pooling, self.where, *self.limits)
+    def run(self, decoded: torch.Tensor | _Box | None = None) -> torch.Tensor:
+        if decoded is None:
+            decoded = decode_compact(self.spec, self.raster, self.where, *self.limits)
+        self.result = pool_decoded(decoded, self.size, self.pooling)
         return self.result
 
 
 class MaskPlan:
     """A request's masks, collected by building its edits once while this plan is ``PLAN``: every mask is
-    costed (all of them, cached or not: ``budget`` per request, past it a ValueError naming the mask), and
-    the ones not in the cache become jobs with a placeholder. The api then admits and runs the jobs off the
-    event loop, and builds the edits again, now from the results."""
+    costed (cached or not, once per mask however many layers it is pooled to: ``budget`` per request, past
+    it a ValueError naming the mask), and the ones not in the cache become jobs with a placeholder. The api
+    then admits and runs the jobs off the event loop (each mask decoded once, pooled to each layer's size),
+    and builds the edits again, now from the results."""
 
     def __init__(self, budget: int):
         self.budget = budget
-        self.cost = 0
+        self.cost = 0  # all the request's masks (the budget)
+        self.pending_cost = 0  # the masks to decode (admission)
         self.jobs: dict[Any, MaskJob] = {}
+        self._costs: dict[Any, int] = {}  # (digest, raster, limits) -> cost
         self.building = True  # the first build: count the cost
 
     def pooled(self, key, spec, raster, size, where, limits, pooling, cached) -> torch.Tensor:
-        """The pooled mask for ``key``: from this plan, the cache (``cached(key)``), or a placeholder."""
+        """The pooled mask for ``key`` = (digest, raster, size, limits, pooling): from this plan, the cache
+        (``cached(key)``), or a placeholder."""
         job = self.jobs.get(key)
         if job is not None and job.result is not None:
             return job.result
-        if self.building:
-            cost = mask_cost(spec, raster, limits[1])
+        mask_id = (key[0], raster, limits)
+        if self.building and mask_id not in self._costs:
+            self._costs[mask_id] = cost = mask_cost(spec, raster, limits[1])
             self.cost += cost
             if self.cost > self.budget:
                 raise ValueError(
@@ -471,8 +493,9 @@ class MaskPlan:
         if hit is not None:
             return hit
         if job is None:
-            job = MaskJob(spec, raster, size, where, limits, pooling, mask_cost(spec, raster, limits[1]))
-            self.jobs[key] = job
+            job = self.jobs[key] = MaskJob(spec, raster, size, where, limits, pooling)
+            if not any(k[0] == key[0] and k[1] == raster and k[3] == limits for k in self.jobs if k != key):
+                self.pending_cost += self._costs.get(mask_id, 0)
         if not self.building:  # a second build found a mask it had not planned: decode it here
             return job.run()
         return torch.zeros(size)  # a placeholder: the first build's edits are discarded
@@ -481,9 +504,14 @@ class MaskPlan:
         return [j for j in self.jobs.values() if j.result is None]
 
     def decode(self) -> None:
-        """Run every pending job, in order (the first bad mask raises its ValueError)."""
-        for job in self.pending():
-            job.run()
+        """Run every pending job in order, decoding each mask once (the first bad mask raises its ValueError)."""
+        decoded: dict[Any, torch.Tensor | _Box] = {}
+        for key, job in self.jobs.items():
+            if job.result is None:
+                mask_id = (key[0], key[1], key[3])
+                if mask_id not in decoded:
+                    decoded[mask_id] = decode_compact(job.spec, job.raster, job.where, *job.limits)
+                job.run(decoded[mask_id])
 
 
 PLAN: ContextVar[MaskPlan | None] = ContextVar("ganpaint_mask_plan", default=None)

@@ -45,10 +45,9 @@ async def planned(build: Callable[[], T], settings: Settings) -> T:
     and decoded on ``MASK_DECODER``; ValueError/NotFoundError name the field, BusyError means retry."""
     plan = MaskPlan(settings.max_mask_pixels)
     out = _build(build, plan)  # validates everything else and costs every mask; decodes nothing
-    jobs = plan.pending()
-    if not jobs:
+    if not plan.pending():
         return out  # every mask was cached: these edits are final
-    cost = sum(j.cost for j in jobs)
+    cost = plan.pending_cost
 
     def decode() -> None:
         plan.decode()
@@ -77,7 +76,10 @@ def build_edits(
             m.check_layer(layer)
         except NotFoundError as exc:
             raise NotFoundError(f"layer: {exc}") from exc
-    specs = [Stroke(s.concept, s.mask, s.mode, s.strength, s.layer) for s in strokes]
+    specs = [
+        Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None)
+        for s in strokes
+    ]
     out = stroke_edits(m, specs, layer, "strokes", settings.max_points, settings.max_mask_side)
     for i, e in enumerate(edits):
         out.append(raw_edit(m, settings, e, f"edits[{i}]"))
