@@ -45,11 +45,13 @@ def test_read_model(client):
     assert body["resolution"] == 32 and body["default_layer"] == "layer4" and body["layer"] == "layer4"
     assert body["paint_layers"] == ["layer4", "layer6"] and body["gallery"] == list(range(8))
     assert body["layers"][3] == {"name": "layer4", "feature_shape": [16, 8, 8], "paintable": True}
-    assert body["concepts"] == [
+    brushes = [{k: c[k] for k in ("name", "color", "units", "ranking", "erase_ranking")} for c in body["concepts"]]
+    assert brushes == [
         {"name": "tree", "color": "#146e28", "units": 8, "ranking": "ace", "erase_ranking": "ace"},
         {"name": "grass", "color": "#50be46", "units": 8, "ranking": "iou", "erase_ranking": "iou"},
         {"name": "sky", "color": "#6eaaf0", "units": 3, "ranking": "iou", "erase_ranking": "removal"},
     ]
+    assert [len(c["styles"]) for c in body["concepts"]] == [2, 0, 0]  # the tiny model's stamps: tree only
     assert client.get("/models/tiny", params={"layer": "layer6"}).json()["concepts"][0]["units"] == 4
 
 
@@ -205,7 +207,7 @@ BAD_MASK = {**STROKE, "mask": {"points": [[0.5, 1.5]], "radius": 0.1}}
         (
             {"image": 1, "strokes": [{**STROKE, "mode": "smudge"}]},
             422,
-            "strokes[0].mode: Input should be 'draw' or 'erase', got 'smudge'",
+            "strokes[0].mode: Input should be 'draw', 'erase' or 'stamp', got 'smudge'",
         ),
         (
             {"image": 1, "strokes": [STROKE, {**STROKE, "concept": "lava"}]},

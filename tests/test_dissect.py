@@ -296,7 +296,7 @@ def test_json_validates_resumes_and_report(tmp_path):
         (("concepts", "red", "units"), [0, 0], "concepts.red.units"),
         (("concepts", "red", "k"), [1.0], "concepts.red.k"),
         (("concepts", "red", "effect", "ace_ranked", "ace"), float("nan"), "concepts.red.effect.ace_ranked"),
-        (("schema_version",), 2, "schema_version"),
+        (("schema_version",), 3, "schema_version"),
     ):
         broken = json.loads(json.dumps(first))
         parent = broken

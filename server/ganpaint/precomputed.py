@@ -1,10 +1,11 @@
 """The precomputed dissection of one model layer: ``precomputed/<model_id>/<layer>.json``.
 
 Written by ``ganpaint dissect``; the server reads dissections only through ``load_precomputed``.
-Schema (version 1; every field is checked on load, errors name the field)::
+Schema (version 2; every field is checked on load, errors name the field; version 1 files, which have no
+``stamps``, still load)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "created_by": "ganpaint 0.1.0 dissect",
       "model_id": "scenes64", "model_sha256": "<hex of generator.pth>", "segmenter": "<id>",
       "layer": "layer6", "feature_shape": [C, h, w],
@@ -25,7 +26,9 @@ Schema (version 1; every field is checked on load, errors name the field)::
                                            #   ...}, curves, ...} (docs/dissection.md); may be {} (unmeasured)
           "context": {"building": 0.41, "sky": 0.02}   # insertion success by class at the location
         }
-      }
+      },
+      "stamps": {...}                      # optional (version 2): concept stamps, their index; the arrays are in
+                                           #   a sidecar .npz beside this file (ganpaint.stamps.templates)
     }
 """
 
@@ -38,7 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from ganpaint.stamps.templates import ConceptStamps, load_stamps, validate_index
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: no stamps
 MAX_UNITS_PER_CONCEPT = 20
 
 
@@ -69,6 +75,7 @@ class Precomputed:
     concepts: dict[str, ConceptUnits]
     units: list[dict[str, Any]]
     raw: dict[str, Any]  # the whole validated document, for routes that show it
+    stamps: dict[str, ConceptStamps] = field(default_factory=dict)  # by concept; empty without stamps
 
 
 def _require(cond: bool, where: str, msg: str) -> None:
@@ -113,13 +120,17 @@ def _unit_ids(doc: Any, where: str, channels: int) -> list[int]:
 
 
 def validate(doc: Any) -> Precomputed:
-    """Check a parsed document against schema version 1; ValueError names the first bad field."""
+    """Check a parsed document against its schema version (1 or 2); ValueError names the first bad field.
+
+    The stamps' sidecar is not read here (``load_precomputed`` reads it)."""
     _require(isinstance(doc, dict), "document", "expected a JSON object")
+    version = doc.get("schema_version")
     _require(
-        doc.get("schema_version") == SCHEMA_VERSION,
+        version in READABLE_VERSIONS and not isinstance(version, bool),
         "schema_version",
-        f"expected {SCHEMA_VERSION}, got {doc.get('schema_version')!r}",
+        f"expected one of {', '.join(map(str, READABLE_VERSIONS))}, got {version!r}",
     )
+    _require(version >= 2 or "stamps" not in doc, "stamps", "needs schema_version 2")
     for key in ("model_id", "layer", "segmenter", "model_sha256", "created_by"):
         _require(
             isinstance(doc.get(key), str) and doc[key] != "", key, f"expected a non-empty string, got {doc.get(key)!r}"
@@ -184,6 +195,10 @@ def validate(doc: Any) -> Precomputed:
             erase_ranking,
             erase_units,
         )
+    if "stamps" in doc:
+        validate_index(doc["stamps"], channels)
+        unknown = sorted(set(doc["stamps"]["concepts"]) - set(concepts))
+        _require(not unknown, "stamps.concepts", f"concepts without units: {unknown}")
     return Precomputed(doc["model_id"], doc["layer"], (shape[0], shape[1], shape[2]), concepts, units, doc)
 
 
@@ -196,7 +211,10 @@ def load_precomputed(path: str | Path) -> Precomputed:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"precomputed file {path} is not valid JSON: {exc}") from exc
     try:
-        return validate(doc)
+        pre = validate(doc)
+        if "stamps" in doc:
+            pre.stamps.update(load_stamps(doc["stamps"], path.parent, pre.feature_shape[0]))
+        return pre
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
 

@@ -3,8 +3,10 @@
 A stroke ``{concept, mode, strength, mask, layer}`` becomes one ``UnitEdit`` at its layer: the first
 ``strength`` (best first) of the concept's draw units at ``draw_values[:strength]``, or of its erase units
 (``ConceptUnits.units_for``) at 0, alpha 1,
-and the mask pooled to the feature map as area fractions. Strokes apply in order, so a later stroke
-paints over an earlier one.
+and the mask pooled to the feature map as area fractions. A ``stamp`` stroke places one instance of a
+concept's style (``ganpaint.stamps``) centred at each point of its polyline (a drag stamps a row), each
+an all-units edit whose value is the style's template resized to the stamp's box and whose mask is its
+soft footprint. Strokes apply in order, so a later stroke paints over an earlier one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import torch
 from ganpaint.engine import LoadedModel, NotFoundError
 from ganpaint.masks import MAX_POINTS, MAX_SIDE, PLAN, pool_spec
 from ganpaint.nn.intervene import Pooling, UnitEdit
+from ganpaint.precomputed import Precomputed
+from ganpaint.stamps.place import number, row_centres, stamp_edits, stamp_points
 
 MAX_STRENGTH = 20
 MIN_RASTER = 256  # polylines are drawn at least this fine before pooling, so area fractions are smooth
@@ -34,6 +38,8 @@ class Stroke:
     mode: str = "draw"
     strength: int = MAX_STRENGTH
     layer: str | None = None
+    style: int | None = None  # stamp: the style index (default 0, the largest style)
+    size: tuple[float, float] | None = None  # stamp: (w, h) in 0..1 of the image width (default: natural)
 
 
 class _MaskCache:
@@ -118,8 +124,11 @@ def stroke_edits(
         if concept is None:
             have = ", ".join(sorted(pre.concepts))
             raise NotFoundError(f"{here}.concept: unknown concept {s.concept!r} at {layer}; available: {have}")
-        if s.mode not in ("draw", "erase"):
-            raise ValueError(f"{here}.mode: expected 'draw' or 'erase', got {s.mode!r}")
+        if s.mode not in ("draw", "erase", "stamp"):
+            raise ValueError(f"{here}.mode: expected 'draw', 'erase' or 'stamp', got {s.mode!r}")
+        if s.mode == "stamp":
+            edits.extend(stamp_stroke_edits(m, pre, s, layer, here, max_points))
+            continue
         if not 1 <= s.strength <= MAX_STRENGTH:
             raise ValueError(f"{here}.strength: expected an integer in 1..{MAX_STRENGTH}, got {s.strength!r}")
         units = concept.units_for(s.mode)
@@ -128,3 +137,29 @@ def stroke_edits(
         mask = pooled_mask(s.mask, m, layer, f"{here}.mask", max_points, max_side)
         edits.append(UnitEdit(layer, units[:n], value, 1.0, mask))
     return edits
+
+
+def stamp_stroke_edits(m: LoadedModel, pre: Precomputed, s: Stroke, layer: str, here: str, max_points: int):
+    """The edits of one stamp stroke (one per stamp along its polyline); errors name ``here.<field>``."""
+    stamps = pre.stamps.get(s.concept)
+    if stamps is None:
+        have = ", ".join(sorted(pre.stamps)) or "none (dissect with stamps: docs/dissection.md)"
+        raise ValueError(f"{here}.concept: {s.concept!r} has no stamps at {layer}; concepts with stamps: {have}")
+    n = len(stamps.styles)
+    index = 0 if s.style is None else s.style
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+        raise ValueError(f"{here}.style: expected a style index in 0..{n - 1} for {s.concept!r}, got {s.style!r}")
+    style = stamps.styles[index]
+    res = m.info.resolution
+    if s.size is None:
+        size = (style.natural_size[0] / res, style.natural_size[1] / res)
+    else:
+        if not isinstance(s.size, (list, tuple)) or len(s.size) != 2:
+            raise ValueError(f"{here}.size: expected [w, h] in 0..1 of the image width, got {s.size!r}")
+        size = (number(s.size[0], f"{here}.size[0]", 0, 1), number(s.size[1], f"{here}.size[1]", 0, 1))
+        if min(size) <= 0:
+            raise ValueError(f"{here}.size: expected [w, h] above 0, got {list(s.size)!r}")
+    points = stamp_points(s.mask, f"{here}.mask", max_points)
+    centres = row_centres(points, size[0], f"{here}.mask")
+    _, h, w = m.generator.feature_shape(layer)
+    return stamp_edits(layer, style, centres, size, (h, w), res)

@@ -5,25 +5,28 @@
 
 writes ``models/tiny/{generator.pth, model.json}`` (32 px by default, z_dim 16, widths 16,16,16,16,8,8,8,8 and 8
 per extra layer at 64-256 px, random seeded weights) and ``precomputed/tiny/{layer4,layer6}.json`` with three
-concepts (tree, grass, sky) whose units and values are made up but valid. Same seed, same files: tests and other
-helpers rely on it."""
+concepts (tree, grass, sky) whose units and values are made up but valid, and at layer4 two made-up "tree" stamp
+styles (``layer4.stamps.npz``). Same seed, same files: tests and other helpers rely on it."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ganpaint.models import write_model_json
 from ganpaint.nn.proggan import ProgressiveGenerator
-from ganpaint.precomputed import write_precomputed
+from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
+from ganpaint.stamps.templates import ConceptStamps, StampStyle, save_stamps
 
 TINY_CHANNELS = (16, 16, 16, 16, 8, 8, 8, 8)
 TINY_Z_DIM = 16
 TINY_LAYERS = ("layer4", "layer6")
 TINY_GALLERY = [0, 1, 2, 3, 4, 5, 6, 7]
 TINY_SIZES = (32, 64, 128, 256)
+STAMP_GRID = 8
 
 
 def tiny_channels(size: int = 32) -> list[int]:
@@ -62,7 +65,7 @@ def tiny_dissection(layer: str, feature_shape: tuple[int, int, int], sha256: str
     c = feature_shape[0]
     half = c // 2
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "created_by": "ganpaint tiny (hand-built)",
         "model_id": model_id,
         "model_sha256": sha256,
@@ -81,6 +84,23 @@ def tiny_dissection(layer: str, feature_shape: tuple[int, int, int], sha256: str
             "sky": {**_concept([c - 1, 0], 5.0, "iou"), "erase": {"ranking": "removal", "units": [1, 2, 3]}},
         },
     }
+
+
+def tiny_stamps(feature_shape: tuple[int, int, int], seed: int = 0) -> dict[str, ConceptStamps]:
+    """Hand-built stamps for "tree": style 0 a tall box of +3, style 1 a small disc of -3 (seeded patterns)."""
+    c = feature_shape[0]
+    gen = torch.Generator().manual_seed(seed + 1)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, STAMP_GRID), torch.linspace(-1, 1, STAMP_GRID), indexing="ij")
+    disc = ((xx**2 + yy**2) <= 1.0).float()  # (g, g)
+    styles = []
+    for i, (sign, foot, size, colour) in enumerate(
+        ((3.0, torch.ones(STAMP_GRID, STAMP_GRID), (8.0, 12.0), (20, 110, 40)), (-3.0, disc, (6.0, 6.0), (200, 60, 40)))
+    ):
+        pattern = sign * (1 + torch.rand(c, STAMP_GRID, STAMP_GRID, generator=gen))  # (C, g, g)
+        thumb = np.zeros((8, 8, 3), np.uint8) + np.array(colour, np.uint8)
+        styles.append(StampStyle(i, 10 - 4 * i, size, pattern, foot, thumb))
+    natural = {"w": 8.0, "h": 12.0, "w_iqr": [6.0, 8.0], "h_iqr": [6.0, 12.0], "aspect": 1.5}
+    return {"tree": ConceptStamps("tree", 16, natural, styles)}
 
 
 def make_tiny_model(
@@ -110,5 +130,10 @@ def make_tiny_model(
     )
     for layer in TINY_LAYERS:
         doc = tiny_dissection(layer, g.feature_shape(layer), sha, model_id)
-        write_precomputed(doc, Path(precomputed_dir) / model_id / f"{layer}.json")
+        out = Path(precomputed_dir) / model_id / f"{layer}.json"
+        if layer == TINY_LAYERS[0]:  # stamps at the default layer only: the other shows a layer without them
+            out.parent.mkdir(parents=True, exist_ok=True)
+            stamps = tiny_stamps(g.feature_shape(layer), seed)
+            doc["stamps"] = save_stamps(stamps, out.with_name(f"{layer}.stamps.npz"), STAMP_GRID, {"hand_built": True})
+        write_precomputed(doc, out)
     return folder

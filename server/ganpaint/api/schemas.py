@@ -27,10 +27,16 @@ class Strict(BaseModel):
 
 class StrokeIn(Strict):
     concept: str = Field(max_length=64)
-    mode: Literal["draw", "erase"] = "draw"
+    mode: Literal["draw", "erase", "stamp"] = Field(
+        "draw", description="draw/erase: the GANPaint unit brush; stamp: one instance of a style per point"
+    )
     strength: int = Field(20, ge=1, le=20, description="number of the concept's units used, best first")
     mask: MaskSpec
     layer: str | None = Field(None, max_length=32, description="default: the request's (or model's) layer")
+    style: int | None = Field(None, ge=0, le=63, description="stamp: style index (default 0, the largest)")
+    size: list[Finite] | None = Field(
+        None, min_length=2, max_length=2, description="stamp: [w, h] in 0..1 of the image width (default natural)"
+    )
 
 
 class UnitEditIn(Strict):
@@ -119,12 +125,21 @@ class LayerInfo(BaseModel):
     paintable: bool  # has a dissection
 
 
+class StyleSummary(BaseModel):
+    index: int
+    members: int  # instances of the concept in the style
+    natural_size: list[float]  # [w, h], pixels of the image: a stamp's default size
+    thumbnail: str  # URL of a PNG: a real member of the style
+
+
 class ConceptSummary(BaseModel):
     name: str
     color: str  # "#rrggbb"
     units: int  # the most units a stroke can use (draw or erase)
     ranking: str  # "ace" or "iou": the draw units' ranking
     erase_ranking: str  # "removal", "ace" or "iou": the erase units' ranking
+    natural_size: list[float] | None = None  # stamps: the concept's median [w, h] in pixels; None without stamps
+    styles: list[StyleSummary] = []  # stamp styles, largest first (empty: no stamps at this layer)
 
 
 class ModelDetail(BaseModel):

@@ -4,6 +4,7 @@ ganpaint dissect --model scenes64 --all-layers            # layer3 .. layer10, p
 ganpaint dissect --model scenes64 --layer layer6 --samples 1000 --seed 0
 ganpaint dissect --model lsun-church --weights church.pth --segmenter path/to/segmenter.pth --layer layer4
 ganpaint dissect --checkpoint churchoutdoor_lsun.pth --segmenter hf:segformer-b0-ade --layer layer4   # docs/byo-gan.md
+ganpaint dissect --model scenes64 --all-layers --stamps-only   # add concept stamps to existing dissections
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (default: cuda when present, else cpu), cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    stamps = p.add_mutually_exclusive_group()
+    stamps.add_argument("--no-stamps", action="store_true", help="skip the concept stamps (docs/dissection.md)")
+    stamps.add_argument(
+        "--stamps-only",
+        action="store_true",
+        help="add concept stamps to the existing dissection of each layer, recomputing nothing else",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_dissect)
 
@@ -127,6 +135,7 @@ def _dissect(args: argparse.Namespace) -> None:
         seed=args.seed,
         batch=args.batch,
         alpha=AlphaSettings(steps=args.alpha_steps),
+        stamps=not args.no_stamps,
     )
     ctx = Context(
         generator,
@@ -144,6 +153,14 @@ def _dissect(args: argparse.Namespace) -> None:
     else:
         layers = [args.layer or (info.default_layer if info else "layer4")]
     t0 = time.time()
+    if args.stamps_only:
+        from ganpaint.dissect.run import add_stamps
+
+        for layer in layers:
+            doc = add_stamps(ctx, layer)
+            styles = {n: len(c["styles"]) for n, c in doc.get("stamps", {}).get("concepts", {}).items()}
+            print(f"{layer}: stamps for {len(styles)} concepts (styles: {styles}), {time.time() - t0:.0f} s")
+        return
     summary = dissect_layers(ctx, layers, report=not args.no_report)
     for layer, s in summary["layers"].items():
         c = s["counts"]

@@ -32,11 +32,20 @@ from ganpaint.dissect.causal import (
 from ganpaint.dissect.concept import LayerData, dissect_concept, rounded
 from ganpaint.dissect.context import measure_context
 from ganpaint.dissect.erase import erase_set
+from ganpaint.dissect.stamps import layer_stamps
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
 
 CACHE_VERSION = 1
 # settings of measurements cached apart from the concepts (a new value re-measures only them)
-MEASURED_APART = ("context", "context_windows", "context_concepts", "random_draws", "random_sizes", "erase_choice")
+MEASURED_APART = (
+    "context",
+    "context_windows",
+    "context_concepts",
+    "random_draws",
+    "random_sizes",
+    "erase_choice",
+    "stamps",
+)
 LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
 # ACE/removal curve set sizes: every size from 1 to 40 (--curve-sizes picks fewer for a cheaper run)
@@ -79,6 +88,7 @@ class Settings:
     seed: int = 0
     batch: int = 32
     alpha: AlphaSettings = field(default_factory=AlphaSettings)
+    stamps: bool = True  # concept stamps from the selection samples (ganpaint.dissect.stamps)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -357,7 +367,29 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         "skipped_concepts": skipped,
         "layer_summary": layer_summary,
     }
+    if s.stamps:
+        index = layer_stamps(ctx, layer, list(concepts))
+        if index["concepts"]:
+            doc["stamps"] = index
     write_precomputed(doc, ctx.out_dir / ctx.model_id / f"{layer}.json")
+    return doc
+
+
+def add_stamps(ctx: Context, layer: str) -> dict:
+    """Stamps for an existing dissection of ``layer`` (nothing else recomputed); rewrites its JSON at the
+    current schema version and returns it."""
+    path = ctx.out_dir / ctx.model_id / f"{layer}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"--layer {layer}: no dissection at {path}; run ganpaint dissect without --stamps-only")
+    doc = json.loads(path.read_text())
+    if doc.get("model_sha256") != ctx.model_sha256:
+        raise ValueError(f"{path}: model_sha256 {doc.get('model_sha256')!r} is not the generator's; re-dissect it")
+    doc["schema_version"] = SCHEMA_VERSION
+    index = layer_stamps(ctx, layer, list(doc["concepts"]))
+    doc.pop("stamps", None)
+    if index["concepts"]:
+        doc["stamps"] = index
+    write_precomputed(doc, path)
     return doc
 
 

@@ -1,7 +1,8 @@
 """Feature-map interventions: the edit r <- value * a + r * (1 - a), with a = alpha * pooled mask.
 
-A ``UnitEdit`` names a layer, units, a per-unit value (0 erases, a constant k draws), a per-unit
-alpha, and a mask at any resolution. The mask is pooled to the feature map (area fraction by
+A ``UnitEdit`` names a layer, units, a per-unit value (0 erases, a constant k draws; or a per-unit
+spatial map (U, h, w) at the feature map's size: a concept stamp), a per-unit alpha, and a mask at any
+resolution. The mask is pooled to the feature map (area fraction by
 default, max as an option). A list of edits composites in order: a later one paints over earlier
 ones, draws and erases alike.
 """
@@ -22,7 +23,7 @@ Pooling = Literal["area", "max"]
 class UnitEdit:
     layer: str
     units: Sequence[int] | torch.Tensor
-    value: float | Sequence[float] | torch.Tensor = 0.0  # per unit, or one for all
+    value: float | Sequence[float] | torch.Tensor = 0.0  # per unit, one for all, or a (U, h, w) map per unit
     alpha: float | Sequence[float] | torch.Tensor = 1.0  # per unit, or one for all
     mask: torch.Tensor | None = None  # (H, W) or (N, H, W) in [0, 1] at any resolution; None = everywhere
     pooling: Pooling = "area"
@@ -51,6 +52,16 @@ def _per_unit(x: float | Sequence[float] | torch.Tensor, n: int, like: torch.Ten
     return t.expand(n) if t.numel() == 1 else t
 
 
+def _value_map(value: float | Sequence[float] | torch.Tensor, n: int, like: torch.Tensor) -> torch.Tensor:
+    """The value as (1, U, 1, 1) per unit, or (1, U, h, w) when it is a spatial map per unit."""
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if t.dim() == 3:
+        if tuple(t.shape) != (n, *like.shape[-2:]):
+            raise ValueError(f"value map must be (units, h, w) = {(n, *like.shape[-2:])}, got {tuple(t.shape)}")
+        return t[None]  # (1, U, h, w)
+    return _per_unit(t, n, like)[None, :, None, None]  # (1, U, 1, 1)
+
+
 def apply_edits(r: torch.Tensor, edits: Sequence[UnitEdit]) -> torch.Tensor:
     """Return a copy of feature map r (N, C, h, w) with ``edits`` composited in order."""
     out = r.clone()
@@ -61,7 +72,7 @@ def apply_edits(r: torch.Tensor, edits: Sequence[UnitEdit]) -> torch.Tensor:
             continue
         if int(units.min()) < 0 or int(units.max()) >= c:
             raise ValueError(f"units out of range 0..{c - 1} for layer {edit.layer!r}: {units.tolist()}")
-        value = _per_unit(edit.value, len(units), r)[None, :, None, None]  # (1, U, 1, 1)
+        value = _value_map(edit.value, len(units), r)  # (1, U, 1, 1) or (1, U, h, w)
         alpha = _per_unit(edit.alpha, len(units), r)[None, :, None, None]  # (1, U, 1, 1)
         if edit.mask is None:
             a = alpha.expand(n, -1, h, w)  # (N, U, h, w)

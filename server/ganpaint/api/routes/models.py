@@ -1,9 +1,22 @@
-"""GET /models, /models/{id}, /models/{id}/concepts/{concept}: what can be painted with what."""
+"""GET /models, /models/{id}, /models/{id}/concepts/{concept}: what can be painted with what; stamp thumbnails."""
 
+import io
+
+import numpy as np
 from fastapi import APIRouter
+from fastapi.responses import Response
+from PIL import Image
 
 from ganpaint.api.deps import EngineDep, SettingsDep, check_layer, concept_color
-from ganpaint.api.schemas import ConceptDetail, ConceptSummary, LayerInfo, ModelDetail, ModelsResponse, ModelSummary
+from ganpaint.api.schemas import (
+    ConceptDetail,
+    ConceptSummary,
+    LayerInfo,
+    ModelDetail,
+    ModelsResponse,
+    ModelSummary,
+    StyleSummary,
+)
 from ganpaint.engine import NotFoundError
 from ganpaint.models import load_model_info
 
@@ -39,6 +52,7 @@ def read_model(model_id: str, engine: EngineDep, layer: str | None = None) -> Mo
             units=max(len(c.units), len(c.units_for("erase"))),
             ranking=c.ranking,
             erase_ranking=c.erase_ranking or c.ranking,
+            **stamp_summary(m.id, layer, pre, c.name),
         )
         for c in (pre.concepts.values() if pre else [])
     ]
@@ -85,3 +99,39 @@ def read_concept(model_id: str, concept: str, engine: EngineDep, layer: str | No
         effect=c.effect,
         context=c.context,
     )
+
+
+def stamp_summary(model_id: str, layer: str, pre, concept: str) -> dict:
+    """The ConceptSummary fields of a concept's stamps (none: no fields)."""
+    st = pre.stamps.get(concept)
+    if st is None:
+        return {}
+    base = f"/models/{model_id}/concepts/{concept}/styles"
+    return {
+        "natural_size": [st.natural_size["w"], st.natural_size["h"]],
+        "styles": [
+            StyleSummary(
+                index=s.index,
+                members=s.members,
+                natural_size=list(s.natural_size),
+                thumbnail=f"{base}/{s.index}.png?layer={layer}",
+            )
+            for s in st.styles
+        ],
+    }
+
+
+@router.get("/{model_id}/concepts/{concept}/styles/{index}.png", response_class=Response)
+def read_style_thumbnail(model_id: str, concept: str, index: int, engine: EngineDep, layer: str | None = None):
+    """A real member of a stamp style (PNG), as the dissection found it in a generated image."""
+    m = engine.model(model_id)
+    layer = check_layer(m, layer)
+    pre = m.dissection(layer)
+    st = pre.stamps.get(concept)
+    if st is None:
+        raise NotFoundError(f"concept: {concept!r} has no stamps at {layer}; with stamps: {', '.join(pre.stamps)}")
+    if not 0 <= index < len(st.styles):
+        raise NotFoundError(f"index: style {index} of {concept!r} does not exist; styles: 0..{len(st.styles) - 1}")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(st.styles[index].thumbnail)).save(buf, "PNG")
+    return Response(buf.getvalue(), media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})

@@ -1,0 +1,142 @@
+"""Place a concept stamp: a style's template (C, g, g) and soft footprint (g, g) -> one ``UnitEdit``.
+
+The stamp's box (centre and size in fractions of the image width) is laid on the feature map; each cell
+gets the footprint's area-weighted coverage as alpha and the footprint-weighted mean of the template over
+the cell as value. Cells are supersampled so that boxes smaller than a cell (a 7 px door on 4 px cells)
+still blend by area, as pooled masks do. A drag stamps a row: one stamp at the first point, then one each
+stamp width along the polyline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ganpaint.nn.intervene import UnitEdit
+from ganpaint.stamps.templates import StampStyle
+
+MAX_STAMPS = 32  # stamps one stroke may place (a drag row)
+OPACITY_FLOOR = 0.15  # footprint value below which a stamp leaves the features alone
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def number(v: Any, where: str, lo: float, hi: float) -> float:
+    """A finite number in lo..hi (ints compared exactly: 10**400 is refused, never converted)."""
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if ok and isinstance(v, float):
+        ok = math.isfinite(v)
+    if not ok or not lo <= v <= hi:
+        raise ValueError(f"{where}: expected a number in {lo:g}..{hi:g}, got {_short(v)}")
+    return float(v)
+
+
+def stamp_points(mask: Any, where: str, max_points: int) -> list[tuple[float, float]]:
+    """The polyline points of a stamp stroke's mask ({"points": [[x, y], ...], "radius"?})."""
+    if not isinstance(mask, dict) or "points" not in mask:
+        raise ValueError(
+            f"{where}: a stamp stroke needs a polyline mask {{'points': [[x, y], ...]}}, got {_short(mask)}"
+        )
+    points = mask["points"]
+    if not isinstance(points, list) or not 1 <= len(points) <= max_points:
+        count = len(points) if isinstance(points, list) else _short(points)
+        raise ValueError(f"{where}.points: expected a list of 1..{max_points} [x, y] points, got {count}")
+    out = []
+    for i, p in enumerate(points):
+        if not isinstance(p, (list, tuple)) or len(p) != 2:
+            raise ValueError(f"{where}.points[{i}]: expected [x, y], got {_short(p)}")
+        out.append((number(p[0], f"{where}.points[{i}][0]", 0, 1), number(p[1], f"{where}.points[{i}][1]", 0, 1)))
+    if "radius" in mask:  # accepted for the page's stroke form; a stamp's size comes from ``size``
+        number(mask["radius"], f"{where}.radius", 0, 1)
+    return out
+
+
+def row_centres(points: Sequence[tuple[float, float]], spacing: float, where: str) -> list[tuple[float, float]]:
+    """Stamp centres along the polyline: the first point, then one every ``spacing`` of path length."""
+    centres = [points[0]]
+    carried = 0.0  # path length walked since the last centre
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        seg = math.hypot(x1 - x0, y1 - y0)
+        pos = spacing - carried
+        while pos <= seg:
+            t = pos / seg
+            centres.append((x0 + t * (x1 - x0), y0 + t * (y1 - y0)))
+            if len(centres) > MAX_STAMPS:
+                raise ValueError(f"{where}.points: the drag places more than {MAX_STAMPS} stamps; shorten it")
+            pos += spacing
+        carried = seg - (pos - spacing)
+    return centres
+
+
+def opacity(footprint: torch.Tensor) -> torch.Tensor:
+    """Alpha from a style's soft footprint (its members' mean mask): opaque where at least half of them
+    cover the cell, fading to 0 at OPACITY_FLOOR; a mean mask used as alpha directly paints translucent."""
+    return ((footprint - OPACITY_FLOOR) / (0.5 - OPACITY_FLOOR)).clamp(0, 1)
+
+
+def supersampling(resolution: int, cells: int) -> int:
+    """Sub-cells per cell side so that a sub-cell is at most half an image pixel (1..16)."""
+    return max(1, min(16, math.ceil(2 * resolution / cells)))
+
+
+def stamp_maps(
+    style: StampStyle,
+    centre: tuple[float, float],
+    size: tuple[float, float],
+    feature_hw: tuple[int, int],
+    resolution: int,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(value (C, h, w), alpha (h, w)) of one stamp, or None when its box misses the feature map."""
+    h, w = feature_hw
+    (cx, cy), (sw, sh) = centre, size
+    bx0, bx1 = (cx - sw / 2) * w, (cx + sw / 2) * w  # box in feature-cell units
+    by0, by1 = (cy - sh / 2) * h, (cy + sh / 2) * h
+    i0, i1 = max(0, math.floor(bx0)), min(w, math.ceil(bx1))
+    j0, j1 = max(0, math.floor(by0)), min(h, math.ceil(by1))
+    if i0 >= i1 or j0 >= j1:
+        return None
+    s = supersampling(resolution, w)
+    xs = i0 + (torch.arange((i1 - i0) * s, dtype=torch.float32) + 0.5) / s  # sub-cell centres, cell units
+    ys = j0 + (torch.arange((j1 - j0) * s, dtype=torch.float32) + 0.5) / s
+    u = 2 * (xs - bx0) / (bx1 - bx0) - 1  # -1..1 across the box
+    v = 2 * (ys - by0) / (by1 - by0) - 1
+    grid = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], dim=-1)[None]  # (1, Hs, Ws, 2) as (x, y)
+    inside = ((u.abs() <= 1)[None, :] & (v.abs() <= 1)[:, None]).float()  # (Hs, Ws)
+    foot = opacity(style.footprint)[None]  # (1, g, g)
+    both = torch.cat([style.template * foot, foot])[None]  # (1, C + 1, g, g): weighted values, weights
+    sampled = F.grid_sample(both, grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+    sampled = sampled * inside  # (C + 1, Hs, Ws)
+    pooled = F.avg_pool2d(sampled[None], s)[0]  # (C + 1, j1 - j0, i1 - i0)
+    alpha_cells = pooled[-1]  # (hh, ww) footprint coverage of each cell
+    value_cells = pooled[:-1] / alpha_cells.clamp_min(1e-6)  # (C, hh, ww) footprint-weighted mean
+    value = torch.zeros(style.template.shape[0], h, w)  # (C, h, w)
+    alpha = torch.zeros(h, w)  # (h, w)
+    value[:, j0:j1, i0:i1] = value_cells * (alpha_cells > 1e-6)
+    alpha[j0:j1, i0:i1] = alpha_cells.clamp(0, 1)
+    return value, alpha
+
+
+def stamp_edits(
+    layer: str,
+    style: StampStyle,
+    centres: Sequence[tuple[float, float]],
+    size: tuple[float, float],
+    feature_hw: tuple[int, int],
+    resolution: int,
+) -> list[UnitEdit]:
+    """One all-units ``UnitEdit`` per stamp centre (value: the placed template; mask: its footprint)."""
+    edits = []
+    units = list(range(style.template.shape[0]))
+    for centre in centres:
+        maps = stamp_maps(style, centre, size, feature_hw, resolution)
+        if maps is not None:
+            value, alpha = maps
+            edits.append(UnitEdit(layer, units, value, 1.0, alpha))
+    return edits

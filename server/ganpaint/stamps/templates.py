@@ -1,0 +1,174 @@
+"""The stored concept stamps of one dissected layer: ``precomputed/<model>/<layer>.stamps.npz`` + its index.
+
+The layer's JSON (schema version 2) carries the index under ``"stamps"``; the arrays live in the sidecar::
+
+    "stamps": {
+      "file": "layer6.stamps.npz", "grid": 8, "min_area": 12,
+      "style_rule": "k in 1..6 by silhouette, every style >= 5% of instances",
+      "concepts": {
+        "dome": {"instances": 183,
+                 "natural_size": {"w": 13.0, "h": 12.0, "w_iqr": [11, 15], "h_iqr": [10, 14], "aspect": 0.92},
+                 "styles": [{"index": 0, "members": 68, "natural_size": [14.0, 13.0]}, ...]}   # largest first
+      }
+    }
+
+Sidecar arrays per concept ``c`` with S styles, C units, grid g: ``c/templates`` (S, C, g, g) float16, the mean
+feature patch of the style's instances aligned on their bounding boxes; ``c/footprints`` (S, g, g) float16 in
+0..1, the mean instance mask; ``c/thumbnails`` (S, T, T, 3) uint8, a real member near the style's centre.
+Sizes are in pixels of the generated image (w = width, h = height); aspect = h / w.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+MAX_STYLES = 6
+
+
+@dataclass(frozen=True)
+class StampStyle:
+    index: int
+    members: int  # instances in the style
+    natural_size: tuple[float, float]  # median (w, h) in image pixels
+    template: torch.Tensor  # (C, g, g) float32
+    footprint: torch.Tensor  # (g, g) float32 in 0..1
+    thumbnail: np.ndarray  # (T, T, 3) uint8
+
+
+@dataclass(frozen=True)
+class ConceptStamps:
+    concept: str
+    instances: int
+    natural_size: dict[str, Any]  # {"w", "h", "w_iqr", "h_iqr", "aspect"}
+    styles: list[StampStyle]  # largest first; index = position
+
+
+def _require(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise ValueError(f"precomputed: {where}: {msg}")
+
+
+def _number(v: Any, where: str, positive: bool = True) -> float:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 or not positive)
+    _require(ok, where, f"expected a {'positive ' if positive else ''}finite number, got {v!r}")
+    return float(v)
+
+
+def _pair(v: Any, where: str) -> tuple[float, float]:
+    _require(isinstance(v, list) and len(v) == 2, where, f"expected [w, h], got {v!r}")
+    return _number(v[0], f"{where}[0]"), _number(v[1], f"{where}[1]")
+
+
+def validate_index(doc: Any, channels: int) -> dict[str, Any]:
+    """Check the ``stamps`` index of a layer document (without the sidecar); returns it."""
+    _require(isinstance(doc, dict), "stamps", f"expected an object, got {type(doc).__name__}")
+    f = doc.get("file")
+    _require(
+        isinstance(f, str) and f.endswith(".npz") and "/" not in f and "\\" not in f and not f.startswith("."),
+        "stamps.file",
+        f"expected a file name ending in .npz beside the JSON, got {f!r}",
+    )
+    g = doc.get("grid")
+    _require(
+        isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 64,
+        "stamps.grid",
+        f"expected an int in 1..64, got {g!r}",
+    )
+    concepts = doc.get("concepts")
+    _require(isinstance(concepts, dict), "stamps.concepts", "expected an object")
+    for name, c in concepts.items():
+        where = f"stamps.concepts.{name}"
+        _require(isinstance(c, dict), where, "expected an object")
+        _require(
+            isinstance(c.get("instances"), int) and c["instances"] >= 1,
+            f"{where}.instances",
+            f"expected a positive int, got {c.get('instances')!r}",
+        )
+        nat = c.get("natural_size")
+        _require(isinstance(nat, dict), f"{where}.natural_size", f"expected an object, got {nat!r}")
+        for key in ("w", "h", "aspect"):
+            _number(nat.get(key), f"{where}.natural_size.{key}")
+        styles = c.get("styles")
+        _require(
+            isinstance(styles, list) and 1 <= len(styles) <= MAX_STYLES,
+            f"{where}.styles",
+            f"expected 1..{MAX_STYLES} styles",
+        )
+        for i, s in enumerate(styles):
+            _require(
+                isinstance(s, dict) and s.get("index") == i,
+                f"{where}.styles[{i}]",
+                "expected {'index': i, ...} in order",
+            )
+            _require(
+                isinstance(s.get("members"), int) and s["members"] >= 1,
+                f"{where}.styles[{i}].members",
+                f"expected a positive int, got {s.get('members')!r}",
+            )
+            _pair(s.get("natural_size"), f"{where}.styles[{i}].natural_size")
+    return doc
+
+
+def load_stamps(index: dict[str, Any], folder: str | Path, channels: int) -> dict[str, ConceptStamps]:
+    """The sidecar named by a validated index, checked against it; ValueError names the array."""
+    path = Path(folder) / index["file"]
+    _require(path.is_file(), "stamps.file", f"sidecar not found: {path}")
+    g = index["grid"]
+    out = {}
+    with np.load(path, allow_pickle=False) as arrays:
+        for name, c in index["concepts"].items():
+            n = len(c["styles"])
+            shapes = {"templates": (n, channels, g, g), "footprints": (n, g, g)}
+            got = {}
+            for part, shape in shapes.items():
+                key = f"{name}/{part}"
+                _require(key in arrays.files, f"{path.name}:{key}", "missing")
+                a = arrays[key].astype(np.float32)
+                _require(a.shape == shape, f"{path.name}:{key}", f"expected shape {shape}, got {a.shape}")
+                _require(bool(np.isfinite(a).all()), f"{path.name}:{key}", "expected finite numbers")
+                got[part] = torch.from_numpy(a)
+            key = f"{name}/thumbnails"
+            _require(key in arrays.files, f"{path.name}:{key}", "missing")
+            thumbs = arrays[key]
+            _require(
+                thumbs.dtype == np.uint8 and thumbs.ndim == 4 and thumbs.shape[0] == n and thumbs.shape[3] == 3,
+                f"{path.name}:{key}",
+                f"expected ({n}, T, T, 3) uint8, got {thumbs.shape} {thumbs.dtype}",
+            )
+            fp = got["footprints"]
+            _require(bool(((fp >= 0) & (fp <= 1)).all()), f"{path.name}:{name}/footprints", "expected values in 0..1")
+            styles = [
+                StampStyle(i, s["members"], tuple(s["natural_size"]), got["templates"][i], fp[i], thumbs[i])
+                for i, s in enumerate(c["styles"])
+            ]
+            out[name] = ConceptStamps(name, c["instances"], dict(c["natural_size"]), styles)
+    return out
+
+
+def save_stamps(stamps: dict[str, ConceptStamps], path: str | Path, grid: int, extra: dict | None = None) -> dict:
+    """Write the sidecar (atomically) and return its index for the layer document."""
+    path = Path(path)
+    arrays, concepts = {}, {}
+    for name, c in stamps.items():
+        arrays[f"{name}/templates"] = np.stack([s.template.numpy() for s in c.styles]).astype(np.float16)
+        arrays[f"{name}/footprints"] = np.stack([s.footprint.numpy() for s in c.styles]).clip(0, 1).astype(np.float16)
+        arrays[f"{name}/thumbnails"] = np.stack([s.thumbnail for s in c.styles]).astype(np.uint8)
+        concepts[name] = {
+            "instances": c.instances,
+            "natural_size": c.natural_size,
+            "styles": [
+                {"index": s.index, "members": s.members, "natural_size": [round(v, 2) for v in s.natural_size]}
+                for s in c.styles
+            ],
+        }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return {"file": path.name, "grid": grid, **(extra or {}), "concepts": concepts}
