@@ -6,8 +6,8 @@ own brush sets the first n of c's units to c's draw values. Both are inserted th
 insertion (ganpaint.dissect.causal: one window of window_cells(h) feature cells at a random place per image)
 on the dissection's held-out latents, and segmented by the model's segmenter. Per concept it prints the gain
 (increase of c's share of the window) and spill of each, and how many window pixels get the same label as
-under the own brush ("agree"), for the levels the original server answered (each unit's 0.99 quantile) and
-for the ones ganpaint answers now (``classic_levels(rule="draw")``).
+under the own brush ("agree"), for what ganpaint answered before (the brush's units in its order, each unit's
+0.99 quantile as its level, as the original server's levels) and for what it answers now (``classic_recipe``).
 
     nice -n 10 python scripts/classic_recipe_table.py [--model scenes64] [--layer layer4] [--n 120]
 """
@@ -19,7 +19,7 @@ import argparse
 import numpy as np
 import torch
 
-from ganpaint.api.classic import brush_order, classic_levels
+from ganpaint.api.classic import classic_levels, classic_recipe
 from ganpaint.dissect.causal import Evaluator, sample_windows, set_units, window_cells, window_mask
 from ganpaint.dissect.run import latents, load_segmenter
 from ganpaint.models import default_precomputed_dir, load_model_info
@@ -49,11 +49,8 @@ def main() -> None:
     base = ev.labels(r)  # (N, H, W)
     n, _, hh, ww = r.shape
     side = window_cells(hh)
-    orders = brush_order(pre)
-    recipes = {
-        "q99": classic_levels(pre, "quantile_99", args.strength),
-        "draw": classic_levels(pre, "draw", args.strength),
-    }
+    before = ({name: c.units for name, c in pre.concepts.items()}, classic_levels(pre, "quantile_99"))
+    recipes = {"before": before, "now": classic_recipe(pre, args.strength)}
     s = args.strength
     print(f"{args.model} {args.layer}, {n} held-out images, strength {s}, window {side} cell(s) of {hh}x{ww}")
     print()
@@ -71,9 +68,9 @@ def main() -> None:
         big = torch.nn.functional.interpolate(m, size=base.shape[1:], mode="nearest")[:, 0].numpy() > 0.5
         own = ev.labels(set_units(r, c.units[:s], torch.tensor(c.draw_values[:s]), m))
         row = [*stats(base, own, big, k)]
-        for rule in ("q99", "draw"):
+        for orders, levels in recipes.values():
             units = orders[name][:s]
-            vals = torch.tensor([recipes[rule][u] for u in units])
+            vals = torch.tensor([levels[u] for u in units])
             after = ev.labels(set_units(r, units, vals, m))
             gain, spill = stats(base, after, big, k)
             agree = float(((after == own) & big).sum() / big.sum())

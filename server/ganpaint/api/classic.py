@@ -7,7 +7,7 @@ come at ``classic_image_size`` px (upscaled without smoothing from smaller model
 covers exactly the picture, maps onto the whole image. Its brush for a ranking ``r`` at strength ``n`` sets the
 first ``n`` units of an ascending sort of ``r``'s scores to ``levels[unit][0]`` (alpha 1; 0 to erase), ``n``
 4, 10 or 15 (the default). ``classic_rankings`` and ``classic_levels`` choose what those routes answer so that
-this recipe paints what ganpaint's own draw brush paints (scripts/classic_recipe_table.py measures it).
+this recipe paints as close as it can to ganpaint's own draw brush (scripts/classic_recipe_table.py measures it).
 """
 
 from __future__ import annotations
@@ -66,27 +66,59 @@ def classic_jpeg(png: bytes, side: int) -> bytes:
 # ------------------------------------------------------------------------------ the client's draw recipe
 
 
-def brush_order(pre: Precomputed) -> dict[str, list[int]]:
-    """Per concept, every unit of the layer in the order the client should take them: the brush's draw units
-    first (best first), then units no brush draws with, then the other brushes' units (by their best rank)."""
+MISMATCH_WEIGHT = 0.5  # against rank; chosen on the selection latents of scenes64 layer4 and layer6
+FIT_ROUNDS = 5
+
+
+def classic_recipe(pre: Precomputed, strength: int = 15) -> tuple[dict[str, list[int]], list[float]]:
+    """The client's recipe made to paint like the brushes: per concept the order it should take units in, and
+    the one value per unit it writes. Brushes share units, each with its own draw value, and the client has one
+    level per unit. So, a few rounds of: each unit's level = the mean of the draw values of the brushes that
+    take it (least squares); each brush takes the ``strength`` units of its (up to 20) draw units whose rank
+    plus ``MISMATCH_WEIGHT`` x |level - its draw value| / its mean |draw value| is smallest. The order: those
+    units (in the brush's order), the brush's other units, units no brush draws with, then the rest."""
+    chosen = {name: list(c.units[:strength]) for name, c in pre.concepts.items()}
+    levels = _fit_levels(pre, chosen)
+    for _ in range(FIT_ROUNDS):
+        chosen = {name: _pick(c, levels, strength) for name, c in pre.concepts.items()}
+        levels = _fit_levels(pre, chosen)
     channels = pre.feature_shape[0]
     best_rank = [len(pre.units)] * channels
     for c in pre.concepts.values():
         for i, u in enumerate(c.units):
             best_rank[u] = min(best_rank[u], i)
     rest = sorted(range(channels), key=lambda u: (-best_rank[u], u))  # no brush first, then the least used
-    out = {}
+    orders = {}
     for name, c in pre.concepts.items():
-        mine = set(c.units)
-        out[name] = list(c.units) + [u for u in rest if u not in mine]
-    return out
+        first = chosen[name] + [u for u in c.units if u not in chosen[name]]
+        orders[name] = first + [u for u in rest if u not in set(first)]
+    return orders, levels
+
+
+def _fit_levels(pre: Precomputed, chosen: dict[str, list[int]]) -> list[float]:
+    total, count = [0.0] * len(pre.units), [0] * len(pre.units)
+    for name, units in chosen.items():
+        value = dict(zip(pre.concepts[name].units, pre.concepts[name].draw_values, strict=True))
+        for u in units:
+            total[u] += value[u]
+            count[u] += 1
+    return [t / n if n else float(q["quantile_99"]) for t, n, q in zip(total, count, pre.units, strict=True)]
+
+
+def _pick(c, levels: list[float], strength: int) -> list[int]:
+    scale = sum(abs(v) for v in c.draw_values[:strength]) / len(c.draw_values[:strength]) or 1.0
+    n = len(c.units)
+    pairs = enumerate(zip(c.units, c.draw_values, strict=True))
+    cost = [i / n + MISMATCH_WEIGHT * abs(levels[u] - v) / scale for i, (u, v) in pairs]  # rank + mismatch
+    keep = sorted(sorted(range(n), key=lambda i: (cost[i], i))[:strength])
+    return [c.units[i] for i in keep]
 
 
 def classic_rankings(pre: Precomputed) -> list[dict]:
-    """One ranking per concept, '<concept>-<ranking>'; ascending scores give ``brush_order`` (-C .. -1)."""
+    """One ranking per concept, '<concept>-<ranking>'; ascending scores give ``classic_recipe``'s order."""
     channels = pre.feature_shape[0]
     res = []
-    for name, order in brush_order(pre).items():
+    for name, order in classic_recipe(pre)[0].items():
         scores = [0.0] * channels
         for i, u in enumerate(order):
             scores[u] = float(i - channels)
@@ -95,23 +127,14 @@ def classic_rankings(pre: Precomputed) -> list[dict]:
     return sorted(res, key=lambda r: r["name"])
 
 
-def classic_levels(pre: Precomputed, rule: str = "draw", strength: int = 15) -> list[float]:
-    """The one value per unit the client writes when drawing. ``quantile_99``: the unit's 0.99 activation
-    quantile (the original server's answer). ``draw``: the brushes' own draw values; a unit that several
-    brushes draw with (among their first ``strength`` units) gets the mean of their values (measured on scenes64
-    layer4: closer to the brushes than weighting by rank or taking the best-ranked brush's value); a unit no
-    brush draws with keeps its quantile."""
+def classic_levels(pre: Precomputed, rule: str = "draw") -> list[float]:
+    """The one value per unit the client writes when drawing: ``draw``, ``classic_recipe``'s levels;
+    ``quantile_99``, each unit's 0.99 activation quantile (the original server's answer, for comparison)."""
     if rule not in LEVEL_RULES:
         raise ValueError(f"rule: expected one of {', '.join(LEVEL_RULES)}, got {rule!r}")
-    levels = [float(u["quantile_99"]) for u in pre.units]
     if rule == "quantile_99":
-        return levels
-    total, count = [0.0] * len(levels), [0] * len(levels)
-    for c in pre.concepts.values():
-        for u, v in zip(c.units[:strength], c.draw_values[:strength], strict=True):
-            total[u] += v
-            count[u] += 1
-    return [t / n if n else q for t, n, q in zip(total, count, levels, strict=True)]
+        return [float(u["quantile_99"]) for u in pre.units]
+    return classic_recipe(pre)[1]
 
 
 # ------------------------------------------------------------------------------ demo mode's data route
