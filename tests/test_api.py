@@ -51,7 +51,7 @@ def test_read_model(client):
         {"name": "grass", "color": "#50be46", "units": 8, "ranking": "iou", "erase_ranking": "iou"},
         {"name": "sky", "color": "#6eaaf0", "units": 3, "ranking": "iou", "erase_ranking": "removal"},
     ]
-    assert [len(c["styles"]) for c in body["concepts"]] == [2, 0, 0]  # the tiny model's stamps: tree only
+    assert [len(c["styles"]) for c in body["concepts"]] == [0, 0, 2]  # the tiny model's stamps: sky only
     assert client.get("/models/tiny", params={"layer": "layer6"}).json()["concepts"][0]["units"] == 4
 
 

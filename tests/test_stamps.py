@@ -130,7 +130,7 @@ def test_old_schema_files_load_without_stamps_and_v2_loads_them(tmp_path):
     settings = tiny_settings(tmp_path)
     path = settings.precomputed_dir / "tiny" / "layer4.json"
     pre = load_precomputed(path)
-    assert sorted(pre.stamps) == ["tree"] and len(pre.stamps["tree"].styles) == 2
+    assert sorted(pre.stamps) == ["sky"] and len(pre.stamps["sky"].styles) == 2
     old = json.loads(path.read_text())
     old["schema_version"] = 1
     stamps = old.pop("stamps")
@@ -138,13 +138,13 @@ def test_old_schema_files_load_without_stamps_and_v2_loads_them(tmp_path):
     with pytest.raises(ValueError, match="stamps: needs schema_version 2"):
         validate({**old, "stamps": stamps})
     bad = json.loads(json.dumps(stamps))
-    bad["concepts"]["tree"]["styles"][1]["index"] = 5
-    with pytest.raises(ValueError, match=r"stamps\.concepts\.tree\.styles\[1\]"):
+    bad["concepts"]["sky"]["styles"][1]["index"] = 5
+    with pytest.raises(ValueError, match=r"stamps\.concepts\.sky\.styles\[1\]"):
         validate({**old, "schema_version": 2, "stamps": bad})
     # a sidecar whose arrays disagree with the index names the array
     loaded = load_stamps(stamps, path.parent, pre.feature_shape[0])
-    save_stamps({"tree": loaded["tree"]}, tmp_path / "other.stamps.npz", 8)
-    with pytest.raises(ValueError, match="tree/templates"):
+    save_stamps({"sky": loaded["sky"]}, tmp_path / "other.stamps.npz", 8)
+    with pytest.raises(ValueError, match="sky/templates"):
         load_stamps({**stamps, "file": "other.stamps.npz"}, tmp_path, pre.feature_shape[0] + 1)
 
 
@@ -162,12 +162,12 @@ def test_the_style_index_picks_the_template_and_size_defaults_to_natural(tiny_en
     mask = {"points": [[0.5, 0.5]], "radius": 0.05}
     _, h, w = m.generator.feature_shape("layer4")
     for index in (0, 1):
-        (edit,) = stroke_edits(m, [Stroke("tree", mask, "stamp", style=index)], "layer4")
-        style = pre.stamps["tree"].styles[index]
+        (edit,) = stroke_edits(m, [Stroke("sky", mask, "stamp", style=index)], "layer4")
+        style = pre.stamps["sky"].styles[index]
         want = stamp_maps(style, (0.5, 0.5), (style.natural_size[0] / 32, style.natural_size[1] / 32), (h, w), 32)
         assert torch.allclose(edit.value, want[0]) and torch.allclose(edit.mask, want[1])
         assert (edit.value[:, edit.mask > 0] > 0).all() == (index == 0)  # style 0 is +, style 1 is -
-    (big,) = stroke_edits(m, [Stroke("tree", mask, "stamp", size=(0.5, 0.25))], "layer4")
+    (big,) = stroke_edits(m, [Stroke("sky", mask, "stamp", size=(0.5, 0.25))], "layer4")
     assert big.mask.sum().item() == pytest.approx(0.5 * 0.25 * h * w, rel=1e-3)
 
 
@@ -183,7 +183,7 @@ def test_the_style_index_picks_the_template_and_size_defaults_to_natural(tiny_en
     ],
 )
 def test_stamp_errors_name_the_field(tmp_path, change, field):
-    stroke = {**STROKE, "mode": "stamp", **change}
+    stroke = {**STROKE, "concept": "sky", "mode": "stamp", **change}
     with tiny_client(tmp_path) as client:
         res = client.post("/intervene", json={"image": 1, "strokes": [stroke]})
     assert res.status_code == 422, res.text
@@ -193,17 +193,18 @@ def test_stamp_errors_name_the_field(tmp_path, change, field):
 def test_the_api_lists_styles_serves_thumbnails_and_paints_stamps(tmp_path):
     with tiny_client(tmp_path) as client:
         detail = client.get("/models/tiny").json()
-        tree = next(c for c in detail["concepts"] if c["name"] == "tree")
-        assert [s["index"] for s in tree["styles"]] == [0, 1] and tree["natural_size"] == [8.0, 12.0]
-        assert tree["styles"][1]["natural_size"] == [6.0, 6.0]
+        sky = next(c for c in detail["concepts"] if c["name"] == "sky")
+        assert [s["index"] for s in sky["styles"]] == [0, 1] and sky["natural_size"] == [8.0, 12.0]
+        assert sky["styles"][1]["natural_size"] == [6.0, 6.0]
         grass = next(c for c in detail["concepts"] if c["name"] == "grass")
         assert grass["styles"] == [] and grass["natural_size"] is None
-        thumb = client.get(tree["styles"][1]["thumbnail"])
+        thumb = client.get(sky["styles"][1]["thumbnail"])
         assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
-        assert client.get("/models/tiny/concepts/tree/styles/7.png").status_code == 404
+        assert client.get("/models/tiny/concepts/sky/styles/7.png").status_code == 404
+        assert client.get("/models/tiny/concepts/grass/styles/0.png").status_code == 404
         l6 = client.get("/models/tiny", params={"layer": "layer6"}).json()
         assert all(c["styles"] == [] for c in l6["concepts"])
-        stamp = {"concept": "tree", "mode": "stamp", "mask": {"points": [[0.5, 0.5]], "radius": 0.1}}
+        stamp = {"concept": "sky", "mode": "stamp", "mask": {"points": [[0.5, 0.5]], "radius": 0.1}}
         body = {"image": 3, "strokes": [stamp], "format": "png"}
         a = client.post("/intervene", json=body).json()["data"]
         b = client.post("/intervene", json=body).json()["data"]
@@ -218,7 +219,7 @@ def test_websocket_stamp_errors_are_messages(tmp_path):
     with tiny_client(tmp_path) as client, client.websocket_connect("/ws/paint") as ws:
         ws.send_json({"type": "open", "image": 1})
         assert ws.receive_json()["type"] == "ready"
-        bad = {"concept": "tree", "mode": "stamp", "style": 9, "mask": {"points": [[0.5, 0.5]]}}
+        bad = {"concept": "sky", "mode": "stamp", "style": 9, "mask": {"points": [[0.5, 0.5]]}}
         ws.send_json({"type": "render", "seq": 1, "strokes": [bad]})
         msg = ws.receive_json()
         assert msg["type"] == "error" and msg["seq"] == 1 and "strokes[0].style" in msg["detail"]
@@ -231,7 +232,7 @@ def test_stamp_pixels_change_inside_the_footprint_far_more_than_outside(tiny_eng
     from ganpaint.engine import RenderJob
 
     m = tiny_engine.model("tiny")
-    edits = stroke_edits(m, [Stroke("tree", {"points": [[0.3, 0.4]]}, "stamp", size=(0.3, 0.3))], "layer4")
+    edits = stroke_edits(m, [Stroke("sky", {"points": [[0.3, 0.4]]}, "stamp", size=(0.3, 0.3))], "layer4")
     before = tiny_engine.render_uncached(RenderJob("tiny", image=2)).astype(float)
     after = tiny_engine.render_uncached(RenderJob("tiny", image=2, edits=edits)).astype(float)
     diff = np.abs(after - before).mean(-1)  # (32, 32)

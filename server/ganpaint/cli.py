@@ -66,6 +66,7 @@ REGISTERED: list[str] = [
     "ganpaint.train.evaluate_cli",
     "ganpaint.api.cli",
     "ganpaint.dissect.cli",
+    "ganpaint.dissect.stamps_cli",
 ]
 
 

@@ -5,7 +5,7 @@
 
 writes ``models/tiny/{generator.pth, model.json}`` (32 px by default, z_dim 16, widths 16,16,16,16,8,8,8,8 and 8
 per extra layer at 64-256 px, random seeded weights) and ``precomputed/tiny/{layer4,layer6}.json`` with three
-concepts (tree, grass, sky) whose units and values are made up but valid, and at layer4 two made-up "tree" stamp
+concepts (tree, grass, sky) whose units and values are made up but valid, and at layer4 two made-up "sky" stamp
 styles (``layer4.stamps.npz``). Same seed, same files: tests and other helpers rely on it."""
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def tiny_dissection(layer: str, feature_shape: tuple[int, int, int], sha256: str
 
 
 def tiny_stamps(feature_shape: tuple[int, int, int], seed: int = 0) -> dict[str, ConceptStamps]:
-    """Hand-built stamps for "tree": style 0 a tall box of +3, style 1 a small disc of -3 (seeded patterns)."""
+    """Hand-built stamps for "sky" (the last concept, so the page's default concept stays a unit brush): style 0
+    a tall box of +3, style 1 a small disc of -3 (seeded patterns)."""
     c = feature_shape[0]
     gen = torch.Generator().manual_seed(seed + 1)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, STAMP_GRID), torch.linspace(-1, 1, STAMP_GRID), indexing="ij")
@@ -100,7 +101,7 @@ def tiny_stamps(feature_shape: tuple[int, int, int], seed: int = 0) -> dict[str,
         thumb = np.zeros((8, 8, 3), np.uint8) + np.array(colour, np.uint8)
         styles.append(StampStyle(i, 10 - 4 * i, size, pattern, foot, thumb))
     natural = {"w": 8.0, "h": 12.0, "w_iqr": [6.0, 8.0], "h_iqr": [6.0, 12.0], "aspect": 1.5}
-    return {"tree": ConceptStamps("tree", 16, natural, styles)}
+    return {"sky": ConceptStamps("sky", 16, natural, styles)}
 
 
 def make_tiny_model(

@@ -79,6 +79,7 @@ export function wireStrokes(strokes) {
       mode: s.mode,
       strength: s.strength,
       mask: { points: s.mask.points, radius: s.mask.radius },
+      ...(s.mode === "stamp" ? { style: s.style, size: s.size } : {}),
     }));
 }
 

@@ -36,8 +36,9 @@ export function packRecord(rec) {
   const list = (strokes) =>
     strokes.map((s) => {
       if (!pool[s.id]) {
-        const { concept, mode, strength, mask } = strokeData(s);
-        pool[s.id] = { concept, mode, strength, mask };
+        const data = strokeData(s);
+        delete data.enabled; // stored in the sign of the id
+        pool[s.id] = data;
       }
       return s.enabled ? s.id : -s.id;
     });

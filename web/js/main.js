@@ -13,6 +13,7 @@ import { PaintCanvas } from "./paint_canvas.js";
 import { paintingFromJson, paintingToJson, readShareHash, shareUrl } from "./share.js";
 import { bindShortcuts, renderShortcutTable } from "./shortcuts.js";
 import { ViewSettings } from "./settings.js";
+import { StampControls } from "./stamps.js";
 import { StrokePanel } from "./stroke_panel.js";
 import { clamp01, makeStroke, quantize, strokeData, StrokeList } from "./strokes.js";
 import { BRUSH_MAX, BRUSH_MIN, Toolbar } from "./toolbar.js";
@@ -39,6 +40,7 @@ const strokes = new StrokeList();
 const paintings = new PaintingHistory(strokes); // every image's strokes and undo history, kept across reloads
 const settings = new ViewSettings(body);
 const toolbar = new Toolbar(body);
+const stamps = new StampControls(body);
 const gallery = new Gallery($(".gallery"));
 const canvas = new PaintCanvas({ imageCanvas: $("#image-canvas"), overlayCanvas: $("#overlay-canvas") });
 const socket = new PaintSocket({ format: "png" });
@@ -174,6 +176,10 @@ canvas.addEventListener("strokebegin", (ev) => {
     enabled: true,
     mask: { points: [qpoint(ev.detail.point)], radius: quantize(brushRadius()) },
   };
+  if (live.mode === "stamp") {
+    const size = stamps.size.map(quantize);
+    Object.assign(live, { style: stamps.style, size, mask: { ...live.mask, radius: quantize(size[0] / 2) } });
+  }
   redrawOverlay();
   scheduleSend();
 });
@@ -220,6 +226,7 @@ async function loadModel(id, layer = null) {
   canvas.setResolution(info.resolution);
   toolbar.setConcepts(info.concepts);
   canvas.setBrush(brushRadius(), colourOf(toolbar.concept));
+  chooseModeFor(toolbar.concept);
   $("#model-select").value = info.id;
   const layers = info.paint_layers?.length ? info.paint_layers : [state.layer];
   const layerSelect = $("#layer-select");
@@ -319,8 +326,30 @@ $("#layer-select").addEventListener("change", async (ev) => {
 toolbar.addEventListener("change", (ev) => {
   const { key } = ev.detail;
   if (key === "brush" || key === "concept") canvas.setBrush(brushRadius(), colourOf(toolbar.concept));
-  if (key === "mode") body.dataset.mode = toolbar.mode;
+  if (key === "concept") chooseModeFor(toolbar.concept);
+  if (key === "mode") showStampControls();
 });
+stamps.addEventListener("change", showStampControls);
+
+/** Stamp is the default mode for concepts with stamp styles (objects); the unit brush for the others. */
+function chooseModeFor(concept) {
+  stamps.setConcept(toolbar.conceptInfo(concept), state.info?.resolution ?? 64);
+  const stampInput = document.querySelector('input[name="mode"][value="stamp"]');
+  stampInput.disabled = !stamps.available;
+  stampInput.closest("label").title = stamps.available
+    ? "Stamp: one instance of the concept, in a style the generator makes, where you click (a drag stamps a row)"
+    : `No stamps for ${concept} at this layer: use the unit brush`;
+  if (stamps.available) toolbar.setMode("stamp");
+  else if (toolbar.mode === "stamp") toolbar.setMode("draw");
+  showStampControls();
+}
+
+function showStampControls() {
+  const on = toolbar.mode === "stamp" && stamps.available;
+  body.dataset.mode = toolbar.mode;
+  stamps.show(on);
+  canvas.setGhost(on ? stamps.size : null);
+}
 
 function download(blob, filename) {
   const a = document.createElement("a");
@@ -484,7 +513,7 @@ async function start() {
     showError(err.message);
     await loadModel(list.default_model);
   }
-  body.dataset.mode = toolbar.mode;
+  showStampControls();
   const gal = state.info.gallery;
   const lastImage = last?.model === state.model ? last.image : null;
   const image = shared?.image ?? lastImage ?? (gal.length ? gal[Math.floor(Math.random() * gal.length)] : randomImageId());

@@ -10,6 +10,8 @@
 // "fill" or "off"), the strokes just finished fading from filled to it over FADE_MS. While comparing ("Hold:
 // original") the overlay is empty: the original alone.
 
+import { rowCentres } from "./stamps.js";
+
 const MIN_STEP_PX = 2;
 const FILL_ALPHA = 0.45;
 const FADE_MS = 700;
@@ -89,6 +91,12 @@ export class PaintCanvas extends EventTarget {
 
   // ---- overlay ------------------------------------------------------------------------------------------------
 
+  /** size: [w, h] of the stamp (0..1 of the image width) to show as a ghost under the pointer, or null (brush). */
+  setGhost(size) {
+    this.ghost = size;
+    this.drawOverlay();
+  }
+
   setBrush(radius, colour) {
     this.brushRadius = radius;
     this.cursorColour = colour || this.cursorColour;
@@ -156,7 +164,14 @@ export class PaintCanvas extends EventTarget {
       ctx.lineWidth = Math.max(1, W / 400);
       ctx.strokeStyle = "rgba(0,0,0,0.6)";
       ctx.beginPath();
-      ctx.arc(this.hover.x * W, this.hover.y * H, this.brushRadius * W, 0, 2 * Math.PI);
+      if (this.ghost) {
+        const [gw, gh] = [this.ghost[0] * W, this.ghost[1] * W];
+        ctx.fillStyle = "rgba(255,255,255,0.18)";
+        ctx.rect(this.hover.x * W - gw / 2, this.hover.y * H - gh / 2, gw, gh);
+        ctx.fill();
+      } else {
+        ctx.arc(this.hover.x * W, this.hover.y * H, this.brushRadius * W, 0, 2 * Math.PI);
+      }
       ctx.stroke();
       ctx.setLineDash([4, 4]);
       ctx.strokeStyle = this.cursorColour;
@@ -223,6 +238,15 @@ export class PaintCanvas extends EventTarget {
     const { width: W, height: H } = this.overlay;
     const pts = stroke.mask.points;
     if (colour !== null) ctx.fillStyle = stroke.mode === "erase" ? this.hatch(ctx, colour) : colour;
+    if (stroke.mode === "stamp") {
+      // one box per stamp, grown or shrunk by the outline's offset from the stroke's own radius
+      const grow = r - stroke.mask.radius * W;
+      const [bw, bh] = [stroke.size[0] * W + 2 * grow, stroke.size[1] * W + 2 * grow];
+      ctx.beginPath();
+      if (bw > 0 && bh > 0) for (const [x, y] of rowCentres(pts, stroke.size[0])) ctx.rect(x * W - bw / 2, y * H - bh / 2, bw, bh);
+      ctx.fill();
+      return;
+    }
     // Fill discs and capsules (not a wide line) so overlapping segments do not double the alpha.
     ctx.beginPath();
     for (let i = 0; i < pts.length; i++) {

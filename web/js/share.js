@@ -14,7 +14,8 @@ export const FILE_VERSION = 1;
 const toInt = (v) => Math.round(v * COORD_SCALE);
 const fromInt = (n) => Math.round(n) / COORD_SCALE;
 
-/** Strokes -> compact arrays: [concept, "d"|"e", strength, enabled 0|1, radius, [x0, y0, dx1, dy1, ...]]. */
+/** Strokes -> compact arrays: [concept, "d"|"e"|"s", strength, enabled 0|1, radius, [x0, y0, dx1, dy1, ...]],
+ * stamps with two more: style, [w, h] (ints of 1e-4). */
 export function packStrokes(strokes) {
   return strokes.map((s) => {
     const flat = [];
@@ -27,15 +28,16 @@ export function packStrokes(strokes) {
       px = ix;
       py = iy;
     }
-    return [s.concept, s.mode === "erase" ? "e" : "d", s.strength, s.enabled === false ? 0 : 1, toInt(s.mask.radius), flat];
+    const row = [s.concept, s.mode[0], s.strength, s.enabled === false ? 0 : 1, toInt(s.mask.radius), flat];
+    return s.mode === "stamp" ? [...row, s.style, s.size.map(toInt)] : row;
   });
 }
 
 export function unpackStrokes(packed) {
   if (!Array.isArray(packed)) throw new Error("share link: strokes are not a list");
   return packed.map((row, i) => {
-    if (!Array.isArray(row) || row.length !== 6) throw new Error(`share link: stroke ${i} is malformed`);
-    const [concept, mode, strength, enabled, radius, flat] = row;
+    if (!Array.isArray(row) || (row.length !== 6 && row.length !== 8)) throw new Error(`share link: stroke ${i} is malformed`);
+    const [concept, mode, strength, enabled, radius, flat, style, size] = row;
     const points = [];
     let x = 0;
     let y = 0;
@@ -46,10 +48,11 @@ export function unpackStrokes(packed) {
     }
     return makeStroke({
       concept,
-      mode: mode === "e" ? "erase" : "draw",
+      mode: { e: "erase", s: "stamp" }[mode] ?? "draw",
       strength,
       enabled: enabled !== 0,
       mask: { points, radius: fromInt(radius) },
+      ...(mode === "s" ? { style, size: Array.isArray(size) ? size.map(fromInt) : size } : {}),
     });
   });
 }

@@ -28,8 +28,8 @@ export class StrokePanel {
       swatch.setAttribute("aria-hidden", "true");
       const text = document.createElement("span");
       text.className = "stroke-text";
-      const verb = s.mode === "erase" ? "erase" : "draw";
-      text.textContent = `${i + 1}. ${verb} ${s.concept} (${s.strength})`;
+      const verb = s.mode;
+      text.textContent = s.mode === "stamp" ? `${i + 1}. stamp ${s.concept} (style ${s.style + 1})` : `${i + 1}. ${verb} ${s.concept} (${s.strength})`;
       const toggle = document.createElement("button");
       toggle.type = "button";
       toggle.dataset.strokeAction = "toggle";

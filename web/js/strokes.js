@@ -1,7 +1,8 @@
 // The painting as data: an ordered list of strokes with undo/redo.
 //
-// A stroke is {id, concept, mode: "draw"|"erase", strength, enabled, mask: {points: [[x, y], ...], radius}}
-// with points and radius normalised to the image (0..1, radius relative to the image width). Points are
+// A stroke is {id, concept, mode: "draw"|"erase"|"stamp", strength, enabled, mask: {points: [[x, y], ...], radius}}
+// with points and radius normalised to the image (0..1, radius relative to the image width); a stamp stroke also
+// has style (an index) and size ([w, h] in 0..1 of the image width; its radius is half the width). Points are
 // rounded to 1e-4 when recorded (as the nearest double to the 4-decimal number, so JSON writes 0.12, not
 // 0.12000000000000001), so a stroke survives JSON and the share link bit for bit.
 // The canvas overlay and the server render are both views of this list; every change dispatches "change".
@@ -25,9 +26,9 @@ export function clamp01(v) {
 let next_id = 1;
 
 /** Make a stroke object from loose input (a saved file, a share link); throws on bad fields. */
-export function makeStroke({ concept, mode = "draw", strength = 10, enabled = true, mask }) {
+export function makeStroke({ concept, mode = "draw", strength = 10, enabled = true, mask, style, size }) {
   if (typeof concept !== "string" || !concept) throw new Error(`stroke concept must be a name, got ${concept}`);
-  if (mode !== "draw" && mode !== "erase") throw new Error(`stroke mode must be "draw" or "erase", got ${mode}`);
+  if (!["draw", "erase", "stamp"].includes(mode)) throw new Error(`stroke mode must be "draw", "erase" or "stamp", got ${mode}`);
   const s = Number(strength);
   if (!Number.isInteger(s) || s < 1 || s > 20) throw new Error(`stroke strength must be 1..20, got ${strength}`);
   if (!mask || !Array.isArray(mask.points) || mask.points.length === 0) throw new Error("stroke mask has no points");
@@ -35,7 +36,13 @@ export function makeStroke({ concept, mode = "draw", strength = 10, enabled = tr
   if (!(radius > 0 && radius <= 1)) throw new Error(`stroke mask radius must be in (0, 1], got ${mask.radius}`);
   const points = mask.points.map(([x, y]) => [quantize(clamp01(Number(x))), quantize(clamp01(Number(y)))]);
   if (points.some(([x, y]) => !Number.isFinite(x) || !Number.isFinite(y))) throw new Error("stroke point is not a number");
-  return { id: next_id++, concept, mode, strength: s, enabled: enabled !== false, mask: { points, radius: quantize(radius) } };
+  const stroke = { id: next_id++, concept, mode, strength: s, enabled: enabled !== false, mask: { points, radius: quantize(radius) } };
+  if (mode !== "stamp") return stroke;
+  const st = Number(style ?? 0);
+  if (!Number.isInteger(st) || st < 0) throw new Error(`stamp style must be an index >= 0, got ${style}`);
+  const wh = Array.isArray(size) ? size.map(Number) : [];
+  if (wh.length !== 2 || !wh.every((v) => v > 0 && v <= 1)) throw new Error(`stamp size must be [w, h] in (0, 1], got ${size}`);
+  return { ...stroke, style: st, size: wh.map(quantize) };
 }
 
 /** The fields that define a stroke's effect (what the server and saved files see). */
@@ -46,6 +53,7 @@ export function strokeData(stroke) {
     strength: stroke.strength,
     enabled: stroke.enabled,
     mask: { points: stroke.mask.points.map((p) => [p[0], p[1]]), radius: stroke.mask.radius },
+    ...(stroke.mode === "stamp" ? { style: stroke.style, size: [...stroke.size] } : {}),
   };
 }
 

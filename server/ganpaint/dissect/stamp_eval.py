@@ -17,7 +17,6 @@ Wilson for rates, mean +- 1.96 standard errors for means (paired differences for
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -124,11 +123,8 @@ def mean_ci(x) -> dict:
     if len(x) == 0:
         return {"mean": None, "ci95": None, "n": 0}
     half = 1.96 * x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
-    return {
-        "mean": round(float(x.mean()), 4),
-        "ci95": [round(x.mean() - half, 4), round(x.mean() + half, 4)],
-        "n": len(x),
-    }
+    mean = float(x.mean())
+    return {"mean": round(mean, 4), "ci95": [round(mean - half, 4), round(mean + half, 4)], "n": len(x)}
 
 
 def _dilate(region: torch.Tensor, px: int) -> torch.Tensor:
@@ -248,6 +244,3 @@ def example_grid(examples: list[torch.Tensor], scale: int = 3) -> np.ndarray:
             canvas[:, i * (h + pad) : i * (h + pad) + h, j * (w + pad) : j * (w + pad) + w] = cols[j, i]
     img = ((canvas.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     return img.repeat(scale, 0).repeat(scale, 1)
-
-
-Progress = Callable[[str], None]

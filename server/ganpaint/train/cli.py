@@ -45,7 +45,19 @@ def register(subparsers) -> None:
         help="e.g. models/scenes64/train_state.pt (resume: copy it to RUN/checkpoint.pt)",
     )
     k.set_defaults(func=_pack)
+
+    c = sub.add_parser("critic", help="ship a training state's discriminator as models/<id>/discriminator.pth")
+    c.add_argument("--state", default="models/scenes64/train_state.pt", help="a packed or full training state")
+    c.add_argument("--out", default="models/scenes64/discriminator.pth")
+    c.set_defaults(func=_critic)
     _register_segmenter(sub)
+
+
+def _critic(args: argparse.Namespace) -> None:
+    from ganpaint.train.critic import export_critic
+
+    out = export_critic(args.state, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 def _train_gan(args: argparse.Namespace) -> None:
