@@ -54,9 +54,7 @@ def main() -> None:
     s = args.strength
     print(f"{args.model} {args.layer}, {n} held-out images, strength {s}, window {side} cell(s) of {hh}x{ww}")
     print()
-    cols = ["own brush: gain", "spill"] + [
-        f"client, {w}: {x}" for w in ("0.99 quantiles", "ganpaint levels") for x in ("gain", "spill", "agree")
-    ]
+    cols = ["brush gain", "spill"] + [f"{w} {x}" for w in ("before:", "now:") for x in ("gain", "spill", "agree")]
     print("| concept | " + " | ".join(cols) + " |")
     print("|---|---|---|---|---|---|---|---|---|")
     sums = np.zeros(8)
