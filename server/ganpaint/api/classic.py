@@ -47,7 +47,7 @@ def classic_size(m: LoadedModel, size: int) -> int:
         _warned.add(m.id)
         log.warning(
             "ganpaint: model %r is %d px, larger than classic_image_size %d: /api images stay %d px (never "
-            "downscaled); the original client's canvas shows their top-left %d px",
+            "downscaled); the original client's canvas shows their top-left %d px, and its strokes miss",
             *(m.id, res, size, res, size),
         )
     return max(res, size)
