@@ -102,9 +102,10 @@ def test_a_2048_run_length_mask_is_never_rasterised():
 def test_mask_cost_reads_sizes_without_decoding():
     assert mask_cost({"points": [[0, 0]] * 3, "radius": 0.1}, 256) == 256 * 256 + 3
     assert mask_cost(big_png(1100), 256) == 1100 * 1100
-    assert mask_cost({"shape": [2048, 2048], "runs": [1, 4194303]}, 256) == 2 + 2048
-    assert mask_cost({"shape": [10, 10], "bitstring": "1" * 100}, 256) == 100
+    assert mask_cost({"shape": [2048, 2048], "runs": [1, 4194303] * 40000}, 256) == 80000 + 2048
+    assert mask_cost({"shape": [10, 10], "bitstring": "1" * 100}, 256) == masks.MIN_COST  # the floor
     assert mask_cost({"bitstring": big_png(1100), "shape": [2048, 2048]}, 256) == 1100 * 1100 + 2048 * 2048
+    assert mask_cost({"bitstring": big_png(1100), "shape": [], "bitbounds": []}, 256) == 1100 * 1100
     for junk in (None, 5, "x", {"runs": 10**400}, {"points": "x"}, {"bitstring": [1]}, "data:image/png;base64,@@"):
         assert mask_cost(junk, 256) >= 0
 

@@ -416,10 +416,18 @@ def _side(v: Any, max_side: int) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= max_side else max_side
 
 
+MIN_COST = 1 << 16  # every decode costs at least a 256 x 256 raster's worth (its fixed work is about as long)
+
+
 def mask_cost(spec: Any, raster: int, max_side: int = MAX_SIDE) -> int:
     """What decoding ``spec`` allocates, read without decoding it: pixels (a polyline's raster, a PNG's size,
-    a bitstring's characters), plus points, runs and rows. Malformed parts cost their length or the most
-    they could (decoding refuses them); nothing here does arithmetic on the spec's numbers."""
+    a bitstring's characters), plus points, runs and rows, and at least ``MIN_COST``. Malformed parts cost
+    their length or the most they could (decoding refuses them); nothing here does arithmetic on the spec's
+    numbers."""
+    return max(MIN_COST, _cost(spec, raster, max_side))
+
+
+def _cost(spec: Any, raster: int, max_side: int) -> int:
     if isinstance(spec, str):
         return _png_pixels(spec, max_side)
     if not isinstance(spec, dict):
@@ -430,10 +438,12 @@ def mask_cost(spec: Any, raster: int, max_side: int = MAX_SIDE) -> int:
     if "bitstring" in spec:
         bits = spec["bitstring"]
         if isinstance(bits, str) and bits.startswith("data:"):
-            shape = spec.get("shape")
+            png, shape = _png_pixels(bits, max_side), spec.get("shape")
+            if shape in ([], None):  # the PNG is the mask; with bounds, resized into a box of its size at most
+                return png if spec.get("bitbounds") in ([], None) else 2 * png
             if isinstance(shape, list) and len(shape) == 2:
-                return _png_pixels(bits, max_side) + _side(shape[0], max_side) * _side(shape[1], max_side)
-            return 2 * _png_pixels(bits, max_side)
+                return png + _side(shape[0], max_side) * _side(shape[1], max_side)
+            return png
         return len(bits) if isinstance(bits, str) else 0
     if "runs" in spec:
         runs, shape = spec["runs"], spec.get("shape")
@@ -472,6 +482,8 @@ class MaskPlan:
         self.pending_cost = 0  # the masks to decode (admission)
         self.jobs: dict[Any, MaskJob] = {}
         self._costs: dict[Any, int] = {}  # (digest, raster, limits) -> cost
+        self._pending: set = set()  # (digest, raster, limits) with a job
+        self.digests: dict[int, bytes] = {}  # id(spec) -> its digest, for specs alive during the request
         self.building = True  # the first build: count the cost
 
     def pooled(self, key, spec, raster, size, where, limits, pooling, cached) -> torch.Tensor:
@@ -494,7 +506,8 @@ class MaskPlan:
             return hit
         if job is None:
             job = self.jobs[key] = MaskJob(spec, raster, size, where, limits, pooling)
-            if not any(k[0] == key[0] and k[1] == raster and k[3] == limits for k in self.jobs if k != key):
+            if mask_id not in self._pending:  # decoded once, pooled to each size
+                self._pending.add(mask_id)
                 self.pending_cost += self._costs.get(mask_id, 0)
         if not self.building:  # a second build found a mask it had not planned: decode it here
             return job.run()

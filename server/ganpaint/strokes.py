@@ -53,14 +53,18 @@ class _MaskCache:
     def pooled(
         self, spec: Any, raster: int, size: tuple[int, int], where: str, limits: tuple[int, int], pooling: Pooling
     ) -> torch.Tensor:
-        try:
-            text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-        except RecursionError as exc:
-            raise ValueError(f"{where}: nested too deep") from exc
-        # keyed by a digest: a mask's JSON may be up to a request body long, and the cache keeps 2048 keys
-        key = (hashlib.sha256(text.encode()).digest(), raster, size, limits, pooling)
         plan = PLAN.get()
+        digest = plan.digests.get(id(spec)) if plan is not None else None  # the same mask at several layers
+        if digest is None:
+            try:
+                text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+            except RecursionError as exc:
+                raise ValueError(f"{where}: nested too deep") from exc
+            # keyed by a digest: a mask's JSON may be up to a request body long, and the cache keeps 2048 keys
+            digest = hashlib.sha256(text.encode()).digest()
+        key = (digest, raster, size, limits, pooling)
         if plan is not None:  # the api is planning a request: cost it, decode later off the loop (masks.MaskPlan)
+            plan.digests[id(spec)] = digest
             return plan.pooled(key, spec, raster, size, where, limits, pooling, self.get)
         hit = self.get(key)
         if hit is not None:

@@ -1,0 +1,384 @@
+"""Attack soak (issue 23): the attacks of the round-two report replayed beside one good painter, bounded in time.
+
+    python bench/attack_soak.py                           # tiny model, 20 s idle baseline, 60 s attack, 60 s idle
+    python bench/attack_soak.py --model scenes64 --models-dir models --precomputed-dir precomputed
+    python bench/attack_soak.py --server-path /tmp/old/server   # another checkout's server (before/after)
+
+Starts ``ganpaint serve`` on 127.0.0.1 (one worker, ``--threads``), measures one websocket painter alone,
+then runs, for ``--attack`` seconds, beside it: distinct 2048 x 2048 RGBA PNG masks in the bitstring form on
+``POST /api/generate`` (3 interventions, ablations on four layers), distinct 2048 x 2048 run-length masks
+(8 per /api/generate, 64 per /intervene), huge numbers in polyline masks (REST and websocket), half-open
+connections (partial headers, partial bodies, silent), 1 MB headers, refused websocket Origins, and the
+error-shape cases (a zTXt bomb, ``/reports/<id>/%00``, a 300-deep extra field). A prober times ``GET /health``
+every 0.25 s throughout. Then the server idles ``--idle`` seconds, and finally gets SIGTERM while a client
+holds a request with an incomplete body. Prints the painter's p95 idle vs under attack, /health's worst
+latency, server RSS (start, peak, end of the attack, after the idle), status counts, and the seconds from
+SIGTERM to exit. Exit status 1 if a target of issue 23 is missed. Results: docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import ws_clients  # noqa: E402
+from live_server import LiveServer  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+SIDE = 2048
+
+
+def post(url: str, data: bytes, counts: Counter, timeout: float = 120) -> int:
+    req = urllib.request.Request(url, data, {"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            code = r.status
+    except urllib.error.HTTPError as exc:
+        code = exc.code
+        if code == 503 and exc.headers.get("retry-after"):
+            code = "503+retry"
+    except OSError:
+        code = "conn"
+    counts[code] += 1
+    return code
+
+
+def png_mask(rng: random.Random) -> bytes:
+    """A 2048 x 2048 RGBA PNG: a random rectangle opaque (the bitstring form's PNG)."""
+    arr = np.zeros((SIDE, SIDE, 4), np.uint8)
+    y0, x0 = rng.randrange(SIDE // 2), rng.randrange(SIDE // 2)
+    arr[y0 : y0 + rng.randrange(64, SIDE // 2), x0 : x0 + rng.randrange(64, SIDE // 2), 3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(arr, "RGBA").save(buf, "PNG", compress_level=9)
+    return buf.getvalue()
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def distinct(png: bytes) -> str:
+    """The same pixels under new bytes (a random tEXt chunk after IHDR): a cache miss that costs a full decode."""
+    text = chunk(b"tEXt", b"n\x00" + os.urandom(8).hex().encode())
+    return "data:image/png;base64," + base64.b64encode(png[:33] + text + png[33:]).decode()
+
+
+def zlib_bomb_png() -> str:
+    raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0))
+    raw += chunk(b"zTXt", b"bomb\x00\x00" + zlib.compress(b"\x00" * (8 << 20), 9))
+    raw += chunk(b"IDAT", zlib.compress(b"\x00" * 20)) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(raw).decode()
+
+
+class Looper(threading.Thread):
+    def __init__(self, name: str, fn, stop: threading.Event):
+        super().__init__(daemon=True, name=name)
+        self.fn, self.stop, self.rounds, self.exceptions = fn, stop, 0, Counter()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.fn()
+            except Exception as exc:  # noqa: BLE001 - attackers misbehave; count what happens to them
+                self.exceptions[type(exc).__name__] += 1
+                time.sleep(0.05)
+            self.rounds += 1
+
+
+class Prober(threading.Thread):
+    """GET /health every ``every`` seconds: the worst latency and the failures."""
+
+    def __init__(self, url: str, every: float = 0.25):
+        super().__init__(daemon=True)
+        self.url, self.every = url, every
+        self.latencies: list[float] = []
+        self.failures: Counter = Counter()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=30) as r:
+                    r.read()
+                    if r.status != 200:
+                        self.failures[r.status] += 1
+            except urllib.error.HTTPError as exc:
+                self.failures[exc.code] += 1
+            except OSError as exc:
+                self.failures[type(exc).__name__] += 1
+            self.latencies.append(time.perf_counter() - t0)
+            self.stop.wait(self.every)
+
+
+def raw_request(port: int, data: bytes, timeout: float = 5) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        try:
+            return s.recv(100)
+        except OSError:
+            return b""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", type=float, default=20, help="seconds of the painter alone (default 20)")
+    ap.add_argument("--attack", type=float, default=60, help="seconds of attack (default 60)")
+    ap.add_argument("--idle", type=float, default=60, help="seconds of idle after the attack (default 60)")
+    ap.add_argument("--png-threads", type=int, default=6, help="clients posting 2048 x 2048 PNG masks (default 6)")
+    ap.add_argument("--runs-threads", type=int, default=4, help="clients posting 2048 x 2048 runs, per route")
+    ap.add_argument("--half-open", type=int, default=100, help="half-open connections held (default 100)")
+    ap.add_argument("--threads", default="1", help="server torch threads (default 1)")
+    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--models-dir", type=Path)
+    ap.add_argument("--precomputed-dir", type=Path)
+    ap.add_argument("--server-path", type=Path, help="put this folder first on the server's PYTHONPATH")
+    ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (e.g. MALLOC_ARENA_MAX=2)")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="ganpaint-attack-"))
+    dirs = (args.models_dir.resolve(), args.precomputed_dir.resolve()) if args.models_dir else None
+    env = dict(e.split("=", 1) for e in args.env)
+    if args.server_path:
+        env["PYTHONPATH"] = str(args.server_path.resolve())
+    print(f"attack soak: model {args.model!r}, threads {args.threads}, env {env or '{}'}", flush=True)
+    rng = random.Random(0)
+    pngs = [png_mask(rng) for _ in range(6)]
+    server = LiveServer(tmp, "--threads", args.threads, dirs=dirs, model=args.model, **env).wait_ready(180)
+    port, url = server.port, server.url
+    try:
+        with urllib.request.urlopen(f"{url}/api/layers?project={args.model}") as r:
+            layers = [x["layer"] for x in json.load(r)["res"]]
+        layers = layers[:: max(1, len(layers) // 4)][:4]  # four dissected layers (layer4/6/8/10 on scenes64)
+        prober = Prober(url)
+        prober.start()
+        painter = ws_clients.GoodPainter(server.ws_url, image=3)
+        painter.start()
+        time.sleep(args.baseline)
+        idle_lat = list(painter.latencies)
+        mark = len(painter.latencies)
+        rss = {"start": server.rss_mb()}
+        samples = [rss["start"]]
+
+        stop = threading.Event()
+        codes: dict[str, Counter] = {}
+
+        def attacker(name: str, fn, n: int = 1) -> list[Looper]:
+            codes.setdefault(name, Counter())
+            return [Looper(f"{name}-{i}", fn, stop) for i in range(n)]
+
+        def ablations() -> list[dict]:
+            return [{"layer": layer, "unit": u, "alpha": 1.0, "value": 0.0} for layer in layers for u in range(4)]
+
+        def png_generate() -> None:
+            ivs = [
+                {"ablations": ablations(), "mask": {"shape": [], "bitbounds": [], "bitstring": distinct(p)}}
+                for p in random.sample(pngs, 3)
+            ]
+            body = {"project": args.model, "ids": [random.randrange(1000)], "interventions": ivs}
+            post(f"{url}/api/generate", json.dumps(body).encode(), codes["png /api/generate"])
+
+        def runs_mask() -> dict:
+            k = random.randrange(1, SIDE * SIDE)
+            return {"shape": [SIDE, SIDE], "bounds": [], "runs": [k, SIDE * SIDE - k]}
+
+        def runs_generate() -> None:
+            ivs = [{"ablations": ablations(), "mask": runs_mask()} for _ in range(8)]
+            body = {"project": args.model, "ids": [random.randrange(1000)], "interventions": ivs}
+            post(f"{url}/api/generate", json.dumps(body).encode(), codes["runs /api/generate"])
+
+        def runs_intervene() -> None:
+            strokes = [{"concept": "tree", "mask": runs_mask()} for _ in range(64)]
+            post(f"{url}/intervene", json.dumps({"image": 1, "strokes": strokes}).encode(), codes["runs /intervene"])
+
+        huge = [
+            '{"image": 1, "strokes": [{"concept": "tree", "mask": {"points": [[0.5, 0.5]], "radius": %s}}]}'
+            % (10**400),
+            '{"image": 1, "strokes": [{"concept": "tree", "mask": {"points": [[0.5, %s]], "radius": 0.1}}]}'
+            % (2**1024),
+        ]
+
+        def huge_numbers() -> None:
+            post(f"{url}/intervene", random.choice(huge).encode(), codes["huge numbers"])
+            with connect(server.ws_url, open_timeout=30) as ws:
+                ws.send(json.dumps({"type": "open", "image": 1}))
+                ws.recv(timeout=30)
+                for text in huge:
+                    ws.send(text.replace('{"image": 1,', '{"type": "render", "seq": 1,'))
+                    reply = json.loads(ws.recv(timeout=30))
+                    codes["huge numbers"]["ws error message" if reply.get("type") == "error" else "ws other"] += 1
+            time.sleep(0.2)
+
+        held: list[socket.socket] = []
+
+        def half_open() -> None:
+            while len(held) < args.half_open and not stop.is_set():
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                kind = len(held) % 3
+                if kind == 0:
+                    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                elif kind == 1:
+                    s.sendall(b"POST /intervene HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"im")
+                held.append(s)
+                codes["half-open"]["opened"] += 1
+            for s in list(held):  # the server closes them after its timeouts: open new ones
+                s.setblocking(False)
+                try:
+                    if s.recv(1 << 16) is not None:
+                        held.remove(s)
+                        s.close()
+                        codes["half-open"]["closed by the server"] += 1
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    held.remove(s)
+                    codes["half-open"]["closed by the server"] += 1
+            time.sleep(0.5)
+
+        def big_header() -> None:
+            reply = raw_request(port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * (1 << 20) + b"\r\n\r\n")
+            codes["1 MB header"][reply[:12].decode(errors="replace") or "closed"] += 1
+            time.sleep(0.5)
+
+        def bad_origin() -> None:
+            try:
+                connect(server.ws_url, origin="https://evil.example", open_timeout=30).close()
+                codes["refused origin"]["accepted"] += 1
+            except Exception as exc:  # noqa: BLE001
+                codes["refused origin"]["403" if "403" in str(exc) else type(exc).__name__] += 1
+            time.sleep(0.01)
+
+        bomb = zlib_bomb_png()
+        deep: object = 1
+        for _ in range(300):
+            deep = [deep]
+
+        def error_shapes() -> None:
+            c = codes["error shapes"]
+            stroke = {"concept": "tree", "mask": bomb}
+            body = json.dumps({"image": 1, "strokes": [stroke]}).encode()
+            c[f"bomb {post(f'{url}/intervene', body, Counter())}"] += 1
+            try:
+                urllib.request.urlopen(f"{url}/reports/{args.model}/%00", timeout=30)
+                c["%00 200"] += 1
+            except urllib.error.HTTPError as exc:
+                c[f"%00 {exc.code}"] += 1
+            body = json.dumps({"project": args.model, "ids": [1], "wantz": deep}).encode()
+            c[f"deep {post(f'{url}/api/generate', body, Counter())}"] += 1
+            time.sleep(0.5)
+
+        loopers = [
+            *attacker("png /api/generate", png_generate, args.png_threads),
+            *attacker("runs /api/generate", runs_generate, args.runs_threads),
+            *attacker("runs /intervene", runs_intervene, args.runs_threads),
+            *attacker("huge numbers", huge_numbers),
+            *attacker("half-open", half_open),
+            *attacker("1 MB header", big_header),
+            *attacker("refused origin", bad_origin),
+            *attacker("error shapes", error_shapes),
+        ]
+        t0 = time.monotonic()
+        for lp in loopers:
+            lp.start()
+        while time.monotonic() - t0 < args.attack:
+            time.sleep(0.5)
+            samples.append(server.rss_mb())
+        stop.set()
+        for lp in loopers:
+            lp.join(150)
+        for s in held:
+            s.close()
+        attack_lat = painter.latencies[mark:]
+        painter.stop()
+        rss["end of attack"] = server.rss_mb()
+        samples.append(rss["end of attack"])
+        rss["peak"] = max(samples)
+        health_attack = list(prober.latencies)
+        time.sleep(args.idle)
+        rss[f"after {args.idle:g} s idle"] = server.rss_mb()
+        prober.stop.set()
+        prober.join(40)
+
+        # SIGTERM while a client holds a request with an incomplete body
+        stalled = socket.create_connection(("127.0.0.1", port), timeout=5)
+        stalled.sendall(b"POST /intervene HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"image\": 1")
+        time.sleep(0.5)
+        t_term = time.monotonic()
+        server.p.send_signal(signal.SIGTERM)
+        try:
+            server.p.wait(120)
+            sigterm_s = time.monotonic() - t_term
+        except Exception:  # noqa: BLE001 - still alive: report it, then kill
+            sigterm_s = float("inf")
+        stalled.close()
+        log = server.output()
+    finally:
+        server.stop()
+
+    pct = ws_clients.percentile
+    p95_idle, p95_attack = pct(idle_lat, 95), pct(attack_lat, 95)
+    health_max = max(health_attack, default=float("nan"))
+    fivexx = {
+        name: {k: v for k, v in c.items() if isinstance(k, int) and k >= 500} for name, c in codes.items()
+    }
+    n5xx = sum(sum(v.values()) for v in fivexx.values()) + sum(c["503+retry"] for c in codes.values())
+    n5xx_other = sum(sum(v.values()) for v in fivexx.values())
+    tracebacks = log.count("Traceback")
+    handshake_errors = log.count("without completing handshake")
+    ms = lambda x: f"{1000 * x:.1f} ms"  # noqa: E731
+    print(f"  painter alone:        {len(idle_lat)} frames, p50 {ms(pct(idle_lat, 50))}, p95 {ms(p95_idle)}")
+    print(
+        f"  painter under attack: {len(attack_lat)} frames, p50 {ms(pct(attack_lat, 50))}, p95 {ms(p95_attack)}, "
+        f"max {ms(max(attack_lat, default=float('nan')))}; errors {len(painter.errors)} {painter.errors[:2]}"
+    )
+    print(
+        f"  /health during the attack: {len(health_attack)} probes, max {ms(health_max)}, "
+        f"p95 {ms(pct(health_attack, 95))}; failures {dict(prober.failures)}"
+    )
+    print("  server RSS: " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items()))
+    for lp_name in codes:
+        rounds = sum(lp.rounds for lp in loopers if lp.name.rsplit("-", 1)[0] == lp_name)
+        exc = sum((lp.exceptions for lp in loopers if lp.name.rsplit("-", 1)[0] == lp_name), Counter())
+        print(f"  {lp_name:20s} {rounds:5d} rounds: {dict(codes[lp_name])} client exceptions {dict(exc)}")
+    print(f"  5xx: {n5xx} ({n5xx - n5xx_other} of them 503 busy with Retry-After, {n5xx_other} other)")
+    print(f"  server log: {tracebacks} tracebacks, {handshake_errors} 'without completing handshake'")
+    print(f"  SIGTERM with a stalled request body: exited after {sigterm_s:.2f} s")
+    targets = {
+        "no 5xx but 503 busy": n5xx_other == 0,
+        "painter p95 under attack within 3x idle": p95_attack <= 3 * p95_idle,
+        "/health always under 1 s": health_max < 1 and not prober.failures,
+        "RSS peak under 1 GB": rss["peak"] < 1024,
+        "RSS back within 100 MB after idle": rss[f"after {args.idle:g} s idle"] - rss["start"] < 100,
+        "SIGTERM under 15 s": sigterm_s < 15,
+        "no traceback": tracebacks == 0,
+    }
+    for name, ok in targets.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    return 0 if all(targets.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
