@@ -67,6 +67,7 @@ REGISTERED: list[str] = [
     "ganpaint.api.cli",
     "ganpaint.dissect.cli",
     "ganpaint.dissect.stamps_cli",
+    "ganpaint.project.cli",
 ]
 
 
