@@ -42,8 +42,8 @@ class RenderGate:
                 self.in_flight -= images
 
 
-SMALL_COST = 1 << 20  # a request whose masks to decode cost at most this (16 new page strokes) takes the small lane
-SMALL_BACKLOG = 1 << 23  # the small lane's backlog limit (a small request waits behind at most this much work)
+SMALL_COST = 1 << 18  # a request whose masks to decode cost at most this (3 new page strokes) takes the small lane
+SMALL_BACKLOG = 1 << 21  # the small lane's backlog limit (a small request waits behind at most this: ~10-20 ms)
 
 
 def _lower_priority(step: int) -> None:
