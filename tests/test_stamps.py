@@ -14,7 +14,7 @@ from ganpaint.engine import Engine
 from ganpaint.nn.intervene import UnitEdit, apply_edits
 from ganpaint.precomputed import load_precomputed, validate
 from ganpaint.stamps.place import MAX_STAMPS, row_centres, stamp_edits, stamp_maps
-from ganpaint.stamps.templates import StampStyle, load_stamps, save_stamps
+from ganpaint.stamps.templates import StampStyle, default_mode, load_stamps, save_stamps
 from ganpaint.strokes import Stroke, stroke_edits
 
 C, H, CELLS = 6, 64, 16  # units, image side, feature-map side (4 px per cell)
@@ -141,6 +141,15 @@ def test_old_schema_files_load_without_stamps_and_v2_loads_them(tmp_path):
     bad["concepts"]["sky"]["styles"][1]["index"] = 5
     with pytest.raises(ValueError, match=r"stamps\.concepts\.sky\.styles\[1\]"):
         validate({**old, "schema_version": 2, "stamps": bad})
+    # a measurement (ganpaint stamps evaluate) makes the unit brush the default where stamps did worse
+    measured = json.loads(json.dumps(stamps))
+    sky = measured["concepts"]["sky"]
+    assert default_mode(sky) == "stamp" and default_mode(None) == "draw"
+    sky["measured"] = {"placement": "sky", "tries": 10, "stamp_success": 0.2, "classic_success": 0.9}
+    assert validate({**old, "schema_version": 2, "stamps": measured}) and default_mode(sky) == "draw"
+    sky["measured"]["stamp_success"] = 1.5
+    with pytest.raises(ValueError, match=r"stamps\.concepts\.sky\.measured\.stamp_success"):
+        validate({**old, "schema_version": 2, "stamps": measured})
     # a sidecar whose arrays disagree with the index names the array
     loaded = load_stamps(stamps, path.parent, pre.feature_shape[0])
     save_stamps({"sky": loaded["sky"]}, tmp_path / "other.stamps.npz", 8)
@@ -198,6 +207,7 @@ def test_the_api_lists_styles_serves_thumbnails_and_paints_stamps(tmp_path):
         assert sky["styles"][1]["natural_size"] == [6.0, 6.0]
         grass = next(c for c in detail["concepts"] if c["name"] == "grass")
         assert grass["styles"] == [] and grass["natural_size"] is None
+        assert (sky["default_mode"], grass["default_mode"]) == ("stamp", "draw")
         thumb = client.get(sky["styles"][1]["thumbnail"])
         assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
         assert client.get("/models/tiny/concepts/sky/styles/7.png").status_code == 404

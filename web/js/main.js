@@ -339,7 +339,8 @@ function chooseModeFor(concept) {
   stampInput.closest("label").title = stamps.available
     ? "Stamp: one instance of the concept, in a style the generator makes, where you click (a drag stamps a row)"
     : `No stamps for ${concept} at this layer: use the unit brush`;
-  if (stamps.available) toolbar.setMode("stamp");
+  const preferred = toolbar.conceptInfo(concept)?.default_mode ?? "draw"; // "draw" where stamps measured worse
+  if (stamps.available && preferred === "stamp") toolbar.setMode("stamp");
   else if (toolbar.mode === "stamp") toolbar.setMode("draw");
   showStampControls();
 }

@@ -141,6 +141,7 @@ class ConceptSummary(BaseModel):
     natural_size: list[float] | None = None  # stamps: the concept's median [w, h] in pixels; None without stamps
     styles: list[StyleSummary] = []  # stamp styles, largest first (empty: no stamps at this layer)
 
+    default_mode: Literal["draw", "stamp"] = "draw"  # the page's mode when the concept is picked
 
 class ModelDetail(BaseModel):
     id: str

@@ -10,7 +10,8 @@ unit brush (the concept's draw units at their draw values, a disc of the stamp b
 Per try: success = the concept covers >= 30% of the painted region after (segmenter); the region is the
 stamp's footprint (alpha >= 0.5 at pixel resolution) or the brush's disc. Collateral = mean absolute
 change of the pixels (0..255) outside the region dilated by 2 px. Realism = dD, the critic's score after
-minus before (``ganpaint.train.critic``), when the model ships a discriminator. Intervals are 95%:
+minus before (``ganpaint.train.critic``), when the model ships a discriminator, over all tries and over the
+tries that succeeded (``dD_succeeded``: an edit that paints nothing looks as real as the original). Intervals are 95%:
 Wilson for rates, mean +- 1.96 standard errors for means (paired differences for stamp - classic).
 """
 
@@ -141,6 +142,8 @@ def evaluate_concept(
     seed: int = 0,
     progress: bool = True,
     keep_images: int = 12,
+    style_index: int = 0,
+    kinds: tuple[str, ...] = ("favourable", "unfavourable"),
 ) -> dict:
     """Every placement of ``concept`` (PLACES): per method, success, collateral, dD; and example images."""
     layer = pre.layer
@@ -148,18 +151,20 @@ def evaluate_concept(
     names = list(segmenter.names)
     c = names.index(concept)
     cu = pre.concepts[concept]
-    style = pre.stamps[concept].styles[0]
+    style = pre.stamps[concept].styles[style_index]
     res = generator.resolution
     w_px, h_px = style.natural_size
     size = (w_px / res, h_px / res)
     _, fh, fw = pre.feature_shape
     radius = math.sqrt(w_px * h_px / math.pi) / res
-    out = {"style": 0, "natural_size": [w_px, h_px], "placements": {}}
+    out = {"style": style_index, "natural_size": [w_px, h_px], "placements": {}}
 
     def seg(x: torch.Tensor) -> np.ndarray:
         return segmenter.probabilities(x).argmax(1).cpu().numpy()  # (N, H, W)
 
     for where, kind in PLACES[concept]:
+        if kind not in kinds:
+            continue
         rng = np.random.default_rng([seed, c, len(where)])
         rows: dict[str, list] = {"stamp": [], "classic": []}
         examples = []
@@ -219,6 +224,10 @@ def summarise(rows: dict[str, list[dict]]) -> dict:
             "share_after": mean_ci([r["share_after"] for r in rs]),
             "collateral": mean_ci([r["collateral"] for r in rs]),
             "dD": mean_ci(dd) if dd else None,
+            # realism where the concept did appear (an edit that paints nothing changes little)
+            "dD_succeeded": mean_ci([r["dD"] for r in rs if r["dD"] is not None and r["share_after"] >= SUCCESS_SHARE])
+            if dd
+            else None,
         }
     paired = [(a["dD"], b["dD"]) for a, b in zip(rows["stamp"], rows["classic"], strict=True) if a["dD"] is not None]
     if paired:

@@ -1,7 +1,10 @@
 """``ganpaint stamps evaluate``: stamp vs classic brush on held-out latents (``ganpaint.dissect.stamp_eval``).
 
 ganpaint stamps evaluate --model scenes64                      # the default layer, 100 tries per placement
-ganpaint stamps evaluate --model scenes64 --layer layer4 --tries 40 --figures docs/img
+ganpaint stamps evaluate --model scenes64 --layer layer4 --tries 40 --figures docs/img --all-styles
+
+Besides its JSON, it writes each concept's favourable-placement success (stamp and classic brush) into the
+layer's stamps index as ``measured``: the page then starts with the unit brush where stamps measured worse.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--models-dir", default=None)
     e.add_argument("--precomputed-dir", default=None)
     e.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    e.add_argument("--all-styles", action="store_true", help="also measure every style at the favourable placement")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
@@ -41,7 +45,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from ganpaint.dissect.stamp_eval import PLACES, evaluate_concept, example_grid
     from ganpaint.models import default_precomputed_dir, load_model_info
     from ganpaint.nn.proggan import image_latents, load_generator
-    from ganpaint.precomputed import load_precomputed
+    from ganpaint.precomputed import load_precomputed, write_precomputed
     from ganpaint.train.critic import Critic
 
     if args.threads:
@@ -86,6 +90,21 @@ def _evaluate(args: argparse.Namespace) -> None:
                 f"{st['collateral']['mean']:.2f} classic {cl['collateral']['mean']:.2f}"
                 + (f"  dD stamp-classic {dd['mean']:+.3f} {dd['ci95']}" if dd else "")
             )
+        if args.all_styles:
+            r["styles"] = []
+            for i in range(len(pre.stamps[name].styles)):
+                one = evaluate_concept(
+                    g, segmenter, critic, pre, name, args.tries, args.seed, False, 0, i, ("favourable",)
+                )
+                where, p = next(iter(one["placements"].items()))
+                p.pop("examples")
+                r["styles"].append({"style": i, "natural_size": one["natural_size"], "placement": where, **p})
+                dd = p.get("dD_stamp_minus_classic")
+                print(
+                    f"{name:7s} style {i} {where:18s} success {p['stamp']['success']:.2f} (classic "
+                    f"{p['classic']['success']:.2f})"
+                    + (f"  dD stamp-classic {dd['mean']:+.3f} {dd['ci95']}" if dd else "")
+                )
         results[name] = r
     doc = {
         "model": args.model,
@@ -100,3 +119,15 @@ def _evaluate(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else root / args.model / f"stamps-eval-{layer}.json"
     out.write_text(json.dumps(doc, indent=1, default=float))
     print(f"wrote {out} ({doc['seconds']:.0f} s)")
+    path = root / args.model / f"{layer}.json"
+    layer_doc = json.loads(path.read_text())
+    for name, r in results.items():
+        where, p = next((w, p) for w, p in r["placements"].items() if p["kind"] == "favourable")
+        layer_doc["stamps"]["concepts"][name]["measured"] = {
+            "placement": where,
+            "tries": p["stamp"]["tries"],
+            "stamp_success": p["stamp"]["success"],
+            "classic_success": p["classic"]["success"],
+        }
+    write_precomputed(layer_doc, path)
+    print(f"wrote the measured success into {path}")

@@ -8,7 +8,9 @@ The layer's JSON (schema version 2) carries the index under ``"stamps"``; the ar
       "concepts": {
         "dome": {"instances": 183,
                  "natural_size": {"w": 13.0, "h": 12.0, "w_iqr": [11, 15], "h_iqr": [10, 14], "aspect": 0.92},
-                 "styles": [{"index": 0, "members": 68, "natural_size": [14.0, 13.0]}, ...]}   # largest first
+                 "styles": [{"index": 0, "members": 68, "natural_size": [14.0, 13.0]}, ...],  # largest first
+                 "measured": {"placement": "roof top", "tries": 100,       # optional: ganpaint stamps evaluate
+                              "stamp_success": 1.0, "classic_success": 0.98}}
       }
     }
 
@@ -112,7 +114,22 @@ def validate_index(doc: Any, channels: int) -> dict[str, Any]:
                 f"expected a positive int, got {s.get('members')!r}",
             )
             _pair(s.get("natural_size"), f"{where}.styles[{i}].natural_size")
+        if "measured" in c:
+            m = c["measured"]
+            _require(isinstance(m, dict), f"{where}.measured", f"expected an object, got {m!r}")
+            for key in ("stamp_success", "classic_success"):
+                v = _number(m.get(key), f"{where}.measured.{key}", positive=False)
+                _require(0 <= v <= 1, f"{where}.measured.{key}", f"expected a share in 0..1, got {v!r}")
     return doc
+
+
+def default_mode(index_concept: dict[str, Any] | None) -> str:
+    """The page's default mode for a concept: "stamp" when it has stamps, unless a measurement found the
+    classic unit brush ("draw") more successful at the concept's favourable placements."""
+    if index_concept is None:
+        return "draw"
+    m = index_concept.get("measured")
+    return "draw" if m and m["stamp_success"] < m["classic_success"] else "stamp"
 
 
 def load_stamps(index: dict[str, Any], folder: str | Path, channels: int) -> dict[str, ConceptStamps]:
