@@ -94,6 +94,7 @@ class RenderJob:
     quality: int = 90
     batchable: bool = False
     submitted: float = field(default_factory=time.perf_counter)
+    upload: object | None = None  # a ganpaint.project.ProjectedImage: painted blended, rendered alone (uploads.py)
 
 
 @dataclass
@@ -337,6 +338,8 @@ class Engine:
         return alone + list(groups.values())
 
     def _group_key(self, job: RenderJob) -> tuple | None:
+        if job.upload is not None:
+            return None  # an uploaded picture: its own adapted generator
         layers = {e.layer for e in job.edits}
         if len(layers) > 1:
             return None  # edits at several layers: hooks on f, rendered alone
@@ -365,6 +368,8 @@ class Engine:
 
     def _forward(self, jobs: list[RenderJob]) -> np.ndarray:
         """Render jobs that share model and edit layers: cached h, edits, one batched f."""
+        if jobs[0].upload is not None:  # rendered alone: the adapted generator, blended with the picture
+            return np.stack([job.upload.render(job.edits) for job in jobs])  # (N, H, W, 3)
         m = self.model(jobs[0].model)
         layer_order = m.generator.layer_names
         edit_layers = sorted({e.layer for job in jobs for e in job.edits}, key=layer_order.index)

@@ -21,7 +21,7 @@ from fastapi_offline import FastAPIOffline
 from ganpaint import __version__
 from ganpaint.api import classic, compat, errors, ws
 from ganpaint.api.gate import RenderGate
-from ganpaint.api.routes import health, models, render, reports
+from ganpaint.api.routes import health, models, render, reports, uploads
 from ganpaint.api.schemas import ERROR_RESPONSES
 from ganpaint.api.serving import BodyTimeout
 from ganpaint.api.settings import Settings
@@ -32,17 +32,18 @@ PLACEHOLDER = "<!doctype html><title>ganpaint</title><p>ganpaint API: see <a hre
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for HTTP bodies over ``limit`` bytes (declared or streamed)."""
+    """ASGI middleware: 413 for HTTP bodies over ``limit`` bytes (declared or streamed; ``paths``: other limits)."""
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, paths: dict[str, int] | None = None):
+        self.app, self.limit, self.paths = app, limit, paths or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.paths.get(scope.get("path", ""), self.limit)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await self._reject(send, int(declared))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._reject(send, int(declared), limit)
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -50,8 +51,8 @@ class BodyLimit:
                 chunks.append(message)
                 break
             size += len(message.get("body", b""))
-            if size > self.limit:
-                return await self._reject(send, size)
+            if size > limit:
+                return await self._reject(send, size, limit)
             chunks.append(message)
             more = message.get("more_body", False)
 
@@ -60,8 +61,8 @@ class BodyLimit:
 
         return await self.app(scope, replay, send)
 
-    async def _reject(self, send, size: int) -> None:
-        body = f'{{"detail":"request body: {size} bytes exceeds the limit of {self.limit} bytes"}}'.encode()
+    async def _reject(self, send, size: int, limit: int) -> None:
+        body = f'{{"detail":"request body: {size} bytes exceeds the limit of {limit} bytes"}}'.encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -144,7 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.paint = ws.PaintRegistry()
     # the baseline reproduces the original server, which queued every request without a cap
     app.state.render_gate = RenderGate(1 << 30 if settings.baseline else settings.max_rest_images)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    uploads.install(app, settings)  # the upload store and projection threads (api/routes/uploads.py)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, paths={"/uploads": settings.max_upload_bytes})
     app.add_middleware(Draining, registry=app.state.paint)
     app.add_middleware(BodyTimeout, timeout=settings.body_timeout)  # 408 for a stalled body (api/serving.py)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -158,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     errors.install(app)
-    for module in (health, models, render, reports):
+    for module in (health, models, render, reports, uploads):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(compat.router)

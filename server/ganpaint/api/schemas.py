@@ -86,6 +86,7 @@ class GenerateResponse(BaseModel):
 class InterveneRequest(Strict):
     model: str | None = Field(None, max_length=64)
     image: ImageId | None = None
+    upload: str | None = Field(None, max_length=64, description="an id from POST /uploads, in place of image/z")
     z: list[Finite] | None = None
     layer: str | None = Field(None, max_length=32)
     strokes: list[StrokeIn] = []
@@ -179,7 +180,8 @@ class ConceptDetail(BaseModel):
 class OpenMessage(Strict):
     type: Literal["open"]
     model: str | None = Field(None, max_length=64)
-    image: ImageId
+    image: ImageId | None = None  # give image or upload
+    upload: str | None = Field(None, max_length=64, description="an id from POST /uploads, in place of image")
     layer: str | None = Field(None, max_length=32)
     format: Literal["jpeg", "webp", "png"] = "jpeg"
     quality: Quality = 90

@@ -173,6 +173,10 @@ class PaintSession:
             await self.error(seq, f"server: internal error ({type(exc).__name__}); the connection stays open")
 
     async def open_image(self, msg: OpenMessage) -> None:
+        if msg.upload is not None or msg.image is None:  # an uploaded picture (api/routes/uploads.py)
+            from ganpaint.api.routes.uploads import open_upload
+
+            return await open_upload(self, msg)
         m = self.engine.model(msg.model or self.settings.model)
         layer = msg.layer or m.info.default_layer
         m.dissection(layer)  # NotFoundError unless the layer can be painted
@@ -203,6 +207,7 @@ class PaintSession:
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
         job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, submitted=received)
+        job.upload = getattr(o, "upload", None)  # a projected upload, or None
         if self.pending is not None:
             self.superseded += 1
         self.pending = (msg.seq, job, o.generation)

@@ -39,24 +39,9 @@ def decode_picture(
     decode at a reduced scale (``draft``) when that still covers the crop. ``crop`` is [x, y, w, h] in 0..1 of
     the picture; default: the centred square. The crop is resized to the model's resolution (Lanczos).
     """
-    if not data:
-        raise PictureError(f"{field}: empty upload")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=list(FORMATS))
-    except Image.DecompressionBombError as exc:  # PIL's own guard, for headers past 2 x MAX_IMAGE_PIXELS
-        raise PictureTooLarge(f"{field}: {exc}") from exc
-    except Image.DecompressionBombWarning as exc:
-        raise PictureTooLarge(f"{field}: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for junk: one clear answer
-        raise PictureError(f"{field}: not a PNG, JPEG or WebP image ({type(exc).__name__})") from exc
+    img = probe_picture(data, max_pixels, field)
     w, h = img.size
-    if w < 1 or h < 1:
-        raise PictureError(f"{field}: image has no pixels ({w} x {h})")
-    if w * h > max_pixels:
-        raise PictureTooLarge(f"{field}: {w} x {h} = {w * h} pixels exceeds the limit of {max_pixels} pixels")
-    x0, y0, cw, ch = _crop_box(w, h, crop)
+    x0, y0, cw, ch = crop_box(w, h, crop)
     if img.format == "JPEG":
         img.draft("RGB", (max(resolution, w * resolution // max(1, cw)), max(resolution, h * resolution // max(1, ch))))
         sx, sy = img.size[0] / w, img.size[1] / h
@@ -69,7 +54,28 @@ def decode_picture(
     return np.asarray(img, dtype=np.uint8).copy()  # (R, R, 3)
 
 
-def _crop_box(w: int, h: int, crop: Sequence[float] | None) -> tuple[int, int, int, int]:
+def probe_picture(data: bytes, max_pixels: int = 40_000_000, field: str = "file") -> Image.Image:
+    """Open ``data`` lazily (only the header is read) and check its format and declared size; PictureError or
+    PictureTooLarge naming ``field``. Cheap: safe to call on an event loop."""
+    if not data:
+        raise PictureError(f"{field}: empty upload")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=list(FORMATS))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # PIL's own guard
+        raise PictureTooLarge(f"{field}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for junk: one clear answer
+        raise PictureError(f"{field}: not a PNG, JPEG or WebP image ({type(exc).__name__})") from exc
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise PictureError(f"{field}: image has no pixels ({w} x {h})")
+    if w * h > max_pixels:
+        raise PictureTooLarge(f"{field}: {w} x {h} = {w * h} pixels exceeds the limit of {max_pixels} pixels")
+    return img
+
+
+def crop_box(w: int, h: int, crop: Sequence[float] | None) -> tuple[int, int, int, int]:
     """Pixel box (x0, y0, cw, ch) of a [x, y, w, h] crop in 0..1 (default: the centred square)."""
     if crop is None:
         side = min(w, h)

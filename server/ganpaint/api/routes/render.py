@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, data_url, resolve_model, wants_image
 from ganpaint.api.edits import build_edits_async
+from ganpaint.api.routes.uploads import intervene_upload
 from ganpaint.api.schemas import GenerateRequest, GenerateResponse, ImageOut, InterveneRequest, InterveneResponse
 from ganpaint.engine import LoadedModel, RenderJob
 
@@ -55,6 +56,8 @@ async def create_intervention(
     body: InterveneRequest, request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep
 ):
     """One image with strokes (concept brushes) and raw unit edits applied in order."""
+    if body.upload is not None:  # an uploaded picture (api/routes/uploads.py)
+        return await intervene_upload(body, request, engine, settings, gate)
     m = resolve_model(engine, settings, body.model)
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")

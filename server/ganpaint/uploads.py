@@ -1,0 +1,209 @@
+"""Uploaded pictures for painting: projection on its own bounded threads, a per-process LRU of the results.
+
+    store = UploadStore(capacity=64, folder=None)
+    pool = Projections(max_running=2)
+    up = pool.start(store, loaded_model, layer, pixels)     # Upload in state "projecting"; BusyPool past the cap
+    await asyncio.wrap_future(up.future)                    # then up.status == "ready", up.projected paints
+    RenderJob(model, upload=store.get(up.id).projected, edits=[...])   # the engine renders it, blended
+
+Ids are ``secrets.token_urlsafe(18)`` (144 random bits): unguessable, and the only way to reach an upload.
+With a ``folder`` each ready upload's state is also written to ``folder/<id>.pt`` (never elsewhere: ids are
+checked against ``ID_PATTERN``), and an id missing from memory is looked up there: replicas sharing the folder
+(a volume) paint each other's uploads. No web code here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganpaint.engine import LoadedModel, NotFoundError
+from ganpaint.project import Projector, ProjectSettings, image_tensor
+from ganpaint.project.projector import ProjectedImage
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class BusyPool(Exception):
+    """``max_running`` projections are running or queued already (the API answers 503 + Retry-After)."""
+
+
+@dataclass
+class Upload:
+    id: str
+    model: str
+    layer: str
+    status: str = "projecting"  # "projecting", "ready" or "failed"
+    stage: str = "queued"
+    fraction: float = 0.0
+    projected: ProjectedImage | None = None
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    future: Future | None = None
+
+    def summary(self) -> dict:
+        out = {"upload": self.id, "model": self.model, "layer": self.layer, "status": self.status}
+        if self.status == "projecting":
+            out.update(stage=self.stage, fraction=round(self.fraction, 3))
+        if self.projected is not None:
+            nums = self.projected.numbers()
+            out.update(psnr=nums["psnr"], ms=nums["ms"], delta=nums["delta"]["total"])
+            out["project_layer"] = nums["project_layer"]
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class UploadStore:
+    """The uploads of this process, least recently used evicted past ``capacity``; thread-safe."""
+
+    def __init__(self, capacity: int, folder: str | Path | None = None):
+        self.capacity = capacity
+        self.folder = Path(folder) if folder else None
+        self._items: OrderedDict[str, Upload] = OrderedDict()
+        self._lock = threading.Lock()
+        self.evicted = 0
+
+    def new_id(self) -> str:
+        return secrets.token_urlsafe(18)
+
+    def add(self, up: Upload) -> None:
+        with self._lock:
+            self._items[up.id] = up
+            self._items.move_to_end(up.id)
+            while len(self._items) > self.capacity:  # the least recently used that is not still projecting
+                victim = next((k for k, u in self._items.items() if u.status != "projecting"), None)
+                if victim is None:
+                    break
+                del self._items[victim]
+                self.evicted += 1
+
+    def get(self, upload_id: str, projectors: Callable[[str, str], Projector] | None = None) -> Upload:
+        """The upload; NotFoundError naming the id when it is unknown or was evicted (and not in the folder)."""
+        if not isinstance(upload_id, str) or not ID_PATTERN.fullmatch(upload_id):
+            raise NotFoundError(f"upload: unknown upload id {str(upload_id)[:80]!r} (not an id this server issues)")
+        with self._lock:
+            up = self._items.get(upload_id)
+            if up is not None:
+                self._items.move_to_end(upload_id)
+                return up
+        if self.folder is not None and projectors is not None:
+            path = self.folder / f"{upload_id}.pt"
+            if path.is_file():
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                projector = projectors(state["model"], state["paint_layer"])
+                proj = projector.load(state)
+                up = Upload(upload_id, state["model"], state["paint_layer"], "ready", "done", 1.0, proj)
+                self.add(up)
+                return up
+        raise NotFoundError(
+            f"upload: unknown or expired upload id {upload_id!r} (uploads are kept per server process, "
+            f"the {self.capacity} most recently used); upload the picture again"
+        )
+
+    def save(self, up: Upload) -> None:
+        """Write a ready upload's state to the folder (atomic rename), if there is one."""
+        if self.folder is None or up.projected is None or not ID_PATTERN.fullmatch(up.id):
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{up.id}.pt"
+        tmp = self.folder / f".{up.id}.{os.getpid()}.tmp"
+        torch.save({"model": up.model, **up.projected.state()}, tmp)
+        os.replace(tmp, path)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _lower_priority(step: int = 5) -> None:
+    """This thread yields the cores to the render thread and the event loop (Linux: a thread's nice value)."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except (AttributeError, OSError):
+        pass
+
+
+class Projections:
+    """Projectors per (model, layer) and the threads projections run on: at most ``max_running`` at once
+    (running or waiting); past it ``start`` raises BusyPool at once. Threads run at a lower CPU priority."""
+
+    def __init__(self, max_running: int = 2, settings: ProjectSettings | None = None):
+        self.max_running = max_running
+        self.settings = settings or ProjectSettings()
+        self.executor = ThreadPoolExecutor(
+            max_running, thread_name_prefix="ganpaint-project", initializer=_lower_priority
+        )
+        self._projectors: dict[tuple[str, str], Projector] = {}
+        self._lock = threading.Lock()
+        self.running = 0
+        self.done = 0
+
+    def projector(self, m: LoadedModel, layer: str) -> Projector:
+        key = (m.id, layer)
+        with self._lock:
+            if key not in self._projectors:
+                self._projectors[key] = Projector(m.generator, layer, self.settings)
+            return self._projectors[key]
+
+    def start(
+        self, store: UploadStore, m: LoadedModel, layer: str, pixels: np.ndarray | Callable[[], np.ndarray]
+    ) -> Upload:
+        """Admit and queue the projection of (R, R, 3) uint8 ``pixels`` (or of what the callable returns: decoding
+        runs on the projection thread too); the Upload is in the store at once, in state "projecting"."""
+        with self._lock:
+            if self.running >= self.max_running:
+                raise BusyPool(
+                    f"server: busy, {self.running} pictures projecting (max_projections {self.max_running}); "
+                    "retry in a few seconds"
+                )
+            self.running += 1
+        up = Upload(store.new_id(), m.id, layer)
+        projector = self.projector(m, layer)
+
+        def progress(stage: str, fraction: float) -> None:
+            up.stage, up.fraction = stage, fraction
+
+        def run() -> Upload:
+            try:
+                up.stage = "decoding"
+                px = pixels() if callable(pixels) else pixels  # (R, R, 3) uint8
+                with torch.inference_mode(False):
+                    up.projected = projector.project(image_tensor(px), progress)
+                up.status, up.stage, up.fraction = "ready", "done", 1.0
+                try:
+                    store.save(up)
+                except OSError as exc:  # the folder is full or read-only: memory still serves this process
+                    up.error = f"not saved to the upload folder ({type(exc).__name__})"
+            except Exception as exc:  # noqa: BLE001 - the upload says why; the caller re-raises
+                up.status = "failed"
+                up.error = str(exc) if isinstance(exc, ValueError) else f"projection failed: {type(exc).__name__}"
+                raise
+            finally:
+                with self._lock:
+                    self.running -= 1
+                    self.done += 1
+            return up
+
+        store.add(up)
+        try:
+            up.future = self.executor.submit(run)
+        except RuntimeError:  # the executor is shut down
+            with self._lock:
+                self.running -= 1
+            raise
+        return up
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

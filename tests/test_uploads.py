@@ -1,0 +1,195 @@
+"""POST /uploads and painting an upload (REST and websocket): limits, errors naming the field, blending, LRU."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+
+import numpy as np
+import pytest
+from api_helpers import STROKE, tiny_client
+from PIL import Image
+
+from ganpaint.project import ProjectSettings
+
+FAST = ProjectSettings(bank=32, z_steps=20, feature_steps=30, adapt_steps=20)
+
+
+def png(w: int = 48, h: int = 40, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.uint8)
+    img[: h // 2] = (90, 150, 230)  # sky
+    img[h // 2 :] = (60, 160, 50)  # grass
+    img += rng.integers(0, 20, img.shape, dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def pixels_of(data_url_or_bytes) -> np.ndarray:
+    data = data_url_or_bytes
+    if isinstance(data, str):
+        data = base64.b64decode(data.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with tiny_client(tmp_path_factory.mktemp("up")) as c:
+        c.app.state.projections.settings = FAST
+        yield c
+
+
+@pytest.fixture(scope="module")
+def uploaded(client):
+    r = client.post("/uploads?crop=0,0,0.8,1", content=png(), headers={"Content-Type": "image/png"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_upload_answers_id_and_numbers(uploaded):
+    assert uploaded["model"] == "tiny" and uploaded["status"] == "ready" and len(uploaded["upload"]) >= 24
+    assert set(uploaded["psnr"]) >= {"bank", "features", "adapted"} and set(uploaded["ms"]) >= {"adapted"}
+
+
+def test_paint_an_upload_outside_stays_identical(client, uploaded):
+    plain = client.post("/intervene", json={"upload": uploaded["upload"], "format": "png"})
+    assert plain.status_code == 200, plain.text
+    original = pixels_of(plain.json()["data"])  # no strokes: the picture itself (the crop at 32 px)
+    small = {**STROKE, "mask": {"points": [[0.2, 0.2]], "radius": 0.1}}
+    painted = client.post("/intervene", json={"upload": uploaded["upload"], "strokes": [small], "format": "png"})
+    assert painted.status_code == 200, painted.text
+    out = pixels_of(painted.json()["data"])
+    assert out.shape == original.shape == (32, 32, 3)
+    changed = np.abs(out.astype(int) - original.astype(int)).max(axis=2) > 0
+    assert changed.any()
+    assert not changed[20:, 20:].any()  # far from the stroke: the upload's bytes
+
+
+def test_upload_as_data_url_and_as_scene(client):
+    url = "data:image/png;base64," + base64.b64encode(png(seed=1)).decode()
+    r = client.post("/uploads", json={"data": url, "model": "tiny"})
+    assert r.status_code == 200, r.text
+    r = client.post("/uploads", json={"scene": 3_000_000_123})
+    assert r.status_code == 200, r.text
+    r = client.post("/uploads", json={"scene": 12})
+    assert r.status_code == 422 and r.json()["detail"].startswith("scene:")
+
+
+@pytest.mark.parametrize(
+    "body,ctype,status,start",
+    [
+        (b"GIF89a" + b"\0" * 40, "image/png", 422, "file: not a PNG"),
+        (png(), "text/plain", 422, "Content-Type:"),
+        (b"", "image/png", 422, "file: empty"),
+        (b'{"data": "nope"}', "application/json", 422, "data:"),
+        (b'{"data": "x", "scene": 1}', "application/json", 422, "data/scene:"),
+        (b'{"scene": 3000000000, "color": 1}', "application/json", 422, "color: unknown field"),
+        (b'{"scene": 3000000000, "crop": [2, 0, 1, 1]}', "application/json", 422, "crop:"),
+        (b'{"scene": 3000000000, "model": "nope"}', "application/json", 404, "unknown model 'nope'"),
+    ],
+)
+def test_upload_errors_name_the_field(client, body, ctype, status, start):
+    r = client.post("/uploads", content=body, headers={"Content-Type": ctype})
+    assert r.status_code == status, r.text
+    assert start in r.json()["detail"]
+
+
+def test_bad_crop_of_a_file(client):
+    r = client.post("/uploads?crop=0.5,0.5,0.9,0.9", content=png(), headers={"Content-Type": "image/png"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("crop:")
+
+
+def test_size_limits_are_413(tmp_path):
+    with tiny_client(tmp_path, max_upload_bytes=4096, max_upload_pixels=10_000) as c:
+        big = io.BytesIO()
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 60, 3), dtype=np.uint8)).save(big, "PNG")
+        r = c.post("/uploads", content=big.getvalue(), headers={"Content-Type": "image/png"})
+        assert r.status_code == 413 and "4096" in r.json()["detail"]
+        bomb = io.BytesIO()
+        Image.new("1", (2000, 2000)).save(bomb, "PNG")  # 4 million 1-bit zeros compress to under a kB
+        assert len(bomb.getvalue()) < 4096
+        r = c.post("/uploads", content=bomb.getvalue(), headers={"Content-Type": "image/png"})
+        assert r.status_code == 413 and r.json()["detail"].startswith("file: 2000 x 2000")
+
+
+def test_unknown_and_evicted_ids_are_404_naming_the_id(tmp_path):
+    with tiny_client(tmp_path, max_uploads=1) as c:
+        c.app.state.projections.settings = FAST
+        first = c.post("/uploads", json={"scene": 3_000_000_001}).json()["upload"]
+        second = c.post("/uploads", json={"scene": 3_000_000_002}).json()["upload"]
+        r = c.post("/intervene", json={"upload": first})
+        assert r.status_code == 404 and first in r.json()["detail"]
+        assert c.get(f"/uploads/{second}").json()["status"] == "ready"
+        r = c.get("/uploads/not-an-id")
+        assert r.status_code == 404 and "not-an-id" in r.json()["detail"]
+        r = c.post("/intervene", json={"upload": second, "image": 3})
+        assert r.status_code == 422 and r.json()["detail"].startswith("image/z/upload")
+
+
+def test_projections_past_the_limit_get_503(tmp_path):
+    with tiny_client(tmp_path, max_projections=1) as c:
+        gate = threading.Event()
+        pool = c.app.state.projections
+        real = pool.projector
+
+        class Slow:
+            def __init__(self, p):
+                self.p = p
+
+            def project(self, x, progress=None):
+                gate.wait(10)
+                return self.p.project(x, progress)
+
+        pool.settings = FAST
+        pool.projector = lambda m, layer: Slow(real(m, layer))
+        first = c.post("/uploads", json={"scene": 3_000_000_005, "wait": False})
+        assert first.status_code == 202 and first.json()["status"] == "projecting"
+        second = c.post("/uploads", json={"scene": 3_000_000_006, "wait": False})
+        assert second.status_code == 503 and second.headers["retry-after"] == "1"
+        assert "max_projections" in second.json()["detail"]
+        gate.set()
+        pool.projector = real
+        up = first.json()["upload"]
+        pool.executor.submit(lambda: None).result(10)  # the first has finished
+        assert c.get(f"/uploads/{up}").json()["status"] == "ready"
+
+
+def test_websocket_open_with_upload_sends_progress_then_ready_then_frames(client):
+    up = client.post("/uploads", json={"scene": 3_000_000_007, "wait": False}).json()["upload"]
+    with client.websocket_connect("/ws/paint") as ws:
+        ws.send_text(json.dumps({"type": "open", "upload": up, "format": "png"}))
+        kinds = []
+        while True:
+            msg = json.loads(ws.receive_text())
+            kinds.append(msg["type"])
+            if msg["type"] != "progress":
+                break
+        assert msg["type"] == "ready", msg
+        assert msg["upload"] == up and msg["image"] is None and "adapted" in msg["psnr"]
+        ws.send_text(json.dumps({"type": "render", "seq": 1, "strokes": [STROKE]}))
+        frame = ws.receive_bytes()
+        assert int.from_bytes(frame[:4], "big") == 1
+        assert pixels_of(frame[6:]).shape == (32, 32, 3)
+        ws.send_text(json.dumps({"type": "open", "upload": "x" * 30}))
+        err = json.loads(ws.receive_text())
+        assert err["type"] == "error" and "x" * 30 in err["detail"]
+        ws.send_text(json.dumps({"type": "open"}))
+        err = json.loads(ws.receive_text())
+        assert err["type"] == "error" and err["detail"].startswith("image/upload")
+
+
+def test_upload_folder_is_shared_by_replicas(tmp_path):
+    folder = tmp_path / "uploads"
+    with tiny_client(tmp_path, upload_dir=folder) as a:
+        a.app.state.projections.settings = FAST
+        up = a.post("/uploads", json={"scene": 3_000_000_009}).json()["upload"]
+        want = a.post("/intervene", json={"upload": up, "strokes": [STROKE], "format": "png"}).json()["data"]
+    assert [p.name for p in folder.iterdir()] == [f"{up}.pt"]
+    with tiny_client(tmp_path, upload_dir=folder) as b:  # another process's store: finds it in the folder
+        b.app.state.projections.settings = FAST
+        got = b.post("/intervene", json={"upload": up, "strokes": [STROKE], "format": "png"})
+        assert got.status_code == 200, got.text
+        assert np.array_equal(pixels_of(got.json()["data"]), pixels_of(want))
