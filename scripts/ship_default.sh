@@ -10,6 +10,7 @@ export OMP_WAIT_POLICY=PASSIVE
 RUN=${RUN:-runs/gan64}
 ganpaint train pack --run "$RUN" --out models/scenes64/train_state.pt
 ganpaint train export --run "$RUN" --out models/scenes64
+ganpaint train critic --state models/scenes64/train_state.pt --out models/scenes64/discriminator.pth
 rm -f precomputed/scenes64/summary.json  # a new generator: every layer is dissected again below
 # the candidate painting layers with the full settings and erase sets, the others with fewer samples and
 # curve points and no erase sets (their brushes erase with the draw units)
@@ -32,4 +33,7 @@ meta["default_layer"] = summary["default_layer"]
 open("models/scenes64/model.json", "w").write(json.dumps(meta, indent=1) + "\n")
 print("default painting layer:", summary["default_layer"], "of", list(summary["layers"]))
 PY
-echo "done: models/scenes64/metrics.json, precomputed/scenes64/"
+# stamps (written by each dissection) against the classic brush at the default layer: numbers, the measured
+# default mode per concept, and the example grids of the card (about 15 min on 2 threads)
+ganpaint stamps evaluate --model scenes64 --threads 2 --no-progress --figures docs/img --all-styles
+echo "done: models/scenes64/metrics.json, precomputed/scenes64/ (stamps-eval-*.json), docs/img/stamps-*.png"
