@@ -17,6 +17,7 @@ import { StampControls } from "./stamps.js";
 import { StrokePanel } from "./stroke_panel.js";
 import { clamp01, makeStroke, quantize, strokeData, StrokeList } from "./strokes.js";
 import { BRUSH_MAX, BRUSH_MIN, Toolbar } from "./toolbar.js";
+import { imageTarget, isUpload, UploadPanel } from "./upload.js";
 
 const SEND_INTERVAL_MS = 30;
 const MAX_POINTS_PER_STROKE = 2000; // the server accepts 2048 per polyline
@@ -260,7 +261,7 @@ function openImage(image, list = null, { how = "open", undoable = true } = {}) {
     delete body.dataset.frameSeq;
     fetchOriginal(image);
   }
-  if (!same) socket.open({ model: state.model, image, layer: state.layer }); // "ready" sends the list
+  if (!same) socket.open({ model: state.model, ...imageTarget(image), layer: state.layer }); // "ready" sends the list
   paintings.select(state.model, image, how);
   if (list && !sameStrokes(list, strokes.strokes)) strokes.replace(list, { undoable });
 }
@@ -275,7 +276,8 @@ function clearHash() {
 /** The unpainted image for "compare" (frames of an empty list also refresh it). */
 function fetchOriginal(image) {
   const token = ++state.openToken;
-  renderOnce({ model: state.model, image, layer: state.layer, strokes: [], format: socket.format })
+  if (isUpload(image)) return; // still projecting; its frames of an empty list are the picture itself
+  renderOnce({ model: state.model, ...imageTarget(image), layer: state.layer, strokes: [], format: socket.format })
     .then((blob) => createImageBitmap(blob))
     .then((bitmap) => {
       if (token === state.openToken && !canvas.original) canvas.original = bitmap;
@@ -295,6 +297,7 @@ async function openPainting(p) {
 }
 
 gallery.addEventListener("select", (ev) => openImage(ev.detail.image));
+new UploadPanel({ root: $("#upload-box"), socket, model: () => state.model, open: (key) => openImage(key), error: showError });
 
 $("#model-select").addEventListener("change", async (ev) => {
   try {
@@ -516,7 +519,7 @@ async function start() {
   }
   showStampControls();
   const gal = state.info.gallery;
-  const lastImage = last?.model === state.model ? last.image : null;
+  const lastImage = last?.model === state.model && !isUpload(last.image) ? last.image : null; // uploads expire
   const image = shared?.image ?? lastImage ?? (gal.length ? gal[Math.floor(Math.random() * gal.length)] : randomImageId());
   openImage(image, shared?.strokes ?? null);
   clearHash();
