@@ -22,6 +22,7 @@ import argparse
 import base64
 import io
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -48,6 +49,7 @@ from live_server import LiveServer  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 SIDE = 2048
+POLITE = False  # --polite: attackers wait Retry-After after a 503 (the default ignores it, as an attacker would)
 
 
 def post(url: str, data: bytes, counts: Counter, timeout: float = 120) -> int:
@@ -60,6 +62,8 @@ def post(url: str, data: bytes, counts: Counter, timeout: float = 120) -> int:
         code = exc.code
         if code == 503 and exc.headers.get("retry-after"):
             code = "503+retry"
+            if POLITE:
+                time.sleep(float(exc.headers["retry-after"]))
     except OSError:
         code = "conn"
     counts[code] += 1
@@ -155,17 +159,21 @@ def main() -> int:
     ap.add_argument("--model", default="tiny")
     ap.add_argument("--models-dir", type=Path)
     ap.add_argument("--precomputed-dir", type=Path)
+    ap.add_argument("--polite", action="store_true", help="attackers honour Retry-After (a data point, not an attack)")
     ap.add_argument("--sigterm-wait", type=float, default=30, help="seconds to wait for exit after SIGTERM (30)")
     ap.add_argument("--server-path", type=Path, help="put this folder first on the server's PYTHONPATH")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (e.g. MALLOC_ARENA_MAX=2)")
     args = ap.parse_args()
+    global POLITE
+    POLITE = args.polite
 
     tmp = Path(tempfile.mkdtemp(prefix="ganpaint-attack-"))
     dirs = (args.models_dir.resolve(), args.precomputed_dir.resolve()) if args.models_dir else None
     env = dict(e.split("=", 1) for e in args.env)
     if args.server_path:
         env["PYTHONPATH"] = str(args.server_path.resolve())
-    print(f"attack soak: model {args.model!r}, threads {args.threads}, env {env or '{}'}", flush=True)
+    polite = ", attackers wait Retry-After" if args.polite else ""
+    print(f"attack soak: model {args.model!r}, threads {args.threads}, env {env or '{}'}{polite}", flush=True)
     rng = random.Random(0)
     pngs = [png_mask(rng) for _ in range(6)]
     server = LiveServer(tmp, "--threads", args.threads, dirs=dirs, model=args.model, **env).wait_ready(180)
@@ -174,16 +182,6 @@ def main() -> int:
         with urllib.request.urlopen(f"{url}/api/layers?project={args.model}") as r:
             layers = [x["layer"] for x in json.load(r)["res"]]
         layers = layers[:: max(1, len(layers) // 4)][:4]  # four dissected layers (layer4/6/8/10 on scenes64)
-        prober = Prober(url)
-        prober.start()
-        painter = ws_clients.GoodPainter(server.ws_url, image=3)
-        painter.start()
-        time.sleep(args.baseline)
-        idle_lat = list(painter.latencies)
-        mark = len(painter.latencies)
-        rss = {"start": server.rss_mb()}
-        samples = [rss["start"]]
-
         stop = threading.Event()
         codes: dict[str, Counter] = {}
 
@@ -242,7 +240,7 @@ def main() -> int:
                 if kind == 0:
                     s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
                 elif kind == 1:
-                    s.sendall(b"POST /intervene HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"im")
+                    s.sendall(b'POST /intervene HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"im')
                 held.append(s)
                 codes["half-open"]["opened"] += 1
             for s in list(held):  # the server closes them after its timeouts: open new ones
@@ -301,17 +299,43 @@ def main() -> int:
             *attacker("refused origin", bad_origin),
             *attacker("error shapes", error_shapes),
         ]
-        t0 = time.monotonic()
-        for lp in loopers:
-            lp.start()
-        while time.monotonic() - t0 < args.attack:
-            time.sleep(0.5)
+
+        def attack(go, conn) -> None:
+            """In a process of its own, forked before any client thread starts (the painter's and the prober's
+            timings then never wait on the attackers' GIL): waits for ``go``, attacks, reports."""
+            go.wait()
+            for lp in loopers:
+                lp.start()
+            time.sleep(args.attack)
+            stop.set()
+            for lp in loopers:
+                lp.join(150)
+            for sock in held:
+                sock.close()
+            conn.send(
+                ({k: dict(v) for k, v in codes.items()}, [(lp.name, lp.rounds, dict(lp.exceptions)) for lp in loopers])
+            )
+
+        ctx = multiprocessing.get_context("fork")
+        go, (receiver, sender) = ctx.Event(), ctx.Pipe(duplex=False)
+        attacker_process = ctx.Process(target=attack, args=(go, sender), daemon=True)
+        attacker_process.start()
+
+        prober = Prober(url)
+        prober.start()
+        painter = ws_clients.GoodPainter(server.ws_url, image=3)
+        painter.start()
+        time.sleep(args.baseline)
+        idle_lat = list(painter.latencies)
+        mark = len(painter.latencies)
+        rss = {"start": server.rss_mb()}
+        samples = [rss["start"]]
+        go.set()
+        while not receiver.poll(0.5):
             samples.append(server.rss_mb())
-        stop.set()
-        for lp in loopers:
-            lp.join(150)
-        for s in held:
-            s.close()
+        got, rounds = receiver.recv()
+        attacker_process.join(30)
+        codes = {k: Counter(v) for k, v in got.items()}
         attack_lat = painter.latencies[mark:]
         painter.stop()
         rss["end of attack"] = server.rss_mb()
@@ -325,7 +349,7 @@ def main() -> int:
 
         # SIGTERM while a client holds a request with an incomplete body
         stalled = socket.create_connection(("127.0.0.1", port), timeout=5)
-        stalled.sendall(b"POST /intervene HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"image\": 1")
+        stalled.sendall(b'POST /intervene HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"image": 1')
         time.sleep(0.5)
         t_term = time.monotonic()
         server.p.send_signal(signal.SIGTERM)
@@ -342,9 +366,7 @@ def main() -> int:
     pct = ws_clients.percentile
     p95_idle, p95_attack = pct(idle_lat, 95), pct(attack_lat, 95)
     health_max = max(health_attack, default=float("nan"))
-    fivexx = {
-        name: {k: v for k, v in c.items() if isinstance(k, int) and k >= 500} for name, c in codes.items()
-    }
+    fivexx = {name: {k: v for k, v in c.items() if isinstance(k, int) and k >= 500} for name, c in codes.items()}
     n5xx = sum(sum(v.values()) for v in fivexx.values()) + sum(c["503+retry"] for c in codes.values())
     n5xx_other = sum(sum(v.values()) for v in fivexx.values())
     tracebacks = log.count("Traceback")
@@ -361,9 +383,10 @@ def main() -> int:
     )
     print("  server RSS: " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items()))
     for lp_name in codes:
-        rounds = sum(lp.rounds for lp in loopers if lp.name.rsplit("-", 1)[0] == lp_name)
-        exc = sum((lp.exceptions for lp in loopers if lp.name.rsplit("-", 1)[0] == lp_name), Counter())
-        print(f"  {lp_name:20s} {rounds:5d} rounds: {dict(codes[lp_name])} client exceptions {dict(exc)}")
+        mine = [r for r in rounds if r[0].rsplit("-", 1)[0] == lp_name]
+        exc = sum((Counter(r[2]) for r in mine), Counter())
+        n = sum(r[1] for r in mine)
+        print(f"  {lp_name:20s} {n:5d} rounds: {dict(codes[lp_name])} client exceptions {dict(exc)}")
     print(f"  5xx: {n5xx} ({n5xx - n5xx_other} of them 503 busy with Retry-After, {n5xx_other} other)")
     print(f"  server log: {tracebacks} tracebacks, {handshake_errors} 'without completing handshake'")
     said = f"exited after {sigterm_s:.2f} s" if sigterm_s < float("inf") else f"alive after {args.sigterm_wait:g} s"
