@@ -17,10 +17,10 @@ rm -f precomputed/scenes64/summary.json  # a new generator: every layer is disse
 reduced=(--samples 300 --heldout 40 --curve-sizes 1,2,5,10,20,40 --erase-choice 0)
 dissect() { ganpaint dissect --model scenes64 --threads 1 --no-progress "$@"; }
 evaluate() { ganpaint evaluate --model scenes64 --n 5000 --threads 1 --no-progress > runs/evaluate.log 2>&1; }
-(dissect --layer layer4 && for l in layer3 layer5 layer10; do dissect --layer $l "${reduced[@]}"; done) \
+(dissect --layer layer4 --stamp-samples 3000 && for l in layer3 layer5 layer10; do dissect --layer $l "${reduced[@]}"; done) \
   > runs/dissect-a.log 2>&1 &
 a=$!
-(dissect --layer layer6 && for l in layer7 layer8 layer9; do dissect --layer $l "${reduced[@]}"; done && evaluate) \
+(dissect --layer layer6 --stamp-samples 3000 && for l in layer7 layer8 layer9; do dissect --layer $l "${reduced[@]}"; done && evaluate) \
   > runs/dissect-b.log 2>&1 &
 b=$!
 wait $a

@@ -63,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (default: cuda when present, else cpu), cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--stamp-samples", type=int, default=0, help="selection latents for the stamps (default: --samples)")
     stamps = p.add_mutually_exclusive_group()
     stamps.add_argument("--no-stamps", action="store_true", help="skip the concept stamps (docs/dissection.md)")
     stamps.add_argument(
@@ -136,6 +137,7 @@ def _dissect(args: argparse.Namespace) -> None:
         batch=args.batch,
         alpha=AlphaSettings(steps=args.alpha_steps),
         stamps=not args.no_stamps,
+        stamp_samples=args.stamp_samples,
     )
     ctx = Context(
         generator,

@@ -45,6 +45,7 @@ MEASURED_APART = (
     "random_sizes",
     "erase_choice",
     "stamps",
+    "stamp_samples",
 )
 LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
@@ -89,6 +90,7 @@ class Settings:
     batch: int = 32
     alpha: AlphaSettings = field(default_factory=AlphaSettings)
     stamps: bool = True  # concept stamps from the selection samples (ganpaint.dissect.stamps)
+    stamp_samples: int = 0  # selection latents the stamps are taken from (0: ``samples``)
 
     def to_json(self) -> dict:
         d = asdict(self)

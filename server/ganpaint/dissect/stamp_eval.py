@@ -123,7 +123,7 @@ def mean_ci(x) -> dict:
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return {"mean": None, "ci95": None, "n": 0}
-    half = 1.96 * x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
+    half = float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")
     mean = float(x.mean())
     return {"mean": round(mean, 4), "ci95": [round(mean - half, 4), round(mean + half, 4)], "n": len(x)}
 

@@ -218,10 +218,11 @@ def layer_stamps(ctx, layer: str, concepts: list[str]) -> dict:
     from ganpaint.stamps.templates import save_stamps
 
     s = ctx.settings
+    count = s.stamp_samples or s.samples
     key = cache_key(
         **ctx.base_key,
         layer=layer,
-        n=s.samples,
+        n=count,
         concepts=sorted(concepts),
         grid=GRID,
         rule=STYLE_RULE,
@@ -232,7 +233,7 @@ def layer_stamps(ctx, layer: str, concepts: list[str]) -> dict:
     cached = ctx.folder / f"stamps-{layer}-{key}.npz"
     index_path = cached.with_suffix(".json")
     if not (cached.is_file() and index_path.is_file()):
-        z, labels = ctx.labels(0, s.samples)
+        z, labels = ctx.labels(0, count)
         h_fn, f_fn = (m.to(ctx.device) for m in ctx.generator.split(layer))
         ids = {n: ctx.names.index(n) for n in concepts if n in ctx.names}
         found = collect(
@@ -246,7 +247,7 @@ def layer_stamps(ctx, layer: str, concepts: list[str]) -> dict:
             desc=f"{layer} stamps",
         )
         stamps = build_stamps(found, s.seed)
-        extra = {"min_area": MIN_AREA, "style_rule": STYLE_RULE, "samples": s.samples}
+        extra = {"min_area": MIN_AREA, "style_rule": STYLE_RULE, "samples": count}
         index = save_stamps(stamps, cached, GRID, extra)
         index_path.write_text(json.dumps(index))
     index = json.loads(index_path.read_text())
