@@ -6,7 +6,7 @@
 
 Starts ``ganpaint serve`` on 127.0.0.1 (one worker, ``--threads``), measures one websocket painter alone,
 then runs, for ``--attack`` seconds, beside it: distinct 2048 x 2048 RGBA PNG masks in the bitstring form on
-``POST /api/generate`` (3 interventions, ablations on four layers), distinct 2048 x 2048 run-length masks
+``POST /api/generate`` (3 interventions, ablations on up to four layers), distinct 2048 x 2048 run-length masks
 (8 per /api/generate, 64 per /intervene), huge numbers in polyline masks (REST and websocket), half-open
 connections (partial headers, partial bodies, silent), 1 MB headers, refused websocket Origins, and the
 error-shape cases (a zTXt bomb, ``/reports/<id>/%00``, a 300-deep extra field). A prober times ``GET /health``
@@ -181,7 +181,7 @@ def main() -> int:
     try:
         with urllib.request.urlopen(f"{url}/api/layers?project={args.model}") as r:
             layers = [x["layer"] for x in json.load(r)["res"]]
-        layers = layers[:: max(1, len(layers) // 4)][:4]  # four dissected layers (layer4/6/8/10 on scenes64)
+        layers = layers[:: max(1, len(layers) // 4)][:4]  # four dissected layers (layer3/5/7/9 on scenes64)
         stop = threading.Event()
         codes: dict[str, Counter] = {}
 

@@ -483,7 +483,7 @@ class MaskPlan:
         self.jobs: dict[Any, MaskJob] = {}
         self._costs: dict[Any, int] = {}  # (digest, raster, limits) -> cost
         self._pending: set = set()  # (digest, raster, limits) with a job
-        self.digests: dict[int, bytes] = {}  # id(spec) -> its digest, for specs alive during the request
+        self.digests: dict[int, tuple] = {}  # id(spec) -> (spec, its digest): each mask hashed once per request
         self.building = True  # the first build: count the cost
 
     def pooled(self, key, spec, raster, size, where, limits, pooling, cached) -> torch.Tensor:

@@ -54,7 +54,8 @@ class _MaskCache:
         self, spec: Any, raster: int, size: tuple[int, int], where: str, limits: tuple[int, int], pooling: Pooling
     ) -> torch.Tensor:
         plan = PLAN.get()
-        digest = plan.digests.get(id(spec)) if plan is not None else None  # the same mask at several layers
+        held = plan.digests.get(id(spec)) if plan is not None else None  # the same mask at several layers
+        digest = held[1] if held is not None and held[0] is spec else None
         if digest is None:
             try:
                 text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
@@ -64,7 +65,7 @@ class _MaskCache:
             digest = hashlib.sha256(text.encode()).digest()
         key = (digest, raster, size, limits, pooling)
         if plan is not None:  # the api is planning a request: cost it, decode later off the loop (masks.MaskPlan)
-            plan.digests[id(spec)] = digest
+            plan.digests[id(spec)] = (spec, digest)  # holds spec, so its id is not reused during the request
             return plan.pooled(key, spec, raster, size, where, limits, pooling, self.get)
         hit = self.get(key)
         if hit is not None:
