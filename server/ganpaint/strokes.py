@@ -25,7 +25,7 @@ from ganpaint.engine import LoadedModel, NotFoundError
 from ganpaint.masks import MAX_POINTS, MAX_SIDE, PLAN, pool_spec
 from ganpaint.nn.intervene import Pooling, UnitEdit
 from ganpaint.precomputed import Precomputed
-from ganpaint.stamps.place import number, row_centres, stamp_edits, stamp_points
+from ganpaint.stamps.place import MIN_STAMP_SIZE, number, row_centres, stamp_edits, stamp_points
 
 MAX_STRENGTH = 20
 MIN_RASTER = 256  # polylines are drawn at least this fine before pooling, so area fractions are smooth
@@ -161,9 +161,10 @@ def stamp_stroke_edits(m: LoadedModel, pre: Precomputed, s: Stroke, layer: str, 
     else:
         if not isinstance(s.size, (list, tuple)) or len(s.size) != 2:
             raise ValueError(f"{here}.size: expected [w, h] in 0..1 of the image width, got {s.size!r}")
-        size = (number(s.size[0], f"{here}.size[0]", 0, 1), number(s.size[1], f"{here}.size[1]", 0, 1))
-        if min(size) <= 0:
-            raise ValueError(f"{here}.size: expected [w, h] above 0, got {list(s.size)!r}")
+        size = (
+            number(s.size[0], f"{here}.size[0]", MIN_STAMP_SIZE, 1),
+            number(s.size[1], f"{here}.size[1]", MIN_STAMP_SIZE, 1),
+        )
     points = stamp_points(s.mask, f"{here}.mask", max_points)
     centres = row_centres(points, size[0], f"{here}.mask")
     _, h, w = m.generator.feature_shape(layer)

@@ -21,6 +21,7 @@ from ganpaint.stamps.templates import StampStyle
 
 MAX_STAMPS = 32  # stamps one stroke may place (a drag row)
 OPACITY_FLOOR = 0.15  # footprint value below which a stamp leaves the features alone
+MIN_STAMP_SIZE = 1e-3  # of the image width: smaller boxes would divide by (nearly) zero
 
 
 def _short(value: Any, limit: int = 60) -> str:
