@@ -139,6 +139,72 @@ def summarise(rows: list[dict]) -> dict:
     return {k: stat(k) for k in keys}
 
 
+def figure(m, brushes: Brushes, path: Path, seeds: list[int], photos: list[Path], scale: int = 3) -> list[dict]:
+    """Rows: a picture, its reconstruction after the feature stage, after adaptation, a tree drawn on its grassiest
+    window (blended), its trees erased (blended). Saves a PNG; returns each row's numbers."""
+    from PIL import Image, ImageDraw
+
+    from ganpaint.project.images import decode_picture
+    from ganpaint.project.projector import to_uint8
+
+    projector = Projector(m.generator, m.info.default_layer, ProjectSettings())
+    pictures = [(f"scene {s}", render_scene(s, m.info.resolution)[0]) for s in seeds]
+    pictures += [(p.name, decode_picture(p.read_bytes(), m.info.resolution)) for p in photos]
+    rows, numbers = [], []
+    for name, rgb in pictures:
+        proj = projector.project(image_tensor(rgb))
+        with torch.no_grad():
+            feat = to_uint8(layer_rest(projector)(proj.project_features))
+        lab = brushes.labels(rgb)
+        d, e = brushes.draw_edit(lab), brushes.erase_edit(lab)
+        drawn = proj.render([d]) if d is not None else rgb
+        erased = proj.render([e]) if e is not None else rgb
+        rows.append([rgb, feat, to_uint8(proj.generate()), drawn, erased])
+        numbers.append({"name": name, **{k: round(v, 2) for k, v in proj.psnr.items()}})
+    r, gap, top = m.info.resolution * scale, 4, 16
+    cols = ["picture", "features", "adapted", "tree drawn", "trees erased"]
+    sheet = Image.new("RGB", (len(cols) * (r + gap), top + len(rows) * (r + gap)), "white")
+    ink = ImageDraw.Draw(sheet)
+    for j, c in enumerate(cols):
+        ink.text((j * (r + gap) + 2, 2), c, fill="black")
+    for i, row in enumerate(rows):
+        for j, px in enumerate(row):
+            tile = Image.fromarray(px).resize((r, r), Image.Resampling.NEAREST)
+            sheet.paste(tile, (j * (r + gap), top + i * (r + gap)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return numbers
+
+
+def layer_rest(projector: Projector):
+    from ganpaint.project.projector import layer_chain
+
+    return layer_chain(projector.g, projector.project_layer, None)
+
+
+def time_lsun(resolution: int, paint_layer: str, steps: int = 3) -> dict:
+    """Seconds per step of each stage for a random-weight LSUN-plan generator (timing only: nothing converges)."""
+    from ganpaint.nn.proggan import ProgressiveGenerator, lsun_channels, serving_copy
+
+    torch.manual_seed(0)
+    g = serving_copy(ProgressiveGenerator(lsun_channels(resolution), 512))
+    settings = ProjectSettings(bank=8, z_steps=steps, feature_steps=steps, adapt_steps=steps)
+    projector = Projector(g, paint_layer, settings)
+    t = time.perf_counter()
+    projector.bank()
+    bank_s = time.perf_counter() - t
+    x = torch.rand(1, 3, resolution, resolution) * 2 - 1
+    proj = projector.project(x)
+    tail = sum(p.numel() for p in proj.tail.parameters())
+    per_step = {k: round(v / 1000 / (steps + 1), 3) for k, v in proj.ms.items() if k != "bank"}
+    return {
+        "resolution": resolution, "paint_layer": paint_layer, "project_layer": projector.project_layer,
+        "bank_of_8_s": round(bank_s, 2), "seconds_per_step": per_step,
+        "adapted_weights": tail, "upload_state_mb": round((tail + proj.project_features.numel()) * 4 / 2**20, 1),
+        "extrapolated_default_s": round(sum(per_step[k] * n for k, n in (("features", 300), ("adapted", 200))), 1),
+    }  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="scenes64")
@@ -146,16 +212,28 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=FRESH)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--config", action="append", default=[], help="NAME=field=value[,field=value]: a settings variant")
+    ap.add_argument("--lsun", type=int, default=0, help="only time a random LSUN-plan generator at this size")
+    ap.add_argument("--skip-shipped", action="store_true", help="only the --config variants")
     ap.add_argument("--generated", action="store_true", help="also measure the brushes on n generated images")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "project.json")
+    ap.add_argument("--figure", type=Path, default=None, help="only draw the figure (fresh scenes + --photo) here")
+    ap.add_argument("--photo", type=Path, action="append", default=[], help="a real photo for the figure")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.lsun:
+        print(json.dumps(time_lsun(args.lsun, "layer4")))
+        return
     engine = Engine(ROOT / "models", ROOT / "precomputed", threads=args.threads)
     m = engine.model(args.model)
     layer = m.info.default_layer
     seg = load_segmenter(None, m.info)
     brushes = Brushes(m, seg, layer)
-    configs = {"shipped": ProjectSettings()}
+    if args.figure is not None:
+        seeds = [args.start + k for k in range(args.n)]
+        print(json.dumps(figure(m, brushes, args.figure, seeds, args.photo)))
+        engine.close()
+        return
+    configs = {} if args.skip_shipped else {"shipped": ProjectSettings()}
     for spec in args.config:
         name, _, fields = spec.partition("=")
         kw = {}

@@ -128,3 +128,14 @@ def test_cli_writes_reconstruction_numbers_and_state(tmp_path):
     assert Image.open(out / "reconstruction.png").size == (32, 32)
     state = torch.load(out / "state.pt", weights_only=True)
     assert state["paint_layer"] == "layer4" and state["original"].shape == (32, 32, 3)
+
+
+def test_adapting_only_the_last_blocks_shares_the_rest(g, sample):
+    s = ProjectSettings(bank=16, feature_steps=10, adapt_steps=10, adapt_last=2)
+    proj = Projector(g, "layer4", s).project(sample)
+    own = {n for n, b in proj.tail.named_children() if b is not getattr(g, n)}  # copies; the rest shared
+    assert own == {"layer8", "output_32x32"}
+    state = proj.state()
+    assert {k.split(".")[0] for k in state["tail"]} == own
+    again = Projector(g, "layer4", s).load(state)
+    assert np.array_equal(to_uint8(again.generate()), to_uint8(proj.generate()))

@@ -44,10 +44,12 @@ class ProjectSettings:
     z_lr: float = 0.05
     feature_steps: int = 300
     feature_lr: float = 0.1  # Adam step, relative to the features' RMS
+    feature_l2: float = 0.1  # weight of ||f - f0||^2 / ||f0||^2 (f0: the bank start): keeps erase working
     adapt_steps: int = 200
     adapt_lr: float = 5e-3  # Adam step, relative to each weight tensor's RMS
     delta_l2: float = 0.01  # weight of the relative L2 penalty sum ||dW||^2 / ||W||^2
     max_delta: float = 0.15  # hard bound: each adapted tensor's ||dW|| <= max_delta ||W||
+    adapt_last: int = 0  # adapt only the last k blocks (0: every block after the painting layer); bounds memory
     # blending (the paper's): a soft mask where edited and unedited renders differ
     blend_threshold: float = 10 / 255  # per-pixel max |difference| over channels, in [0, 1] units
     blend_dilate: int = 2  # pixels
@@ -78,8 +80,31 @@ def layer_chain(g: nn.Module, start: str | None, stop: str | None) -> nn.Sequent
     return nn.Sequential(OrderedDict((n, getattr(g, n)) for n in names[a:b]))
 
 
-def _adaptable(block: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    return [(n, p) for n, p in block.named_parameters()]
+def _adaptable(tail: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The parameters of the image-specific blocks (the copies; shared blocks never require grad)."""
+    return [(n, p) for n, p in tail.named_parameters() if p.requires_grad]
+
+
+def own_tail(shared: nn.Sequential, adapt_last: int = 0) -> nn.Sequential:
+    """The generator after the painting layer with its last ``adapt_last`` blocks (0: all) copied for adaptation;
+    the others are the shared blocks themselves (no copy, no grad): one upload holds only the copies."""
+    names = [n for n, _ in shared.named_children()]
+    k = len(names) if adapt_last <= 0 else min(adapt_last, len(names))
+    blocks = []
+    for i, n in enumerate(names):
+        block = getattr(shared, n)
+        if i >= len(names) - k:
+            block = copy.deepcopy(block).requires_grad_(True)
+        blocks.append((n, block))
+    tail = nn.Sequential(OrderedDict(blocks))
+    tail.adapted = names[len(names) - k :]  # the image's own blocks
+    return tail
+
+
+def adapted_state(tail: nn.Module) -> dict[str, torch.Tensor]:
+    """The state of the copied (image-specific) blocks only."""
+    own = set(getattr(tail, "adapted", [n for n, _ in tail.named_children()]))
+    return {k: v for k, v in tail.state_dict().items() if k.split(".")[0] in own}
 
 
 @dataclass
@@ -167,7 +192,7 @@ class ProjectedImage:
             "paint_layer": self.paint_layer,
             "project_layer": self.project_layer,
             "project_features": self.project_features.detach().clone(),
-            "tail": {k: v.detach().clone() for k, v in self.tail.state_dict().items()},
+            "tail": {k: v.detach().clone() for k, v in adapted_state(self.tail).items()},
             "original": torch.from_numpy(self.original.copy()),
             "numbers": self.numbers(),
         }
@@ -315,6 +340,8 @@ class Projector:
         for step in range(s.feature_steps + 1):
             opt.zero_grad(set_to_none=True)
             loss = pixel_loss(rest(w), x)
+            if s.feature_l2:
+                loss = loss + s.feature_l2 * (w - f0).pow(2).sum() / f0.pow(2).sum().clamp_min(1e-12)
             if loss.item() < best_loss:
                 fp, best_loss = w.detach().clone(), loss.item()
             if step == s.feature_steps:
@@ -331,8 +358,7 @@ class Projector:
 
         # 3. the image-specific generator: a bounded weight delta after the painting layer
         t0 = time.perf_counter()
-        tail = copy.deepcopy(tail_orig)
-        tail.requires_grad_(True)
+        tail = own_tail(tail_orig, s.adapt_last)
         params = _adaptable(tail)
         base = {n: p.detach().clone() for n, p in params}
         norms = {n: float(b.norm()) or 1.0 for n, b in base.items()}
@@ -385,8 +411,11 @@ class Projector:
                 f"this projector uses {self.project_layer}/{self.paint_layer}"
             )
         middle = layer_chain(self.g, self.project_layer, self.paint_layer)
-        tail = copy.deepcopy(layer_chain(self.g, self.paint_layer, None))
-        tail.load_state_dict(state["tail"])
+        tail = own_tail(layer_chain(self.g, self.paint_layer, None), self.settings.adapt_last)
+        missing = set(adapted_state(tail)) - set(state["tail"])
+        if missing:
+            raise ValueError(f"state: tail lacks {sorted(missing)[:3]} (projected with other adapt_last settings)")
+        tail.load_state_dict(state["tail"], strict=False)
         tail.requires_grad_(False).eval()
         fp = state["project_features"].float()
         with torch.inference_mode():
