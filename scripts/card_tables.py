@@ -2,7 +2,8 @@
 
     python scripts/card_tables.py [--model scenes64] [--also layer4 layer6]
 
-Reads models/<id>/{model.json, metrics.json} and precomputed/<id>/{summary.json, <layer>.json}; the card's
+Reads models/<id>/{model.json, metrics.json} and precomputed/<id>/{summary.json, <layer>.json,
+stamps-eval-<layer>.json}; the card's
 prose is written by hand around these tables, so its numbers always come from files anyone can re-make.
 """
 
@@ -55,6 +56,44 @@ def main() -> None:
     default = summary["default_layer"]
     for layer in [default] + [ly for ly in args.also if ly != default and ly in summary["layers"]]:
         brush_table(pre_dir, layer)
+    if (pre_dir / f"stamps-eval-{default}.json").is_file():
+        stamps_tables(pre_dir / f"stamps-eval-{default}.json")
+
+
+def ci(m: dict | None, digits: int = 2) -> str:
+    if not m or m["mean"] is None:
+        return "-"
+    return f"{m['mean']:+.{digits}f} [{m['ci95'][0]:+.{digits}f}, {m['ci95'][1]:+.{digits}f}]"
+
+
+def stamps_tables(path: Path) -> None:
+    """Stamp vs classic brush (``ganpaint stamps evaluate``): every placement, then every style."""
+    doc = json.loads(path.read_text())
+    index = json.loads((path.parent / f"{doc['layer']}.json").read_text())["stamps"]["concepts"]
+    print(f"\nstamps vs classic brush at {doc['layer']}, {doc['tries']} held-out images per placement ({path.name})\n")
+    print(
+        "| concept | placement | success: stamp / classic (95% CI) | collateral /255: stamp / classic | "
+        "dD stamp - classic | dD where it succeeded: stamp / classic |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, r in doc["concepts"].items():
+        for where, p in r["placements"].items():
+            st, cl = p["stamp"], p["classic"]
+            print(
+                f"| {name} | {where} ({p['kind']}) | **{st['success']:.2f}** [{st['success_ci95'][0]:.2f}, "
+                f"{st['success_ci95'][1]:.2f}] / {cl['success']:.2f} [{cl['success_ci95'][0]:.2f}, "
+                f"{cl['success_ci95'][1]:.2f}] | {st['collateral']['mean']:.2f} / {cl['collateral']['mean']:.2f} | "
+                f"{ci(p.get('dD_stamp_minus_classic'))} | {ci(st.get('dD_succeeded'))} / {ci(cl.get('dD_succeeded'))} |"
+            )
+    print("\n| concept | style | members | natural size (px) | success: stamp / classic | dD stamp - classic |")
+    print("|---|---|---|---|---|---|")
+    for name, r in doc["concepts"].items():
+        for s in r.get("styles", []):
+            w, h = s["natural_size"]
+            print(
+                f"| {name} | {s['style']} | {index[name]['styles'][s['style']]['members']} | {w:g} x {h:g} | {s['stamp']['success']:.2f} / "
+                f"{s['classic']['success']:.2f} | {ci(s.get('dD_stamp_minus_classic'))} |"
+            )
 
 
 def brush_table(pre_dir: Path, layer: str) -> None:

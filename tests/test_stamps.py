@@ -10,11 +10,12 @@ import torch
 from api_helpers import STROKE, tiny_client, tiny_settings
 
 from ganpaint.dissect.stamps import build_stamps, choose_styles, collect
+from ganpaint.dissect.stamps_cli import best_style
 from ganpaint.engine import Engine
 from ganpaint.nn.intervene import UnitEdit, apply_edits
 from ganpaint.precomputed import load_precomputed, validate
 from ganpaint.stamps.place import MAX_STAMPS, row_centres, stamp_edits, stamp_maps
-from ganpaint.stamps.templates import StampStyle, default_mode, load_stamps, save_stamps
+from ganpaint.stamps.templates import StampStyle, default_mode, default_style, load_stamps, save_stamps
 from ganpaint.strokes import Stroke, stroke_edits
 
 C, H, CELLS = 6, 64, 16  # units, image side, feature-map side (4 px per cell)
@@ -147,7 +148,13 @@ def test_old_schema_files_load_without_stamps_and_v2_loads_them(tmp_path):
     assert default_mode(sky) == "stamp" and default_mode(None) == "draw"
     sky["measured"] = {"placement": "sky", "tries": 10, "stamp_success": 0.2, "classic_success": 0.9}
     assert validate({**old, "schema_version": 2, "stamps": measured}) and default_mode(sky) == "draw"
-    sky["measured"]["stamp_success"] = 1.5
+    assert default_style(sky) == 0 and default_style(None) == 0  # unmeasured: the largest style
+    sky["measured"]["style"] = 1
+    assert validate({**old, "schema_version": 2, "stamps": measured}) and default_style(sky) == 1
+    sky["measured"]["style"] = 2
+    with pytest.raises(ValueError, match=r"stamps\.concepts\.sky\.measured\.style"):
+        validate({**old, "schema_version": 2, "stamps": measured})
+    sky["measured"].update(style=1, stamp_success=1.5)
     with pytest.raises(ValueError, match=r"stamps\.concepts\.sky\.measured\.stamp_success"):
         validate({**old, "schema_version": 2, "stamps": measured})
     # a sidecar whose arrays disagree with the index names the array
@@ -252,3 +259,35 @@ def test_stamp_pixels_change_inside_the_footprint_far_more_than_outside(tiny_eng
     near = np.zeros_like(diff, bool)  # its 4 px cells, and 6 px of spread by the random layers after layer4
     near[8 - 6 : 20 + 6, 0 : 16 + 6] = True
     assert diff[box].mean() > 10 and diff[~near].max() == 0
+
+
+def test_the_default_style_is_the_most_successful_then_the_most_realistic():
+    def style(i, success, dd):
+        return {"style": i, "stamp": {"success": success}, "dD_stamp_minus_classic": {"mean": dd} if dd else None}
+
+    assert best_style([style(0, 1.0, -0.1), style(1, 0.99, 0.2), style(2, 0.5, 0.4)]) == 1
+    assert best_style([style(0, 0.96, -0.1), style(1, 0.86, 0.1)]) == 0
+    assert best_style([style(0, 0.5, None), style(1, 0.5, None)]) == 0  # no critic: the largest
+
+
+def test_a_stamp_stroke_without_a_style_uses_the_measured_default(tmp_path):
+    settings = tiny_settings(tmp_path)
+    path = settings.precomputed_dir / "tiny" / "layer4.json"
+    doc = json.loads(path.read_text())
+    doc["stamps"]["concepts"]["sky"]["measured"] = {
+        "placement": "sky",
+        "tries": 4,
+        "style": 1,
+        "stamp_success": 1.0,
+        "classic_success": 0.5,
+    }
+    path.write_text(json.dumps(doc))
+    stamp = {"concept": "sky", "mode": "stamp", "mask": {"points": [[0.5, 0.5]]}}
+    with tiny_client(tmp_path) as client:
+        sky = next(c for c in client.get("/models/tiny").json()["concepts"] if c["name"] == "sky")
+        assert sky["default_style"] == 1 and sky["default_mode"] == "stamp"
+        body = {"image": 3, "format": "png"}
+        plain = client.post("/intervene", json={**body, "strokes": [stamp]}).json()["data"]
+        one = client.post("/intervene", json={**body, "strokes": [{**stamp, "style": 1}]}).json()["data"]
+        zero = client.post("/intervene", json={**body, "strokes": [{**stamp, "style": 0}]}).json()["data"]
+    assert plain == one != zero

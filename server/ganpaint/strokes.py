@@ -26,6 +26,7 @@ from ganpaint.masks import MAX_POINTS, MAX_SIDE, PLAN, pool_spec
 from ganpaint.nn.intervene import Pooling, UnitEdit
 from ganpaint.precomputed import Precomputed
 from ganpaint.stamps.place import MIN_STAMP_SIZE, number, row_centres, stamp_edits, stamp_points
+from ganpaint.stamps.templates import default_style
 
 MAX_STRENGTH = 20
 MIN_RASTER = 256  # polylines are drawn at least this fine before pooling, so area fractions are smooth
@@ -151,7 +152,7 @@ def stamp_stroke_edits(m: LoadedModel, pre: Precomputed, s: Stroke, layer: str, 
         have = ", ".join(sorted(pre.stamps)) or "none (dissect with stamps: docs/dissection.md)"
         raise ValueError(f"{here}.concept: {s.concept!r} has no stamps at {layer}; concepts with stamps: {have}")
     n = len(stamps.styles)
-    index = 0 if s.style is None else s.style
+    index = default_style(pre.raw["stamps"]["concepts"].get(s.concept)) if s.style is None else s.style
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
         raise ValueError(f"{here}.style: expected a style index in 0..{n - 1} for {s.concept!r}, got {s.style!r}")
     style = stamps.styles[index]

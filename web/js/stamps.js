@@ -25,7 +25,6 @@ export class StampControls extends EventTarget {
     this.styles = concept?.styles ?? [];
     this.resolution = resolution;
     if (same) return;
-    const previous = this.style;
     this.picker.replaceChildren();
     for (const s of this.styles) {
       const label = document.createElement("label");
@@ -46,7 +45,7 @@ export class StampControls extends EventTarget {
       label.append(input, img);
       this.picker.append(label);
     }
-    this.setStyle(previous !== null && previous < this.styles.length ? previous : 0);
+    this.setStyle(concept?.default_style ?? 0); // the measured best style (else the largest)
     this.slider.value = "100"; // a new concept starts at its natural size
     this.out.textContent = "100%";
   }

@@ -141,8 +141,9 @@ class ConceptSummary(BaseModel):
     erase_ranking: str  # "removal", "ace" or "iou": the erase units' ranking
     natural_size: list[float] | None = None  # stamps: the concept's median [w, h] in pixels; None without stamps
     styles: list[StyleSummary] = []  # stamp styles, largest first (empty: no stamps at this layer)
-
     default_mode: Literal["draw", "stamp"] = "draw"  # the page's mode when the concept is picked
+    default_style: int = 0  # the style a stamp stroke without one uses (measured best, else the largest)
+
 
 class ModelDetail(BaseModel):
     id: str

@@ -5,6 +5,8 @@ ganpaint stamps evaluate --model scenes64 --layer layer4 --tries 40 --figures do
 
 Besides its JSON, it writes each concept's favourable-placement success (stamp and classic brush) into the
 layer's stamps index as ``measured``: the page then starts with the unit brush where stamps measured worse.
+With ``--all-styles`` it also picks each concept's default style (``best_style``): the most successful, the
+most realistic by the critic among styles within 0.02 of it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from ganpaint.dissect.stamp_eval import PLACES, evaluate_concept, example_grid
     from ganpaint.models import default_precomputed_dir, load_model_info
     from ganpaint.nn.proggan import image_latents, load_generator
-    from ganpaint.precomputed import load_precomputed, write_precomputed
+    from ganpaint.precomputed import load_precomputed
     from ganpaint.train.critic import Critic
 
     if args.threads:
@@ -120,14 +122,40 @@ def _evaluate(args: argparse.Namespace) -> None:
     out.write_text(json.dumps(doc, indent=1, default=float))
     print(f"wrote {out} ({doc['seconds']:.0f} s)")
     path = root / args.model / f"{layer}.json"
+    write_measured(path, results)
+    print(f"wrote the measured success and default styles into {path}")
+
+
+def best_style(styles: list[dict]) -> int:
+    """The default style from per-style results: the most successful, and among those within 0.02 of it the
+    one the critic preferred most over the classic brush (the largest, style 0, without a critic)."""
+    top = max(s["stamp"]["success"] for s in styles)
+    near = [s for s in styles if s["stamp"]["success"] >= top - 0.02]
+    realism = [s for s in near if s.get("dD_stamp_minus_classic")]
+    if not realism:
+        return min(s["style"] for s in near)
+    return max(realism, key=lambda s: s["dD_stamp_minus_classic"]["mean"])["style"]
+
+
+def write_measured(path, results: dict) -> None:
+    """Each concept's default style and its favourable-placement success (stamp and classic brush) into the
+    layer's stamps index (``measured``)."""
+    import json
+
+    from ganpaint.precomputed import write_precomputed
+
     layer_doc = json.loads(path.read_text())
     for name, r in results.items():
         where, p = next((w, p) for w, p in r["placements"].items() if p["kind"] == "favourable")
+        style = r["style"]
+        if r.get("styles"):
+            style = best_style(r["styles"])
+            p = r["styles"][style]
         layer_doc["stamps"]["concepts"][name]["measured"] = {
             "placement": where,
             "tries": p["stamp"]["tries"],
+            "style": style,
             "stamp_success": p["stamp"]["success"],
             "classic_success": p["classic"]["success"],
         }
     write_precomputed(layer_doc, path)
-    print(f"wrote the measured success into {path}")

@@ -10,6 +10,7 @@ The layer's JSON (schema version 2) carries the index under ``"stamps"``; the ar
                  "natural_size": {"w": 13.0, "h": 12.0, "w_iqr": [11, 15], "h_iqr": [10, 14], "aspect": 0.92},
                  "styles": [{"index": 0, "members": 68, "natural_size": [14.0, 13.0]}, ...],  # largest first
                  "measured": {"placement": "roof top", "tries": 100,       # optional: ganpaint stamps evaluate
+                              "style": 1,                                   # the default style (else 0)
                               "stamp_success": 1.0, "classic_success": 0.98}}
       }
     }
@@ -120,7 +121,19 @@ def validate_index(doc: Any, channels: int) -> dict[str, Any]:
             for key in ("stamp_success", "classic_success"):
                 v = _number(m.get(key), f"{where}.measured.{key}", positive=False)
                 _require(0 <= v <= 1, f"{where}.measured.{key}", f"expected a share in 0..1, got {v!r}")
+            st = m.get("style", 0)
+            _require(
+                isinstance(st, int) and not isinstance(st, bool) and 0 <= st < len(styles),
+                f"{where}.measured.style",
+                f"expected a style index in 0..{len(styles) - 1}, got {st!r}",
+            )
     return doc
+
+
+def default_style(index_concept: dict[str, Any] | None) -> int:
+    """A stamp stroke's style when it names none: the measured default (``ganpaint stamps evaluate
+    --all-styles``), else 0, the largest."""
+    return (index_concept or {}).get("measured", {}).get("style", 0)
 
 
 def default_mode(index_concept: dict[str, Any] | None) -> str:

@@ -19,7 +19,7 @@ from ganpaint.api.schemas import (
 )
 from ganpaint.engine import NotFoundError
 from ganpaint.models import load_model_info
-from ganpaint.stamps.templates import default_mode
+from ganpaint.stamps.templates import default_mode, default_style
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -110,6 +110,7 @@ def stamp_summary(model_id: str, layer: str, pre, concept: str) -> dict:
     base = f"/models/{model_id}/concepts/{concept}/styles"
     return {
         "default_mode": default_mode(pre.raw["stamps"]["concepts"].get(concept)),
+        "default_style": default_style(pre.raw["stamps"]["concepts"].get(concept)),
         "natural_size": [st.natural_size["w"], st.natural_size["h"]],
         "styles": [
             StyleSummary(
