@@ -5,8 +5,9 @@ ganpaint stamps evaluate --model scenes64 --layer layer4 --tries 40 --figures do
 
 Besides its JSON, it writes each concept's favourable-placement success (stamp and classic brush) into the
 layer's stamps index as ``measured``: the page then starts with the unit brush where stamps measured worse.
-With ``--all-styles`` it also picks each concept's default style (``best_style``): the most successful, the
-most realistic by the critic among styles within 0.02 of it.
+With ``--all-styles`` every style is first measured at the favourable placement and the concept's default
+style chosen (``best_style``: the most successful, the most realistic by the critic among styles within 0.02
+of it); the placements are then measured with that style (without it: the index's default style).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from ganpaint.models import default_precomputed_dir, load_model_info
     from ganpaint.nn.proggan import image_latents, load_generator
     from ganpaint.precomputed import load_precomputed
+    from ganpaint.stamps.templates import default_style
     from ganpaint.train.critic import Critic
 
     if args.threads:
@@ -77,7 +79,25 @@ def _evaluate(args: argparse.Namespace) -> None:
     t0 = time.time()
     results = {}
     for name in names:
-        r = evaluate_concept(g, segmenter, critic, pre, name, args.tries, args.seed, not args.no_progress)
+        styles = []
+        if args.all_styles:  # every style at the favourable placement first: they choose the default style
+            for i in range(len(pre.stamps[name].styles)):
+                one = evaluate_concept(
+                    g, segmenter, critic, pre, name, args.tries, args.seed, False, 0, i, ("favourable",)
+                )
+                where, p = next(iter(one["placements"].items()))
+                p.pop("examples")
+                styles.append({"style": i, "natural_size": one["natural_size"], "placement": where, **p})
+                dd = p.get("dD_stamp_minus_classic")
+                print(
+                    f"{name:7s} style {i} {where:18s} success {p['stamp']['success']:.2f} (classic "
+                    f"{p['classic']['success']:.2f})"
+                    + (f"  dD stamp-classic {dd['mean']:+.3f} {dd['ci95']}" if dd else "")
+                )
+        style = best_style(styles) if styles else default_style(pre.raw["stamps"]["concepts"][name])
+        r = evaluate_concept(
+            g, segmenter, critic, pre, name, args.tries, args.seed, not args.no_progress, style_index=style
+        )
         for where, p in r["placements"].items():
             examples = p.pop("examples")
             if args.figures and p["kind"] == "favourable" and name in FIGURE_CONCEPTS and examples:
@@ -87,26 +107,13 @@ def _evaluate(args: argparse.Namespace) -> None:
             st, cl = p["stamp"], p["classic"]
             dd = p.get("dD_stamp_minus_classic")
             print(
-                f"{name:7s} {where:18s} {p['kind']:12s} n={st['tries']:3d}  success stamp {st['success']:.2f} "
-                f"{st['success_ci95']} classic {cl['success']:.2f} {cl['success_ci95']}  collateral stamp "
-                f"{st['collateral']['mean']:.2f} classic {cl['collateral']['mean']:.2f}"
+                f"{name:7s} {where:18s} {p['kind']:12s} style {style} n={st['tries']:3d}  success stamp "
+                f"{st['success']:.2f} {st['success_ci95']} classic {cl['success']:.2f} {cl['success_ci95']}  "
+                f"collateral stamp {st['collateral']['mean']:.2f} classic {cl['collateral']['mean']:.2f}"
                 + (f"  dD stamp-classic {dd['mean']:+.3f} {dd['ci95']}" if dd else "")
             )
-        if args.all_styles:
-            r["styles"] = []
-            for i in range(len(pre.stamps[name].styles)):
-                one = evaluate_concept(
-                    g, segmenter, critic, pre, name, args.tries, args.seed, False, 0, i, ("favourable",)
-                )
-                where, p = next(iter(one["placements"].items()))
-                p.pop("examples")
-                r["styles"].append({"style": i, "natural_size": one["natural_size"], "placement": where, **p})
-                dd = p.get("dD_stamp_minus_classic")
-                print(
-                    f"{name:7s} style {i} {where:18s} success {p['stamp']['success']:.2f} (classic "
-                    f"{p['classic']['success']:.2f})"
-                    + (f"  dD stamp-classic {dd['mean']:+.3f} {dd['ci95']}" if dd else "")
-                )
+        if styles:
+            r["styles"] = styles
         results[name] = r
     doc = {
         "model": args.model,
@@ -147,14 +154,10 @@ def write_measured(path, results: dict) -> None:
     layer_doc = json.loads(path.read_text())
     for name, r in results.items():
         where, p = next((w, p) for w, p in r["placements"].items() if p["kind"] == "favourable")
-        style = r["style"]
-        if r.get("styles"):
-            style = best_style(r["styles"])
-            p = r["styles"][style]
         layer_doc["stamps"]["concepts"][name]["measured"] = {
             "placement": where,
             "tries": p["stamp"]["tries"],
-            "style": style,
+            "style": r["style"],
             "stamp_success": p["stamp"]["success"],
             "classic_success": p["classic"]["success"],
         }
