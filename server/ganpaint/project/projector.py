@@ -228,7 +228,7 @@ def blend_mask(edited: torch.Tensor, unedited: torch.Tensor, s: ProjectSettings)
 
 def blend(edited: torch.Tensor, unedited: torch.Tensor, original: np.ndarray, s: ProjectSettings) -> np.ndarray:
     """edited inside the soft mask, ``original`` (uint8) outside: outside pixels are the original's exact bytes."""
-    m = blend_mask(edited, unedited, s).numpy()[..., None]  # (H, W, 1)
+    m = blend_mask(edited, unedited, s).cpu().numpy()[..., None]  # (H, W, 1)
     e = to_uint8(edited).astype(np.float32)
     mixed = np.rint(m * e + (1 - m) * original.astype(np.float32)).clip(0, 255).astype(np.uint8)
     return np.where(m > 0, mixed, original)
@@ -257,6 +257,7 @@ class Projector:
         self.z_dim = int(g.z_dim) if hasattr(g, "z_dim") else int(next(g.parameters()).shape[1])
         self.resolution = int(getattr(g, "resolution", 0))
         self._bank: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.device = next(g.parameters()).device
 
     def _head(self) -> nn.Module:
         head = layer_chain(self.g, None, self.project_layer)
@@ -275,7 +276,7 @@ class Projector:
         """(z (B, Z), features at the projection layer (B, C, h, w), images at 16 px (B, 3, 16, 16)); cached."""
         if self._bank is None:
             gen = torch.Generator().manual_seed(self.settings.bank_seed)
-            z = torch.randn(self.settings.bank, self.z_dim, generator=gen)  # (B, Z)
+            z = torch.randn(self.settings.bank, self.z_dim, generator=gen).to(self.device)  # (B, Z), same on any device
             head, rest = self._head(), layer_chain(self.g, self.project_layer, None)
             feats, smalls = [], []
             with torch.inference_mode():
@@ -293,7 +294,7 @@ class Projector:
             raise ValueError(f"image: expected a (1, 3, R, R) tensor, got {tuple(x.shape)}")
         if self.resolution and x.shape[-1] != self.resolution:
             raise ValueError(f"image: expected {self.resolution} px, got {x.shape[-1]}")
-        x = x.float().clamp(-1, 1).detach()
+        x = x.float().clamp(-1, 1).detach().to(self.device)
         report = progress or (lambda stage, frac: None)
         ms, ps = {}, {}
         rest = layer_chain(self.g, self.project_layer, None)
@@ -417,7 +418,7 @@ class Projector:
             raise ValueError(f"state: tail lacks {sorted(missing)[:3]} (projected with other adapt_last settings)")
         tail.load_state_dict(state["tail"], strict=False)
         tail.requires_grad_(False).eval()
-        fp = state["project_features"].float()
+        fp = state["project_features"].float().to(self.device)
         with torch.inference_mode():
             fl = middle(fp) if len(middle) else fp
         nums = state.get("numbers", {})
