@@ -77,9 +77,50 @@ def _bool(value, field: str) -> bool:
     raise ValueError(f"{field}: expected true or false, got {str(value)[:40]!r}")
 
 
-@router.post("/uploads", status_code=200)
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "image/png": _BINARY,
+        "image/jpeg": _BINARY,
+        "image/webp": _BINARY,
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "data": {"type": "string", "description": "data:image/png|jpeg|webp;base64,..."},
+                    "scene": {"type": "integer", "minimum": MIN_SCENE_SEED, "maximum": 2**32 - 1},
+                    "model": {"type": "string", "maxLength": 64},
+                    "layer": {"type": "string", "maxLength": 64},
+                    "crop": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+                },
+                "additionalProperties": False,
+            }
+        },
+    },
+}
+UPLOAD_PARAMS = [
+    {"name": n, "in": "query", "required": False, "schema": t, "description": d}
+    for n, t, d in (
+        ("model", {"type": "string"}, "model id (default: the server's)"),
+        ("layer", {"type": "string"}, "painting layer (default: the model's)"),
+        ("crop", {"type": "string"}, "x,y,w,h in 0..1 (default: the centred square)"),
+    )
+]
+
+
+@router.post(
+    "/uploads",
+    status_code=200,
+    # ``wait`` (query or JSON) is described in the text, not the schema: fuzzers would fill the projection slots
+    responses={202: {"description": "wait=false: accepted; the projection runs (GET /uploads/{id}, ws open)"}},
+    openapi_extra={"requestBody": UPLOAD_BODY, "parameters": UPLOAD_PARAMS},
+)
 async def create_upload(request: Request, engine: EngineDep, settings: SettingsDep):
-    """Project a picture into a model; answers {"upload": id, "model", "psnr", "ms", ...} (202 with wait=false)."""
+    """Project a picture into a model; answers {"upload": id, "model", "psnr", "ms", ...}.
+
+    ``wait=false`` (query parameter or JSON field) answers 202 at once with ``"status": "projecting"``; the
+    websocket's ``open`` with the id then reports progress (docs/projection.md)."""
     if settings.baseline:
         raise ValueError("upload: not available in baseline mode (the original server's design has no uploads)")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
