@@ -275,6 +275,8 @@ def main() -> None:
 
             recon = to_uint8(proj.generate())
             row["ssim_adapted"] = ssim(recon, rgb)
+            with torch.no_grad():
+                row["ssim_features"] = ssim(to_uint8(layer_rest(projector)(proj.project_features)), rgb)
             row.update(brushes.measure(rgb, proj.render))
             rows.append(row)
             print(name, k, {a: round(b, 3) if isinstance(b, float) else b for a, b in row.items()}, flush=True)

@@ -193,3 +193,11 @@ def test_upload_folder_is_shared_by_replicas(tmp_path):
         got = b.post("/intervene", json={"upload": up, "strokes": [STROKE], "format": "png"})
         assert got.status_code == 200, got.text
         assert np.array_equal(pixels_of(got.json()["data"]), pixels_of(want))
+
+
+def test_a_stamp_paints_an_upload(client, uploaded):
+    stamp = {"concept": "sky", "mode": "stamp", "mask": {"points": [[0.3, 0.3]], "radius": 0.1}}
+    plain = pixels_of(client.post("/intervene", json={"upload": uploaded["upload"], "format": "png"}).json()["data"])
+    r = client.post("/intervene", json={"upload": uploaded["upload"], "strokes": [stamp], "format": "png"})
+    assert r.status_code == 200, r.text
+    assert not np.array_equal(pixels_of(r.json()["data"]), plain)
