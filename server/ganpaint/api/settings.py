@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_mask_backlog: int = Field(1 << 25, ge=1)  # big mask decoding admitted at once per worker; past it: 503
     # uploaded pictures (docs/projection.md): POST /uploads, then paint with "upload": id
     max_upload_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # one upload's body; past it: 413
-    max_upload_pixels: int = Field(40_000_000, ge=1)  # declared width x height, checked before decoding; past it: 413
+    max_upload_pixels: int = Field(25_000_000, ge=1)  # declared width x height, checked before decoding; past it: 413
     max_uploads: int = Field(64, ge=1)  # uploads kept per worker process (LRU); an evicted id answers 404
     max_projections: int = Field(2, ge=1)  # projections running or waiting per worker; past it: 503 + Retry-After
     upload_dir: Path | None = None  # if set, ready uploads are also saved here (a volume shared by replicas)
