@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -201,3 +202,39 @@ def test_a_stamp_paints_an_upload(client, uploaded):
     r = client.post("/intervene", json={"upload": uploaded["upload"], "strokes": [stamp], "format": "png"})
     assert r.status_code == 200, r.text
     assert not np.array_equal(pixels_of(r.json()["data"]), plain)
+
+
+def test_another_open_while_projecting_supersedes_the_upload(tmp_path):
+    with tiny_client(tmp_path) as c:
+        gate = threading.Event()
+        pool = c.app.state.projections
+        real = pool.projector
+
+        class Slow:
+            def __init__(self, p):
+                self.p = p
+
+            def project(self, x, progress=None):
+                gate.wait(10)
+                return self.p.project(x, progress)
+
+        pool.settings = FAST
+        pool.projector = lambda m, layer: Slow(real(m, layer))
+        up = c.post("/uploads", json={"scene": 3_000_000_011, "wait": False}).json()["upload"]
+        with c.websocket_connect("/ws/paint") as ws:
+            ws.send_text(json.dumps({"type": "open", "upload": up}))
+            assert json.loads(ws.receive_text())["type"] == "progress"
+            ws.send_text(json.dumps({"type": "open", "image": 3}))  # answered while the upload still projects
+            msg = json.loads(ws.receive_text())
+            while msg["type"] == "progress":
+                msg = json.loads(ws.receive_text())
+            assert msg["type"] == "ready" and msg["image"] == 3
+            gate.set()
+            for _ in range(200):
+                if c.get(f"/uploads/{up}").json()["status"] == "ready":
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5)  # the superseded task's last poll
+            ws.send_text(json.dumps({"type": "ping"}))
+            assert json.loads(ws.receive_text())["type"] == "pong"  # no late 'ready' for the superseded upload
+        pool.projector = real

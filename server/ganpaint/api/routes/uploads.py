@@ -241,31 +241,55 @@ async def intervene_upload(body, request: Request, engine: Engine, settings: Set
 
 
 async def open_upload(session, msg) -> None:
-    """The websocket's ``open`` with "upload": progress messages while it projects, then ``ready``."""
-    from ganpaint.api.ws import OpenImage
-
+    """The websocket's ``open`` with "upload": ``ready`` at once if projected; else ``progress`` messages from a
+    task of its own until it is (the connection keeps reading: another ``open`` meanwhile supersedes it)."""
     if msg.image is not None and msg.upload is not None:
         raise ValueError("image/upload: give exactly one of 'image' (an image id) or 'upload' (an upload id)")
     if msg.upload is None:
         raise ValueError("image/upload: give one of 'image' (an image id) or 'upload' (an id from POST /uploads)")
-    app, engine = session.ws.app, session.engine
-    up = find_upload(app, engine, msg.upload)
+    up = find_upload(session.ws.app, session.engine, msg.upload)
     if msg.model is not None and msg.model != up.model:
         raise ValueError(f"model: upload {up.id!r} was projected into {up.model!r}, got {msg.model!r}")
     session.generation += 1
     session.pending = None
     session.open = None
+    if up.status == "projecting" and up.future is not None:
+        task = asyncio.create_task(_open_when_projected(session, msg, up, session.generation))
+        session.upload_task = task  # a reference, so the task is not collected
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return
+    await _ready(session, msg, up)
+
+
+async def _open_when_projected(session, msg, up: Upload, generation: int) -> None:
+    done = asyncio.wrap_future(up.future)
     last = None
-    while up.status == "projecting" and up.future is not None:
-        now = (up.stage, round(up.fraction, 2))
-        if now != last:
-            last = now
-            await session.send(json.dumps({"type": "progress", "upload": up.id, "stage": up.stage,
-                                           "fraction": round(up.fraction, 3)}))  # fmt: skip
-        await asyncio.wait([asyncio.wrap_future(up.future)], timeout=0.2)
+    try:
+        while not done.done() and session.generation == generation and not session.closed:
+            now = (up.stage, round(up.fraction, 2))
+            if now != last:
+                last = now
+                await session.send(json.dumps({"type": "progress", "upload": up.id, "stage": up.stage,
+                                               "fraction": round(up.fraction, 3)}))  # fmt: skip
+            await asyncio.wait([done], timeout=0.2)
+        if done.done() and not done.cancelled():
+            done.exception()  # seen: the upload's status says what happened
+        if session.generation != generation or session.closed:
+            return  # superseded by another open, or the client left
+        try:
+            await _ready(session, msg, up)
+        except ValueError as exc:  # NotFoundError too
+            await session.error(None, str(exc))
+    except Exception:  # noqa: BLE001 - the client went away (the connection's own loops report that)
+        return
+
+
+async def _ready(session, msg, up: Upload) -> None:
+    from ganpaint.api.ws import OpenImage
+
     if up.status != "ready":
         raise ValueError(f"upload: {up.id!r} failed: {up.error}")
-    m = engine.model(up.model)
+    m = session.engine.model(up.model)
     layer = msg.layer or up.layer
     m.dissection(layer)
     up.projected.check_layer(layer)
