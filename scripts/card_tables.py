@@ -63,6 +63,8 @@ def main() -> None:
 def ci(m: dict | None, digits: int = 2) -> str:
     if not m or m["mean"] is None:
         return "-"
+    if not m["ci95"]:
+        return f"{m['mean']:+.{digits}f} (n = {m['n']})"
     return f"{m['mean']:+.{digits}f} [{m['ci95'][0]:+.{digits}f}, {m['ci95'][1]:+.{digits}f}]"
 
 
@@ -70,7 +72,10 @@ def stamps_tables(path: Path) -> None:
     """Stamp vs classic brush (``ganpaint stamps evaluate``): every placement, then every style."""
     doc = json.loads(path.read_text())
     index = json.loads((path.parent / f"{doc['layer']}.json").read_text())["stamps"]["concepts"]
-    print(f"\nstamps vs classic brush at {doc['layer']}, {doc['tries']} held-out images per placement ({path.name})\n")
+    print(
+        f"\nstamps vs classic brush at {doc['layer']}, up to {doc['tries']} held-out images per placement "
+        f"({path.name})\n"
+    )
     print(
         "| concept | placement | success: stamp / classic (95% CI) | collateral /255: stamp / classic | "
         "dD stamp - classic | dD where it succeeded: stamp / classic |"
@@ -80,7 +85,8 @@ def stamps_tables(path: Path) -> None:
         for where, p in r["placements"].items():
             st, cl = p["stamp"], p["classic"]
             print(
-                f"| {name} | {where} ({p['kind']}) | **{st['success']:.2f}** [{st['success_ci95'][0]:.2f}, "
+                f"| {name} | {where} ({p['kind']}, n = {st['tries']}) | **{st['success']:.2f}** "
+                f"[{st['success_ci95'][0]:.2f}, "
                 f"{st['success_ci95'][1]:.2f}] / {cl['success']:.2f} [{cl['success_ci95'][0]:.2f}, "
                 f"{cl['success_ci95'][1]:.2f}] | {st['collateral']['mean']:.2f} / {cl['collateral']['mean']:.2f} | "
                 f"{ci(p.get('dD_stamp_minus_classic'))} | {ci(st.get('dD_succeeded'))} / {ci(cl.get('dD_succeeded'))} |"
@@ -90,8 +96,9 @@ def stamps_tables(path: Path) -> None:
     for name, r in doc["concepts"].items():
         for s in r.get("styles", []):
             w, h = s["natural_size"]
+            members = index[name]["styles"][s["style"]]["members"]
             print(
-                f"| {name} | {s['style']} | {index[name]['styles'][s['style']]['members']} | {w:g} x {h:g} | {s['stamp']['success']:.2f} / "
+                f"| {name} | {s['style']} | {members} | {w:g} x {h:g} | {s['stamp']['success']:.2f} / "
                 f"{s['classic']['success']:.2f} | {ci(s.get('dD_stamp_minus_classic'))} |"
             )
 

@@ -148,6 +148,10 @@ def test_old_schema_files_load_without_stamps_and_v2_loads_them(tmp_path):
     assert default_mode(sky) == "stamp" and default_mode(None) == "draw"
     sky["measured"] = {"placement": "sky", "tries": 10, "stamp_success": 0.2, "classic_success": 0.9}
     assert validate({**old, "schema_version": 2, "stamps": measured}) and default_mode(sky) == "draw"
+    sky["measured"].update(stamp_success=0.9, classic_success=0.5, dD=-0.5)  # succeeds, but looks far worse
+    assert default_mode(sky) == "draw"
+    sky["measured"]["dD"] = -0.1
+    assert default_mode(sky) == "stamp"
     assert default_style(sky) == 0 and default_style(None) == 0  # unmeasured: the largest style
     sky["measured"]["style"] = 1
     assert validate({**old, "schema_version": 2, "stamps": measured}) and default_style(sky) == 1

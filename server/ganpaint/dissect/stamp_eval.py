@@ -3,7 +3,8 @@
 For each concept with stamps, placements are found with the segmenter on the unedited image, by rules
 fixed before looking at any result (PLACES): favourable (door: the base of a wall, standing on the ground;
 dome: on the highest roof or tower top; window: inside a wall; tree: standing on grass; cloud: in open
-sky; tower: standing on the ground beside a building) and unfavourable (door and dome in open sky, on
+sky; tower: standing on the ground beside a building; building: standing on grass; brick: inside a wall;
+roof: on the top of a wall) and unfavourable (door and dome in open sky, on
 grass). At each placement the stamp (style 0 = the largest, at its natural size) and the classic GANPaint
 unit brush (the concept's draw units at their draw values, a disc of the stamp box's area) are painted.
 
@@ -43,6 +44,9 @@ PLACES: dict[str, list[tuple[str, str]]] = {
     "tree": [("on grass", "favourable")],
     "cloud": [("sky", "favourable")],
     "tower": [("beside a building", "favourable")],
+    "building": [("on grass", "favourable")],
+    "brick": [("wall", "favourable")],
+    "roof": [("wall top", "favourable")],
 }
 
 
@@ -92,6 +96,12 @@ def find_place(where: str, lab: np.ndarray, names: list[str], w: float, h: float
             b = _box(x + 0.5, y + 0.5, w, h, size)
             if b and _share(lab, b, region) >= need and (where != "wall" or _share(lab, b, [ids["door"]]) == 0):
                 cands.append((x + 0.5, y + 0.5))
+    elif where == "wall top":  # on a wall's top row, the box's bottom row on it and the rest mostly open
+        ys, xs = np.nonzero(np.isin(lab, wall) & above_open)
+        for y, x in zip(ys, xs, strict=True):
+            b = _box(x + 0.5, y + 1 - h / 2, w, h, size)
+            if b and _share(lab, b, sky) >= 0.5:
+                cands.append((x + 0.5, y + 1 - h / 2))
     elif where == "on grass":  # standing on grass: the box's bottom row on a grass pixel, the rest open or grass
         ys, xs = np.nonzero(lab == ids["grass"])
         for y, x in zip(ys, xs, strict=True):
@@ -123,9 +133,10 @@ def mean_ci(x) -> dict:
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return {"mean": None, "ci95": None, "n": 0}
-    half = float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")
+    half = float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0
     mean = float(x.mean())
-    return {"mean": round(mean, 4), "ci95": [round(mean - half, 4), round(mean + half, 4)], "n": len(x)}
+    ci95 = [round(mean - half, 4), round(mean + half, 4)] if len(x) > 1 else None  # one value: no interval
+    return {"mean": round(mean, 4), "ci95": ci95, "n": len(x)}
 
 
 def _dilate(region: torch.Tensor, px: int) -> torch.Tensor:

@@ -126,7 +126,11 @@ def _evaluate(args: argparse.Namespace) -> None:
         "concepts": results,
     }
     out = Path(args.out) if args.out else root / args.model / f"stamps-eval-{layer}.json"
-    out.write_text(json.dumps(doc, indent=1, default=float))
+    if args.concepts and out.is_file():  # a run for some concepts keeps the others' earlier results
+        old = json.loads(out.read_text())
+        if (old.get("layer"), old.get("tries"), old.get("seed")) == (layer, args.tries, args.seed):
+            doc["concepts"] = {**old["concepts"], **results}
+    out.write_text(json.dumps(doc, indent=1, default=float, allow_nan=False))
     print(f"wrote {out} ({doc['seconds']:.0f} s)")
     path = root / args.model / f"{layer}.json"
     write_measured(path, results)
@@ -161,4 +165,6 @@ def write_measured(path, results: dict) -> None:
             "stamp_success": p["stamp"]["success"],
             "classic_success": p["classic"]["success"],
         }
+        if p.get("dD_stamp_minus_classic"):
+            layer_doc["stamps"]["concepts"][name]["measured"]["dD"] = p["dD_stamp_minus_classic"]["mean"]
     write_precomputed(layer_doc, path)

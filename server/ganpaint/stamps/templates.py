@@ -11,7 +11,8 @@ The layer's JSON (schema version 2) carries the index under ``"stamps"``; the ar
                  "styles": [{"index": 0, "members": 68, "natural_size": [14.0, 13.0]}, ...],  # largest first
                  "measured": {"placement": "roof top", "tries": 100,       # optional: ganpaint stamps evaluate
                               "style": 1,                                   # the default style (else 0)
-                              "stamp_success": 1.0, "classic_success": 0.98}}
+                              "stamp_success": 1.0, "classic_success": 0.98,
+                              "dD": 0.21}}                                  # optional: critic, stamp - brush
       }
     }
 
@@ -121,6 +122,8 @@ def validate_index(doc: Any, channels: int) -> dict[str, Any]:
             for key in ("stamp_success", "classic_success"):
                 v = _number(m.get(key), f"{where}.measured.{key}", positive=False)
                 _require(0 <= v <= 1, f"{where}.measured.{key}", f"expected a share in 0..1, got {v!r}")
+            if "dD" in m:
+                _number(m["dD"], f"{where}.measured.dD", positive=False)
             st = m.get("style", 0)
             _require(
                 isinstance(st, int) and not isinstance(st, bool) and 0 <= st < len(styles),
@@ -136,13 +139,20 @@ def default_style(index_concept: dict[str, Any] | None) -> int:
     return (index_concept or {}).get("measured", {}).get("style", 0)
 
 
+REALISM_FLOOR = -0.25  # a stamp the critic scores this much below the unit brush's result is not the default
+
+
 def default_mode(index_concept: dict[str, Any] | None) -> str:
     """The page's default mode for a concept: "stamp" when it has stamps, unless a measurement found the
-    classic unit brush ("draw") more successful at the concept's favourable placements."""
+    classic unit brush ("draw") more successful at the concept's favourable placements, or the critic
+    scored the stamps' results far below the brush's (by more than -REALISM_FLOOR)."""
     if index_concept is None:
         return "draw"
     m = index_concept.get("measured")
-    return "draw" if m and m["stamp_success"] < m["classic_success"] else "stamp"
+    if not m:
+        return "stamp"
+    worse = m["stamp_success"] < m["classic_success"] or m.get("dD", 0.0) < REALISM_FLOOR
+    return "draw" if worse else "stamp"
 
 
 def load_stamps(index: dict[str, Any], folder: str | Path, channels: int) -> dict[str, ConceptStamps]:
