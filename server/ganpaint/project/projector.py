@@ -242,8 +242,17 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 class Projector:
     """Projects pictures into one generator at one painting layer. Keeps its sample bank; thread-confined use."""
 
-    def __init__(self, g: nn.Module, paint_layer: str, settings: ProjectSettings | None = None):
+    def __init__(
+        self,
+        g: nn.Module,
+        paint_layer: str,
+        settings: ProjectSettings | None = None,
+        encoder: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
+        """``encoder``: an optional initial guess, image (1, 3, R, R) -> projection-layer features, used in place
+        of the bank (stage "encoder"); bench/encoder_trial.py measures one against the bank."""
         self.g = g
+        self.encoder = encoder
         self.settings = settings or ProjectSettings()
         names = [n for n, _ in g.named_children()]
         if paint_layer not in names or paint_layer.startswith("output"):
@@ -304,16 +313,22 @@ class Projector:
         # 1. the nearest sample of the bank
         t0 = time.perf_counter()
         report("bank", 0.0)
-        zs, feats, smalls = self.bank()
-        d = (smalls - F.adaptive_avg_pool2d(x, 16)).pow(2).flatten(1).mean(1)  # (B,)
-        best = int(d.argmin())
-        f0 = feats[best][None].clone()  # (1, C, h, w)
-        with torch.inference_mode():
-            ps["bank"] = psnr(rest(f0), x)
-        ms["bank"] = (time.perf_counter() - t0) * 1000
+        if self.encoder is not None:
+            with torch.no_grad():  # not inference_mode: f0 takes part in the feature stage's loss
+                f0 = self.encoder(x).detach().clone()  # (1, C, h, w)
+                ps["encoder"] = psnr(rest(f0), x)
+            ms["encoder"] = (time.perf_counter() - t0) * 1000
+        else:
+            zs, feats, smalls = self.bank()
+            d = (smalls - F.adaptive_avg_pool2d(x, 16)).pow(2).flatten(1).mean(1)  # (B,)
+            best = int(d.argmin())
+            f0 = feats[best][None].clone()  # (1, C, h, w)
+            with torch.inference_mode():
+                ps["bank"] = psnr(rest(f0), x)
+            ms["bank"] = (time.perf_counter() - t0) * 1000
 
         # 1b. optionally, z (the whole generator stays on its manifold)
-        if s.z_steps:
+        if s.z_steps and self.encoder is None:
             t0 = time.perf_counter()
             head = self._head()
             z = zs[best][None].clone().requires_grad_(True)  # (1, Z)
