@@ -191,10 +191,7 @@ async def create_upload(request: Request, engine: EngineDep, settings: SettingsD
         raise BusyError(str(exc)) from exc
     if not wait:
         return JSONResponse(up.summary(), status_code=202)
-    try:
-        await asyncio.wrap_future(up.future)
-    except ValueError:
-        raise  # PictureError (422) or PictureTooLarge (413), naming the field
+    await asyncio.wrap_future(up.future)  # re-raises PictureError (422) or PictureTooLarge (413), naming the field
     return up.summary()
 
 
