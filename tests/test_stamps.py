@@ -295,3 +295,37 @@ def test_a_stamp_stroke_without_a_style_uses_the_measured_default(tmp_path):
         one = client.post("/intervene", json={**body, "strokes": [{**stamp, "style": 1}]}).json()["data"]
         zero = client.post("/intervene", json={**body, "strokes": [{**stamp, "style": 0}]}).json()["data"]
     assert plain == one != zero
+
+
+def test_a_row_of_stamps_is_one_edit_equal_to_stamping_one_after_another():
+    style = _style(torch.randn(C, 8, 8), torch.rand(8, 8))
+    centres = [(0.3, 0.5), (0.38, 0.52), (0.46, 0.5)]  # overlapping boxes
+    (row,) = stamp_edits("layer6", style, centres, (0.15, 0.2), (CELLS, CELLS), H)
+    r = torch.randn(1, C, CELLS, CELLS)
+    one_by_one = r
+    for c in centres:
+        one_by_one = apply_edits(one_by_one, stamp_edits("layer6", style, [c], (0.15, 0.2), (CELLS, CELLS), H))
+    assert torch.allclose(apply_edits(r, [row]), one_by_one, atol=1e-5)
+    assert stamp_edits("layer6", style, [(3.0, 3.0)], (0.1, 0.1), (CELLS, CELLS), H) == []  # off the map
+
+
+def test_stamps_are_bounded_per_request_and_placed_off_the_event_loop(tmp_path, monkeypatch):
+    import threading
+
+    import ganpaint.strokes as strokes_mod
+
+    threads = []
+    real = strokes_mod.stamp_edits
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(strokes_mod, "stamp_edits", spy)
+    row = {"concept": "sky", "mode": "stamp", "size": [0.05, 0.05], "mask": {"points": [[0.1, 0.5], [0.9, 0.5]]}}
+    with tiny_client(tmp_path, max_stamps=20) as client:
+        r = client.post("/intervene", json={"image": 2, "strokes": [row]})  # 17 stamps in a row: allowed
+        assert r.status_code == 200, r.text
+        r = client.post("/intervene", json={"image": 2, "strokes": [row, {**row, "style": 1}]})  # 34: refused
+        assert r.status_code == 422 and "strokes[1].mask: at most 20 stamps per request" in r.json()["detail"]
+    assert threads and all(name.startswith("ganpaint-masks") for name in threads), threads

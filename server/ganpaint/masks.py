@@ -28,6 +28,7 @@ import base64
 import binascii
 import io
 import math
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -469,12 +470,27 @@ class MaskJob:
         return self.result
 
 
+@dataclass
+class DeferredJob:
+    """Work other than decoding a mask that a request's edits need (a stamp stroke's maps), planned like a
+    mask: costed, admitted and run off the event loop; ``store`` puts its result in its cache."""
+
+    fn: Callable[[], Any]
+    store: Callable[[Any], None]
+    result: Any = None
+
+    def run(self) -> Any:
+        self.result = self.fn()
+        self.store(self.result)
+        return self.result
+
+
 class MaskPlan:
     """A request's masks, collected by building its edits once while this plan is ``PLAN``: every mask is
     costed (cached or not, once per mask however many layers it is pooled to: ``budget`` per request, past
     it a ValueError naming the mask), and the ones not in the cache become jobs with a placeholder. The api
     then admits and runs the jobs off the event loop (each mask decoded once, pooled to each layer's size),
-    and builds the edits again, now from the results."""
+    and builds the edits again, now from the results. Other work (``defer``: stamps) rides along."""
 
     def __init__(self, budget: int):
         self.budget = budget
@@ -485,6 +501,21 @@ class MaskPlan:
         self._pending: set = set()  # (digest, raster, limits) with a job
         self.digests: dict[int, tuple] = {}  # id(spec) -> (spec, its digest): each mask hashed once per request
         self.building = True  # the first build: count the cost
+        self.deferred: dict[Any, DeferredJob] = {}
+
+    def defer(self, key, fn: Callable[[], Any], cost: int, cached: Callable, store: Callable) -> Any:
+        """``fn()``'s result for ``key``: from this plan, the cache (``cached(key)``), or None while planning
+        (the job then runs off the loop with the masks; a second build finds its result)."""
+        job = self.deferred.get(key)
+        if job is not None and job.result is not None:
+            return job.result
+        hit = cached(key)
+        if hit is not None:
+            return hit
+        if job is None:
+            job = self.deferred[key] = DeferredJob(fn, store)
+            self.pending_cost += cost
+        return None if self.building else job.run()
 
     def pooled(self, key, spec, raster, size, where, limits, pooling, cached) -> torch.Tensor:
         """The pooled mask for ``key`` = (digest, raster, size, limits, pooling): from this plan, the cache
@@ -513,8 +544,8 @@ class MaskPlan:
             return job.run()
         return torch.zeros(size)  # a placeholder: the first build's edits are discarded
 
-    def pending(self) -> list[MaskJob]:
-        return [j for j in self.jobs.values() if j.result is None]
+    def pending(self) -> list[MaskJob | DeferredJob]:
+        return [j for j in (*self.jobs.values(), *self.deferred.values()) if j.result is None]
 
     def decode(self) -> None:
         """Run every pending job in order, decoding each mask once (the first bad mask raises its ValueError)."""
@@ -525,6 +556,9 @@ class MaskPlan:
                 if mask_id not in decoded:
                     decoded[mask_id] = decode_compact(job.spec, job.raster, job.where, *job.limits)
                 job.run(decoded[mask_id])
+        for job in self.deferred.values():
+            if job.result is None:
+                job.run()
 
 
 PLAN: ContextVar[MaskPlan | None] = ContextVar("ganpaint_mask_plan", default=None)

@@ -29,6 +29,8 @@ from ganpaint.stamps.place import MIN_STAMP_SIZE, number, row_centres, stamp_edi
 from ganpaint.stamps.templates import default_style
 
 MAX_STRENGTH = 20
+MAX_STAMPS = 64  # stamps one request may place (all its stamp strokes together)
+STAMP_COST = 1 << 16  # admission cost of placing one stamp (about a millisecond: a 256 x 256 mask's worth)
 MIN_RASTER = 256  # polylines are drawn at least this fine before pooling, so area fractions are smooth
 
 
@@ -92,6 +94,32 @@ class _MaskCache:
 MASKS = _MaskCache()
 
 
+class _StampCache:
+    """A stamp stroke's edit by (model, layer, concept, style, centres, size): the page resends the whole
+    stroke list on every update, and a stroke's stamps are computed once."""
+
+    def __init__(self, capacity: int = 256):
+        self.capacity = capacity
+        self._items: OrderedDict[tuple, list[UnitEdit]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> list[UnitEdit] | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, edits: list[UnitEdit]) -> None:
+        with self._lock:
+            self._items[key] = edits
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
+STAMPS = _StampCache()
+
+
 def pooled_mask(
     spec: Any,
     m: LoadedModel,
@@ -116,9 +144,12 @@ def stroke_edits(
     where: str = "strokes",
     max_points: int = MAX_POINTS,
     max_side: int = MAX_SIDE,
+    max_stamps: int = MAX_STAMPS,
 ) -> list[UnitEdit]:
-    """One UnitEdit per stroke, in order; ValueError/NotFoundError name ``strokes[i].<field>``."""
+    """One UnitEdit per stroke (none for a stamp row that misses the map), in order; ValueError/NotFoundError
+    name ``strokes[i].<field>``."""
     edits = []
+    stamps = 0
     for i, s in enumerate(strokes):
         here = f"{where}[{i}]"
         layer = s.layer or default_layer or m.info.default_layer
@@ -133,7 +164,11 @@ def stroke_edits(
         if s.mode not in ("draw", "erase", "stamp"):
             raise ValueError(f"{here}.mode: expected 'draw', 'erase' or 'stamp', got {s.mode!r}")
         if s.mode == "stamp":
-            edits.extend(stamp_stroke_edits(m, pre, s, layer, here, max_points))
+            style, centres, size = stamp_plan(m, pre, s, layer, here, max_points)
+            stamps += len(centres)
+            if stamps > max_stamps:
+                raise ValueError(f"{here}.mask: at most {max_stamps} stamps per request (max_stamps), got {stamps}")
+            edits.extend(stamp_stroke_edits(m, layer, s.concept, style, centres, size))
             continue
         if not 1 <= s.strength <= MAX_STRENGTH:
             raise ValueError(f"{here}.strength: expected an integer in 1..{MAX_STRENGTH}, got {s.strength!r}")
@@ -145,8 +180,8 @@ def stroke_edits(
     return edits
 
 
-def stamp_stroke_edits(m: LoadedModel, pre: Precomputed, s: Stroke, layer: str, here: str, max_points: int):
-    """The edits of one stamp stroke (one per stamp along its polyline); errors name ``here.<field>``."""
+def stamp_plan(m: LoadedModel, pre: Precomputed, s: Stroke, layer: str, here: str, max_points: int):
+    """(style, centres, size) of a stamp stroke, checked; errors name ``here.<field>``."""
     stamps = pre.stamps.get(s.concept)
     if stamps is None:
         have = ", ".join(sorted(pre.stamps)) or "none (dissect with stamps: docs/dissection.md)"
@@ -167,6 +202,23 @@ def stamp_stroke_edits(m: LoadedModel, pre: Precomputed, s: Stroke, layer: str, 
             number(s.size[1], f"{here}.size[1]", MIN_STAMP_SIZE, 1),
         )
     points = stamp_points(s.mask, f"{here}.mask", max_points)
-    centres = row_centres(points, size[0], f"{here}.mask")
+    return style, row_centres(points, size[0], f"{here}.mask"), size
+
+
+def stamp_stroke_edits(m: LoadedModel, layer: str, concept: str, style, centres, size) -> list[UnitEdit]:
+    """A stamp stroke's edit (its stamps composited into one), from the cache or placed; while the api plans
+    a request (``ganpaint.masks.PLAN``), placing is deferred off the event loop like mask decoding."""
+    key = (m.sha256, layer, concept, style.index, tuple(centres), tuple(size))
     _, h, w = m.generator.feature_shape(layer)
-    return stamp_edits(layer, style, centres, size, (h, w), res)
+
+    def place() -> list[UnitEdit]:
+        return stamp_edits(layer, style, centres, size, (h, w), m.info.resolution)
+
+    plan = PLAN.get()
+    if plan is not None:
+        return plan.defer(key, place, STAMP_COST * len(centres), STAMPS.get, lambda e: STAMPS.put(key, e)) or []
+    hit = STAMPS.get(key)
+    if hit is None:
+        hit = place()
+        STAMPS.put(key, hit)
+    return hit

@@ -80,7 +80,7 @@ def build_edits(
         Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None)
         for s in strokes
     ]
-    out = stroke_edits(m, specs, layer, "strokes", settings.max_points, settings.max_mask_side)
+    out = stroke_edits(m, specs, layer, "strokes", settings.max_points, settings.max_mask_side, settings.max_stamps)
     for i, e in enumerate(edits):
         out.append(raw_edit(m, settings, e, f"edits[{i}]"))
     return out

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     max_strokes: int = Field(64, ge=1)
     max_edits: int = Field(64, ge=1)
     max_points: int = Field(2048, ge=1)
+    max_stamps: int = Field(64, ge=1)  # stamps per request (all stamp strokes; a drag places one per stamp width)
     max_mask_side: int = Field(2048, ge=1)
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)

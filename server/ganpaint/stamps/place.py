@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.stamps.templates import StampStyle
@@ -104,24 +103,37 @@ def stamp_maps(
     if i0 >= i1 or j0 >= j1:
         return None
     s = supersampling(resolution, w)
-    xs = i0 + (torch.arange((i1 - i0) * s, dtype=torch.float32) + 0.5) / s  # sub-cell centres, cell units
-    ys = j0 + (torch.arange((j1 - j0) * s, dtype=torch.float32) + 0.5) / s
-    u = 2 * (xs - bx0) / (bx1 - bx0) - 1  # -1..1 across the box
-    v = 2 * (ys - by0) / (by1 - by0) - 1
-    grid = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], dim=-1)[None]  # (1, Hs, Ws, 2) as (x, y)
-    inside = ((u.abs() <= 1)[None, :] & (v.abs() <= 1)[:, None]).float()  # (Hs, Ws)
-    foot = opacity(style.footprint)[None]  # (1, g, g)
-    both = torch.cat([style.template * foot, foot])[None]  # (1, C + 1, g, g): weighted values, weights
-    sampled = F.grid_sample(both, grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
-    sampled = sampled * inside  # (C + 1, Hs, Ws)
-    pooled = F.avg_pool2d(sampled[None], s)[0]  # (C + 1, j1 - j0, i1 - i0)
-    alpha_cells = pooled[-1]  # (hh, ww) footprint coverage of each cell
-    value_cells = pooled[:-1] / alpha_cells.clamp_min(1e-6)  # (C, hh, ww) footprint-weighted mean
+    ax = _axis_weights(i0, i1, s, bx0, bx1, style.footprint.shape[1])  # (ww, g)
+    ay = _axis_weights(j0, j1, s, by0, by1, style.footprint.shape[0])  # (hh, g)
+    foot = opacity(style.footprint)  # (g, g)
+    # bilinear sampling (border clamped), the box's inside and the per-cell average are all separable:
+    # pooled = Ay @ map @ Ax^T, the same numbers as sampling every sub-cell and pooling, at a fraction of the cost
+    alpha_cells = ay @ foot @ ax.T  # (hh, ww) footprint coverage of each cell
+    weighted = torch.einsum("yg,cgh,xh->cyx", ay, style.template * foot, ax)  # (C, hh, ww)
+    value_cells = weighted / alpha_cells.clamp_min(1e-6)  # (C, hh, ww) footprint-weighted mean
     value = torch.zeros(style.template.shape[0], h, w)  # (C, h, w)
     alpha = torch.zeros(h, w)  # (h, w)
     value[:, j0:j1, i0:i1] = value_cells * (alpha_cells > 1e-6)
     alpha[j0:j1, i0:i1] = alpha_cells.clamp(0, 1)
     return value, alpha
+
+
+def _axis_weights(c0: int, c1: int, s: int, b0: float, b1: float, g: int) -> torch.Tensor:
+    """(cells, g): for each cell c0..c1-1 on one axis, the mean over its ``s`` sub-cell centres of the linear
+    interpolation weights on the g template samples (grid_sample's align_corners=False, border padding),
+    zero where a sub-cell centre lies outside the box [b0, b1]."""
+    pos = c0 + (torch.arange((c1 - c0) * s, dtype=torch.float32) + 0.5) / s  # sub-cell centres, cell units
+    u = 2 * (pos - b0) / (b1 - b0) - 1  # -1..1 across the box
+    ix = (((u + 1) * g - 1) / 2).clamp(0, g - 1)  # template coordinate, clamped to the border
+    lo = ix.floor().long()
+    frac = ix - lo
+    hi = (lo + 1).clamp(max=g - 1)
+    weights = torch.zeros(len(pos), g)  # (sub-cells, g)
+    rows = torch.arange(len(pos))
+    weights[rows, lo] += 1 - frac
+    weights[rows, hi] += frac
+    weights *= (u.abs() <= 1).float()[:, None]
+    return weights.view(c1 - c0, s, g).mean(dim=1)
 
 
 def stamp_edits(
@@ -132,12 +144,21 @@ def stamp_edits(
     feature_hw: tuple[int, int],
     resolution: int,
 ) -> list[UnitEdit]:
-    """One all-units ``UnitEdit`` per stamp centre (value: the placed template; mask: its footprint)."""
-    edits = []
-    units = list(range(style.template.shape[0]))
+    """The stamps at ``centres``, composited in order (each over the ones before it) into one all-units
+    ``UnitEdit`` (value: the placed templates; mask: their footprints); [] when every box misses the map."""
+    value = alpha = None
     for centre in centres:
         maps = stamp_maps(style, centre, size, feature_hw, resolution)
-        if maps is not None:
-            value, alpha = maps
-            edits.append(UnitEdit(layer, units, value, 1.0, alpha))
-    return edits
+        if maps is None:
+            continue
+        v, a = maps  # (C, h, w), (h, w)
+        if alpha is None:
+            value, alpha = v, a
+            continue
+        # "over": r -> v a + (V A + r (1 - A)) (1 - a) is one edit with alpha 1 - (1 - A)(1 - a)
+        total = 1 - (1 - alpha) * (1 - a)  # (h, w)
+        value = (v * a + value * alpha * (1 - a)) / total.clamp_min(1e-6)
+        alpha = total
+    if alpha is None:
+        return []
+    return [UnitEdit(layer, list(range(style.template.shape[0])), value, 1.0, alpha)]
