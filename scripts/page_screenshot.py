@@ -3,8 +3,9 @@
     python scripts/page_screenshot.py [--image 23] [--out docs/img/page.png]
 
 Starts `ganpaint serve` on a free 127.0.0.1 port (the embedded default, 1 thread), opens the page in
-Debian's chromium through Playwright (no browser download), paints a tree stroke at the left and a door
-dot on the church wall as a user would (mouse drags), waits for the frame and takes the screenshot.
+Debian's chromium through Playwright (no browser download), paints a tree stroke at the left (the unit
+brush), then stamps a door on the church wall and a dome on its roof (clicks; stamps are the page's mode
+for these), as a user would, waits for each frame and takes the screenshot.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update"]  # fmt: skip
 # the page mirrors its progress on <body>: the newest render sent has been drawn
 SETTLED = "() => { const d = document.body.dataset; return d.frameSeq !== undefined && d.frameSeq === d.sentSeq; }"
-STROKES = [  # (concept, brush size = radius in % of the image width, polyline in 0..1 of the picture)
+STROKES = [  # (concept, unit brush size = radius in % of the image width or None to stamp, polyline in 0..1)
     ("tree", 10, [(0.1, 0.6), (0.1, 0.8)]),
-    ("door", 5, [(0.42, 0.72), (0.42, 0.78)]),
+    ("door", None, [(0.36, 0.76)]),
+    ("dome", None, [(0.5, 0.33)]),
 ]
 
 
@@ -69,7 +71,9 @@ def main() -> None:
             box = page.locator("#overlay-canvas").bounding_box()
             for concept, size, points in STROKES:
                 page.locator("#concept-palette label", has_text=concept).click()
-                page.locator("#brush-size").fill(str(size))
+                if size is not None:  # the unit brush (a stamp's size is its natural size)
+                    page.locator('input[name="mode"][value="draw"]').check(force=True)
+                    page.locator("#brush-size").fill(str(size))
                 xy = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
                 page.mouse.move(*xy[0])
                 page.mouse.down()
