@@ -41,6 +41,11 @@ def test_a_click_stamps_a_dome_where_clicked_and_styles_undo_and_share_reproduce
     page.locator('#concept-palette input[data-concept="dome"]').check(force=True)
     assert page.locator('input[name="mode"]:checked').get_attribute("value") == "stamp"  # the default for domes
     assert page.locator("#style-picker img").count() >= 2 and page.locator("#stamp-controls").is_visible()
+    mode = "document.querySelector('input[name=\"mode\"]:checked').value"
+    page.keyboard.press("d")  # keys: the unit brush, then back to the stamp
+    assert page.evaluate(mode) == "draw" and not page.locator("#stamp-controls").is_visible()
+    page.keyboard.press("s")
+    assert page.evaluate(mode) == "stamp" and page.locator("#stamp-controls").is_visible()
     w.drag([(0.5, 0.3)])  # a click
     w.settle()
     stamped, stamped_bytes = w.pixels(), w.frame_for(w.seq())

@@ -420,6 +420,7 @@ const actions = {
     else dlg.showModal();
   },
   random: () => gallery.select(randomImageId()),
+  stamp: () => stamps.available && toolbar.setMode("stamp"),
   draw: () => toolbar.setMode("draw"),
   erase: () => toolbar.setMode("erase"),
   "toggle-mode": () => toolbar.setMode(toolbar.mode === "draw" ? "erase" : "draw"),

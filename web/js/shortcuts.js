@@ -6,7 +6,8 @@
 export const SHORTCUTS = [
   { keys: ["Ctrl+Z", "⌘Z"], action: "undo", label: "Undo" },
   { keys: ["Ctrl+Shift+Z", "Ctrl+Y", "⌘⇧Z"], action: "redo", label: "Redo" },
-  { keys: ["D"], action: "draw", label: "Draw mode" },
+  { keys: ["S"], action: "stamp", label: "Stamp mode (concepts with stamp styles)" },
+  { keys: ["D"], action: "draw", label: "Unit brush (draw) mode" },
   { keys: ["E"], action: "erase", label: "Erase mode" },
   { keys: ["X"], action: "toggle-mode", label: "Switch draw / erase" },
   { keys: ["["], action: "brush-smaller", label: "Smaller brush" },
@@ -37,6 +38,8 @@ export function actionForKey(ev) {
   }
   if (mod || ev.altKey) return null;
   switch (key) {
+    case "s":
+      return "stamp";
     case "d":
       return "draw";
     case "e":
