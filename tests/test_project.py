@@ -139,3 +139,19 @@ def test_adapting_only_the_last_blocks_shares_the_rest(g, sample):
     assert {k.split(".")[0] for k in state["tail"]} == own
     again = Projector(g, "layer4", s).load(state)
     assert np.array_equal(to_uint8(again.generate()), to_uint8(proj.generate()))
+
+
+def test_encoder_trains_resumes_and_starts_the_projection(g, sample, tmp_path):
+    from ganpaint.project.encoder import ENCODER_FILE, load_encoder, projector_for, train_encoder
+
+    out, run = tmp_path / ENCODER_FILE, tmp_path / "run.pt"
+    first = train_encoder(g, "layer4", out, run, minutes=0.002, batch=4, progress=False)
+    again = train_encoder(g, "layer4", out, run, minutes=0.002, batch=4, progress=False)  # resumes
+    assert first["steps"] >= 1 and again["steps"] > first["steps"]
+    assert first["project_layer"] == "layer2" and load_encoder(out).meta["steps"] == again["steps"]
+    projector = projector_for(g, "layer4", tmp_path, FAST)
+    assert projector.encoder is not None
+    proj = projector.project(sample)
+    assert "encoder" in proj.psnr and "bank" not in proj.psnr and proj.psnr["adapted"] > proj.psnr["encoder"]
+    assert projector_for(g, "layer6", tmp_path).encoder is None  # trained for another painting layer: the bank
+    assert projector_for(g, "layer4", tmp_path / "none").encoder is None

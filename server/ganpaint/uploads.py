@@ -30,6 +30,7 @@ import torch
 
 from ganpaint.engine import LoadedModel, NotFoundError
 from ganpaint.project import Projector, ProjectSettings, image_tensor
+from ganpaint.project.encoder import projector_for
 from ganpaint.project.projector import ProjectedImage
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -141,7 +142,7 @@ class Projections:
 
     def __init__(self, max_running: int = 2, settings: ProjectSettings | None = None):
         self.max_running = max_running
-        self.settings = settings or ProjectSettings()
+        self.settings = settings  # None: the shipped recipe (the model's encoder.pth if it has one, else the bank)
         self.executor = ThreadPoolExecutor(
             max_running, thread_name_prefix="ganpaint-project", initializer=_lower_priority
         )
@@ -154,7 +155,8 @@ class Projections:
         key = (m.id, layer)
         with self._lock:
             if key not in self._projectors:
-                self._projectors[key] = Projector(m.generator, layer, self.settings)
+                folder = m.info.generator_path.parent
+                self._projectors[key] = projector_for(m.generator, layer, folder, self.settings)
             return self._projectors[key]
 
     def start(

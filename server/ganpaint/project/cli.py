@@ -19,6 +19,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapt-steps", type=int, default=None)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.set_defaults(func=run)
+    t = sub.add_parser("train-encoder", help="train (or continue) the projection's encoder for a model")
+    t.add_argument("--model", default=None, help="model id (default: the embedded default)")
+    t.add_argument("--models-dir", type=Path, default=None, help="default: GANPAINT_MODELS_DIR or models/")
+    t.add_argument("--layer", default=None, help="painting layer (default: the model's)")
+    t.add_argument("--minutes", type=float, default=30.0, help="wall-clock minutes to train this time")
+    t.add_argument("--run", type=Path, default=None, help="checkpoint (default runs/encoder-<model>.pt): resumes")
+    t.add_argument("--out", type=Path, default=None, help="default: the model folder's encoder.pth")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    t.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    from ganpaint.models import DEFAULT_MODEL_ID, default_models_dir, load_model_info
+    from ganpaint.nn.proggan import load_generator, serving_copy
+    from ganpaint.project.encoder import ENCODER_FILE, train_encoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models_dir = args.models_dir or default_models_dir()
+    info = load_model_info(args.model or DEFAULT_MODEL_ID, models_dir)
+    g = serving_copy(load_generator(info.generator_path))
+    out = args.out or info.generator_path.parent / ENCODER_FILE
+    run = args.run or Path("runs") / f"encoder-{info.id}.pt"
+    numbers = train_encoder(g, args.layer or info.default_layer, out, run, args.minutes)
+    print(f"{out}: {json.dumps(numbers)}")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -30,8 +59,9 @@ def run(args: argparse.Namespace) -> None:
 
     from ganpaint.models import DEFAULT_MODEL_ID, default_models_dir, load_model_info
     from ganpaint.nn.proggan import load_generator, serving_copy
+    from ganpaint.project.encoder import projector_for
     from ganpaint.project.images import decode_picture
-    from ganpaint.project.projector import Projector, ProjectSettings, image_tensor
+    from ganpaint.project.projector import ProjectSettings, image_tensor
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -48,8 +78,8 @@ def run(args: argparse.Namespace) -> None:
         )
         if v is not None
     }
-    settings = dataclasses.replace(ProjectSettings(), **overrides)
-    projector = Projector(g, args.layer or info.default_layer, settings)
+    settings = dataclasses.replace(ProjectSettings(), **overrides) if overrides else None
+    projector = projector_for(g, args.layer or info.default_layer, info.generator_path.parent, settings)
 
     def progress(stage: str, frac: float) -> None:
         print(f"\r{stage:9s} {frac:4.0%}", end="", flush=True)
