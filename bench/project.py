@@ -36,6 +36,7 @@ from ganpaint.engine import Engine, to_pixels  # noqa: E402
 from ganpaint.nn.intervene import UnitEdit, apply_edits  # noqa: E402
 from ganpaint.nn.proggan import image_latents  # noqa: E402
 from ganpaint.project import Projector, ProjectSettings, image_tensor  # noqa: E402
+from ganpaint.project.encoder import projector_for  # noqa: E402
 from ganpaint.scenes import ID, render_scene  # noqa: E402
 
 FRESH = 3_000_000_000
@@ -147,7 +148,7 @@ def figure(m, brushes: Brushes, path: Path, seeds: list[int], photos: list[Path]
     from ganpaint.project.images import decode_picture
     from ganpaint.project.projector import to_uint8
 
-    projector = Projector(m.generator, m.info.default_layer, ProjectSettings())
+    projector = projector_for(m.generator, m.info.default_layer, m.info.generator_path.parent)  # the shipped recipe
     pictures = [(f"scene {s}", render_scene(s, m.info.resolution)[0]) for s in seeds]
     pictures += [(p.name, decode_picture(p.read_bytes(), m.info.resolution)) for p in photos]
     rows, numbers = [], []
@@ -233,7 +234,7 @@ def main() -> None:
         print(json.dumps(figure(m, brushes, args.figure, seeds, args.photo)))
         engine.close()
         return
-    configs = {} if args.skip_shipped else {"shipped": ProjectSettings()}
+    configs = {} if args.skip_shipped else {"shipped": None}  # None: the shipped recipe (encoder if any, else bank)
     for spec in args.config:
         name, _, fields = spec.partition("=")
         kw = {}
@@ -259,8 +260,12 @@ def main() -> None:
         result["generated"] = {"summary": summarise(rows), "rows": rows}
         print("generated", json.dumps(result["generated"]["summary"]), flush=True)
     for name, settings in configs.items():
-        projector = Projector(m.generator, layer, settings)
-        projector.bank()
+        if settings is None:
+            projector = projector_for(m.generator, layer, m.info.generator_path.parent)
+        else:
+            projector = Projector(m.generator, layer, settings)
+        if projector.encoder is None:
+            projector.bank()  # rendered once, before the clock starts
         rows = []
         for k in range(args.n):
             seed = args.start + k
@@ -280,7 +285,8 @@ def main() -> None:
             row.update(brushes.measure(rgb, proj.render))
             rows.append(row)
             print(name, k, {a: round(b, 3) if isinstance(b, float) else b for a, b in row.items()}, flush=True)
-        result["configs"][name] = {"settings": settings.numbers(), "summary": summarise(rows), "rows": rows}
+        used = {"settings": projector.settings.numbers(), "encoder": projector.encoder is not None}
+        result["configs"][name] = {**used, "summary": summarise(rows), "rows": rows}
         print(name, json.dumps(result["configs"][name]["summary"]), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
