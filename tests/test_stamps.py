@@ -195,6 +195,7 @@ def test_the_style_index_picks_the_template_and_size_defaults_to_natural(tiny_en
     ("change", "field"),
     [
         ({"style": 2}, "strokes[0].style"),
+        ({"style": True}, "strokes[0].style"),
         ({"size": [0.0, 0.2]}, "strokes[0].size[0]"),
         ({"size": [0.2, 5e-324]}, "strokes[0].size[1]"),
         ({"size": [1.5, 0.2]}, "strokes[0].size[0]"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ganpaint.nn.proggan import MAX_IMAGE_ID
 
@@ -33,7 +33,7 @@ class StrokeIn(Strict):
     strength: int = Field(20, ge=1, le=20, description="number of the concept's units used, best first")
     mask: MaskSpec
     layer: str | None = Field(None, max_length=32, description="default: the request's (or model's) layer")
-    style: int | None = Field(None, ge=0, le=63, description="stamp: style index (default 0, the largest)")
+    style: StrictInt | None = Field(None, ge=0, le=63, description="stamp: style index (default: the default_style)")
     size: list[Finite] | None = Field(
         None, min_length=2, max_length=2, description="stamp: [w, h] in 0..1 of the image width (default natural)"
     )
