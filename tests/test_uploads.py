@@ -238,3 +238,26 @@ def test_another_open_while_projecting_supersedes_the_upload(tmp_path):
             ws.send_text(json.dumps({"type": "ping"}))
             assert json.loads(ws.receive_text())["type"] == "pong"  # no late 'ready' for the superseded upload
         pool.projector = real
+
+
+@pytest.mark.embedded
+def test_embedded_model_projects_a_fresh_scene_from_its_encoder_and_paints_it():
+    from fastapi.testclient import TestClient
+
+    from ganpaint import REPO_ROOT
+    from ganpaint.api.app import create_app
+    from ganpaint.api.settings import Settings
+
+    settings = Settings(models_dir=REPO_ROOT / "models", precomputed_dir=REPO_ROOT / "precomputed", model="scenes64",
+                        threads=1)  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/uploads", json={"scene": 3_000_000_005})
+        assert r.status_code == 200, r.text
+        psnr = r.json()["psnr"]
+        assert "encoder" in psnr and psnr["adapted"] >= 28, psnr  # the shipped encoder.pth is the start
+        up = r.json()["upload"]
+        tree = {"concept": "tree", "mask": {"points": [[0.5, 0.8]], "radius": 0.08}}
+        plain = pixels_of(c.post("/intervene", json={"upload": up, "format": "png"}).json()["data"])
+        out = pixels_of(c.post("/intervene", json={"upload": up, "strokes": [tree], "format": "png"}).json()["data"])
+        changed = np.abs(out.astype(int) - plain.astype(int)).max(axis=2) > 0
+        assert changed[44:60, 24:40].any() and not changed[:20].any()  # near the stroke only
