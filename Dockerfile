@@ -48,7 +48,8 @@ RUN set -eu; \
     pip install --no-deps -e .; \
     install -m 0755 deploy/entrypoint.sh /usr/local/bin/ganpaint-entrypoint; \
     useradd --create-home --uid 10001 --user-group --shell /usr/sbin/nologin ganpaint; \
-    mkdir -p /extra/models /extra/precomputed; \
+    mkdir -p /extra/models /extra/precomputed /uploads; \
+    chown ganpaint:ganpaint /uploads; \
     ganpaint --version
 
 # Runs as an unprivileged user; the code and models stay root-owned and read-only to it.

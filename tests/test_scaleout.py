@@ -202,6 +202,7 @@ def test_two_replicas_behind_nginx_survive_a_killed_replica(tmp_path):
                 "GANPAINT_EXTRA_MODELS_DIR": str(tmp_path / "tiny" / "models"),
                 "GANPAINT_EXTRA_PRECOMPUTED_DIR": str(tmp_path / "tiny" / "precomputed"),
                 "GANPAINT_RUNTIME_DIR": str(tmp_path / f"replica{i}"),
+                "GANPAINT_UPLOAD_DIR": str(tmp_path / "uploads"),  # the compose volume both replicas share
             }
             replica_env.update(GANPAINT_HOST="127.0.0.1", GANPAINT_PORT=str(port), GANPAINT_THREADS="1")
             # The image's CMD: `serve [FLAGS]` -> `ganpaint serve --host $GANPAINT_HOST --port $GANPAINT_PORT ...`
@@ -253,6 +254,14 @@ def test_two_replicas_behind_nginx_survive_a_killed_replica(tmp_path):
             assert status == 200, body
         served = {a for _, tried in upstreams(access_log, r"/(generate|intervene)") for a in tried}
         assert served == set(addr), f"REST went to {served}, expected both of {addr}"
+
+        # 1b. A picture uploaded through nginx paints the same through either replica (the shared upload folder).
+        status, _, body = http("POST", f"{base}/uploads", {"model": "tiny", "scene": 3_000_000_777}, timeout=120)
+        assert status == 200, body
+        paint = {"model": "tiny", "upload": json.loads(body)["upload"], "strokes": [stroke]}
+        painted = {http("POST", f"http://{a}/intervene", paint)[2] for a in addr}
+        status, _, via_lb = http("POST", f"{base}/intervene", paint)
+        assert status == 200 and len(painted) == 1 and via_lb in painted, (status, via_lb[:200])
 
         # 2. Two painters (websockets). least_conn puts the second on the replica without the first.
         ws_url = f"ws://127.0.0.1:{lb_port}/ws/paint"
@@ -378,7 +387,9 @@ def test_compose_structure():
     assert cpu["build"]["args"]["TORCH_VARIANT"] == "cpu"
     assert cpu["environment"]["GANPAINT_DEVICE"] == "cpu"
     assert any(v.endswith(":/extra/models:ro") for v in cpu["volumes"]), cpu["volumes"]
-    assert all(v.endswith(":ro") for v in cpu["volumes"])
+    # everything read-only but the uploads, a named volume every replica shares (any replica paints any upload)
+    assert all(v.endswith(":ro") for v in cpu["volumes"] if v != "uploads:/uploads"), cpu["volumes"]
+    assert "uploads:/uploads" in cpu["volumes"] and cpu["environment"]["GANPAINT_UPLOAD_DIR"] == "/uploads"
     # The balancer: waits for healthy replicas, renders the template, publishes the one public port.
     assert lb["depends_on"] == {"ganpaint": {"condition": "service_healthy"}}
     assert "render.sh" in " ".join(lb["command"]) and "daemon off;" in " ".join(lb["command"])
