@@ -19,7 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapt-steps", type=int, default=None)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.set_defaults(func=run)
-    t = sub.add_parser("train-encoder", help="train (or continue) the projection's encoder for a model")
+
+
+def register_encoder(sub: argparse._SubParsersAction) -> None:
+    """``ganpaint train encoder`` (registered by ganpaint.train.cli with the other ``train`` commands)."""
+    t = sub.add_parser("encoder", help="train (or continue) the projection's encoder for a model")
     t.add_argument("--model", default=None, help="model id (default: the embedded default)")
     t.add_argument("--models-dir", type=Path, default=None, help="default: GANPAINT_MODELS_DIR or models/")
     t.add_argument("--layer", default=None, help="painting layer (default: the model's)")

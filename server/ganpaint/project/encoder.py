@@ -1,6 +1,6 @@
 """An encoder trained against a generator: picture -> projection-layer features, the projection's initial guess.
 
-    ganpaint train-encoder --model scenes64 --minutes 30            # resumable: run it again to continue
+    ganpaint train encoder --model scenes64 --minutes 30            # resumable: run it again to continue
     enc = load_encoder(models/scenes64/encoder.pth)                 # None if there is none
     Projector(g, "layer6", settings, encoder=enc)
 

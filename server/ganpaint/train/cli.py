@@ -51,6 +51,9 @@ def register(subparsers) -> None:
     c.add_argument("--out", default="models/scenes64/discriminator.pth")
     c.set_defaults(func=_critic)
     _register_segmenter(sub)
+    from ganpaint.project.cli import register_encoder
+
+    register_encoder(sub)
 
 
 def _critic(args: argparse.Namespace) -> None:
