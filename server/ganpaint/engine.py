@@ -125,6 +125,16 @@ def to_pixels(x: torch.Tensor) -> np.ndarray:
     return ((x.float() + 1) / 2 * 255).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
+def lower_thread_priority(step: int = 5) -> None:
+    """Raise the calling thread's nice value by ``step`` (Linux: a thread is a task), so background work (big
+    mask decodes, projections) yields the cores to the event loop and the render thread; elsewhere a no-op."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except (AttributeError, OSError):
+        pass
+
+
 def set_threads(threads: int = 0) -> int:
     """Intra-op threads for torch (0 = all cores); one inter-op thread (we run one forward at a time)."""
     n = threads or os.cpu_count() or 1

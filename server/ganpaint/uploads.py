@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganpaint.engine import LoadedModel, NotFoundError
+from ganpaint.engine import LoadedModel, NotFoundError, lower_thread_priority
 from ganpaint.project import Projector, ProjectSettings, image_tensor
 from ganpaint.project.encoder import projector_for
 from ganpaint.project.projector import ProjectedImage
@@ -127,15 +127,6 @@ class UploadStore:
         return len(self._items)
 
 
-def _lower_priority(step: int = 5) -> None:
-    """This thread yields the cores to the render thread and the event loop (Linux: a thread's nice value)."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
-    except (AttributeError, OSError):
-        pass
-
-
 class Projections:
     """Projectors per (model, layer) and the threads projections run on: at most ``max_running`` at once
     (running or waiting); past it ``start`` raises BusyPool at once. Threads run at a lower CPU priority."""
@@ -144,7 +135,7 @@ class Projections:
         self.max_running = max_running
         self.settings = settings  # None: the shipped recipe (the model's encoder.pth if it has one, else the bank)
         self.executor = ThreadPoolExecutor(
-            max_running, thread_name_prefix="ganpaint-project", initializer=_lower_priority
+            max_running, thread_name_prefix="ganpaint-project", initializer=lower_thread_priority
         )
         self._projectors: dict[tuple[str, str], Projector] = {}
         self._lock = threading.Lock()

@@ -8,12 +8,13 @@ gets 503 with Retry-After at once; a request alone is always admitted, whatever 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+
+from ganpaint.engine import lower_thread_priority
 
 
 class BusyError(Exception):
@@ -46,19 +47,9 @@ SMALL_COST = 1 << 18  # a request whose masks to decode cost at most this (3 new
 SMALL_BACKLOG = 1 << 21  # the small lane's backlog limit (a small request waits behind at most this: ~10-20 ms)
 
 
-def _lower_priority(step: int) -> None:
-    """Raise the calling thread's nice value by ``step`` (Linux: a thread is a task), so a lane of big decodes
-    yields the cores to the event loop, the render thread and the small lane; elsewhere a no-op."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
-    except (AttributeError, OSError):
-        pass
-
-
 class _Lane:
     def __init__(self, name: str, nice: int = 0):
-        init = (lambda: _lower_priority(nice)) if nice else None
+        init = (lambda: lower_thread_priority(nice)) if nice else None
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=name, initializer=init)
         self.backlog = 0  # cost admitted and not yet decoded
 
