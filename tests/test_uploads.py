@@ -130,22 +130,29 @@ def test_unknown_and_evicted_ids_are_404_naming_the_id(tmp_path):
         assert r.status_code == 422 and r.json()["detail"].startswith("image/z/upload")
 
 
+def hold_projections(client):
+    """Make the server's projections (FAST settings) wait until the returned event is set (at most 10 s);
+    returns (the event, the projection pool, its own projector factory to put back)."""
+    gate = threading.Event()
+    pool = client.app.state.projections
+    real = pool.projector
+
+    class Slow:
+        def __init__(self, p):
+            self.p = p
+
+        def project(self, x, progress=None):
+            gate.wait(10)
+            return self.p.project(x, progress)
+
+    pool.settings = FAST
+    pool.projector = lambda m, layer: Slow(real(m, layer))
+    return gate, pool, real
+
+
 def test_projections_past_the_limit_get_503(tmp_path):
     with tiny_client(tmp_path, max_projections=1) as c:
-        gate = threading.Event()
-        pool = c.app.state.projections
-        real = pool.projector
-
-        class Slow:
-            def __init__(self, p):
-                self.p = p
-
-            def project(self, x, progress=None):
-                gate.wait(10)
-                return self.p.project(x, progress)
-
-        pool.settings = FAST
-        pool.projector = lambda m, layer: Slow(real(m, layer))
+        gate, pool, real = hold_projections(c)
         first = c.post("/uploads", json={"scene": 3_000_000_005, "wait": False})
         assert first.status_code == 202 and first.json()["status"] == "projecting"
         second = c.post("/uploads", json={"scene": 3_000_000_006, "wait": False})
@@ -206,20 +213,7 @@ def test_a_stamp_paints_an_upload(client, uploaded):
 
 def test_another_open_while_projecting_supersedes_the_upload(tmp_path):
     with tiny_client(tmp_path) as c:
-        gate = threading.Event()
-        pool = c.app.state.projections
-        real = pool.projector
-
-        class Slow:
-            def __init__(self, p):
-                self.p = p
-
-            def project(self, x, progress=None):
-                gate.wait(10)
-                return self.p.project(x, progress)
-
-        pool.settings = FAST
-        pool.projector = lambda m, layer: Slow(real(m, layer))
+        gate, pool, real = hold_projections(c)
         up = c.post("/uploads", json={"scene": 3_000_000_011, "wait": False}).json()["upload"]
         with c.websocket_connect("/ws/paint") as ws:
             ws.send_text(json.dumps({"type": "open", "upload": up}))
