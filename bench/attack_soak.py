@@ -337,6 +337,7 @@ def main() -> int:
         attacker_process.join(30)
         codes = {k: Counter(v) for k, v in got.items()}
         attack_lat = painter.latencies[mark:]
+        idle_srv, attack_srv = painter.server_ms[:mark], painter.server_ms[mark:]
         painter.stop()
         rss["end of attack"] = server.rss_mb()
         samples.append(rss["end of attack"])
@@ -376,6 +377,10 @@ def main() -> int:
     print(
         f"  painter under attack: {len(attack_lat)} frames, p50 {ms(pct(attack_lat, 50))}, p95 {ms(p95_attack)}, "
         f"max {ms(max(attack_lat, default=float('nan')))}; errors {len(painter.errors)} {painter.errors[:2]}"
+    )
+    print(  # the frame header's time from the server's receipt of the update to its frame (masks, queue, render)
+        f"  painter, server's part: alone p50 {pct(idle_srv, 50):.1f} / p95 {pct(idle_srv, 95):.1f} ms, "
+        f"under attack p50 {pct(attack_srv, 50):.1f} / p95 {pct(attack_srv, 95):.1f} ms"
     )
     print(
         f"  /health during the attack: {len(health_attack)} probes, max {ms(health_max)}, "

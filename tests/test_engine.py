@@ -135,3 +135,25 @@ def test_strokes_to_edits(engine):
         stroke_edits(m, [Stroke("lava", STROKE.mask)])
     with pytest.raises(NotFoundError, match=r"^strokes\[0\]\.layer: layer 'layer2' of model 'tiny' has no dissection"):
         stroke_edits(m, [Stroke("tree", STROKE.mask, layer="layer2")])
+
+
+def test_a_painter_frame_never_waits_behind_rest_work(dirs):
+    """Websocket frames (interactive) render on their own thread: REST work in the other queue, however long,
+    does not hold them up; both queues keep their order and each job its bytes."""
+    import threading
+
+    engine = Engine(*dirs, threads=1)
+    try:
+        release = threading.Event()
+        stuck = engine.call(lambda: release.wait(30) and "rest done")  # a long REST job holds its thread
+        rest_after = engine.submit(RenderJob("tiny", image=2, fmt="png"))
+        frame = engine.submit(RenderJob("tiny", image=2, fmt="png", interactive=True)).result(timeout=30)
+        assert not stuck.done() and not rest_after.done()  # the frame came while REST work still waited
+        release.set()
+        assert stuck.result(timeout=30) == "rest done"
+        assert rest_after.result(timeout=30).data == frame.data
+        assert engine.call(lambda: threading.current_thread().name, interactive=True).result(30) == "ganpaint-render"
+        assert engine.call(lambda: threading.current_thread().name).result(30) == "ganpaint-render-rest"
+    finally:
+        release.set()
+        engine.close()

@@ -55,19 +55,22 @@ def test_bad_job_does_not_fail_the_jobs_batched_with_it(engine):
 
 def test_abandoned_requests_do_not_stop_the_worker(engine):
     """A client that vanishes cancels its future; the worker skips it and keeps serving."""
-    futures = [engine.submit(RenderJob("tiny", image=i, fmt="png", batchable=True)) for i in range(30)]
+    jobs = [RenderJob("tiny", image=i, fmt="png", batchable=True, interactive=i % 2 == 0) for i in range(30)]
+    futures = [engine.submit(job) for job in jobs]  # both render threads' queues
     for f in futures:
         f.cancel()
-    assert engine.render(RenderJob("tiny", image=1, fmt="png"), timeout=30).media_type == "image/png"
-    assert engine._worker.is_alive()
+    for interactive in (True, False):
+        job = RenderJob("tiny", image=1, fmt="png", interactive=interactive)
+        assert engine.render(job, timeout=30).media_type == "image/png"
+    assert all(worker.is_alive() for worker in engine._workers)
 
 
 def test_abandoned_calls_do_not_stop_the_worker(engine):
-    futures = [engine.call(lambda: 1) for _ in range(30)]
+    futures = [engine.call(lambda: 1, interactive=i % 2 == 0) for i in range(30)]
     for f in futures:
         f.cancel()
-    assert engine.call(lambda: 2).result(timeout=30) == 2
-    assert engine._worker.is_alive()
+    assert engine.call(lambda: 2).result(timeout=30) == engine.call(lambda: 2, interactive=True).result(30) == 2
+    assert all(worker.is_alive() for worker in engine._workers)
 
 
 def test_mask_cache_keys_stay_small():

@@ -230,6 +230,32 @@ def test_a_mask_pooled_to_several_layers_is_decoded_and_costed_once(monkeypatch)
     assert len(calls) == 1 and all(j.result.shape == j.size for j in plan.jobs.values())
 
 
+def test_a_request_the_busy_lane_will_refuse_stops_planning_at_its_first_big_mask(tmp_path, monkeypatch):
+    """Planning (costing) on the event loop is itself work: a flood that will get 503 must not pay for it."""
+    from ganpaint.api.edits import MASK_DECODER
+    from ganpaint.api.gate import SMALL_COST
+
+    costed = []
+    real = masks.mask_cost
+    monkeypatch.setattr("ganpaint.masks.mask_cost", lambda *a, **k: costed.append(1) or real(*a, **k))
+    side = 2048
+    strokes = [{"concept": "tree", "mask": {"shape": [side, side], "runs": [k, side * side - k]}} for k in range(1, 65)]
+    with tiny_client(tmp_path, max_mask_backlog=1 << 22) as client:
+        MASK_DECODER.large.backlog = 1 << 22  # other requests' masks fill the large lane
+        try:
+            r = client.post("/intervene", json={"image": 1, "strokes": strokes})
+            assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+            assert "max_mask_backlog" in r.json()["detail"]
+            # refused at the first mask that takes the request past the small lane, not after costing all 64
+            one = real(strokes[0]["mask"], 256, side)
+            assert len(costed) == SMALL_COST // one + 1 < 64
+        finally:
+            MASK_DECODER.large.backlog = 0
+        costed.clear()
+        assert client.post("/intervene", json={"image": 1, "strokes": strokes}).status_code == 200  # idle: admitted
+        assert len(costed) == 64
+
+
 def test_a_png_chunk_bomb_names_the_field(tmp_path):
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -324,3 +350,24 @@ def test_live_server_timeouts_refusals_and_sigterm_with_a_stalled_body(tmp_path)
     assert "without completing handshake" not in log and "Traceback" not in log
     assert log.count("refused: origin: 'https://evil.example' is not allowed") == 1, log
     assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in log, log
+
+
+def test_big_mask_bodies_are_refused_unread_while_the_large_lane_is_full(tmp_path):
+    """A flood of big bodies that ignore Retry-After must not fill the event loop with JSON parsing."""
+    from ganpaint.api.edits import MASK_DECODER
+    from ganpaint.api.gate import SHED_BODY
+
+    junk = b"{" + b"x" * (SHED_BODY + 10)  # not even JSON: refused before it is read
+    with tiny_client(tmp_path, max_mask_backlog=1000) as client:
+        post = lambda path: client.post(path, content=junk, headers={"content-type": "application/json"})  # noqa: E731
+        assert post("/intervene").status_code == 422  # idle: read, parsed, refused for what it is
+        MASK_DECODER.large.backlog = 500  # half the backlog limit taken by other requests
+        try:
+            for path in ("/intervene", "/api/generate"):
+                r = post(path)
+                assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+                assert "max_mask_backlog" in r.json()["detail"]
+            small = client.post("/intervene", json={"image": 1, "strokes": []})  # small bodies still pass
+            assert small.status_code == 200
+        finally:
+            MASK_DECODER.large.backlog = 0

@@ -100,3 +100,43 @@ def test_trace_with_stop_returns_feature_map(tiny_g):
 def test_unknown_layer_is_named(tiny_g):
     with pytest.raises(KeyError, match="unknown layer 'layer99'"), edit_layer(tiny_g, "layer99", lambda r: r):
         pass
+
+
+def test_a_run_of_edits_differing_only_in_masks_composites_as_one():
+    """Consecutive strokes of one concept are blended in one step: the same as one step each (float rounding)."""
+    g = torch.Generator().manual_seed(0)
+    r = torch.randn(2, 6, 8, 8, generator=g)
+    masks = [torch.rand(16, 16, generator=g) for _ in range(5)]
+    run = [UnitEdit("l", units=[1, 4], value=[3.0, -2.0], alpha=[1.0, 0.5], mask=m) for m in masks]
+    mixed = run[:2] + [UnitEdit("l", units=[1], value=0.0, mask=masks[0])] + run[2:]  # an erase splits the run
+    for edits in (run, mixed):
+        one_by_one = r
+        for e in edits:
+            one_by_one = apply_edits(one_by_one, [e])
+        together = apply_edits(r, edits)
+        assert torch.allclose(together, one_by_one, atol=1e-6)
+        assert torch.equal(together[:, [0, 2, 3, 5]], r[:, [0, 2, 3, 5]])  # other units untouched
+    # a lone edit keeps the exact formula (bytes of single-stroke renders do not move)
+    e = run[0]
+    a = torch.tensor([1.0, 0.5])[None, :, None, None] * pool_mask(e.mask, (8, 8))[:, None]
+    want = r.clone()
+    want[:, [1, 4]] = torch.tensor([3.0, -2.0])[None, :, None, None] * a + r[:, [1, 4]] * (1 - a)
+    assert torch.equal(apply_edits(r, [e]), want)
+
+
+def test_an_edit_hook_applies_only_on_its_own_thread(tiny_g):
+    """The engine's two render threads run one generator at once: each forward sees only its own edits."""
+    import threading
+
+    z = image_latents([3], tiny_g.z_dim)
+    with torch.no_grad():
+        base = tiny_g(z)
+    erase = UnitEdit("layer4", units=range(tiny_g.feature_shape("layer4")[0]), value=0.0)
+    other: dict = {}
+    with torch.no_grad(), edit_layer(tiny_g, "layer4", edit_function([erase])):
+        edited = tiny_g(z)
+        t = threading.Thread(target=lambda: other.setdefault("out", tiny_g(z)))
+        t.start()
+        t.join()
+    assert not torch.equal(edited, base)
+    assert torch.equal(other["out"], base)

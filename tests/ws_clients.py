@@ -31,6 +31,7 @@ class GoodPainter(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.image, self.timeout = url, image, timeout
         self.latencies: list[float] = []  # seconds from send to frame
+        self.server_ms: list[float] = []  # the frame header's time from the server's receipt to the frame
         self.errors: list[str] = []
         self.stopping = threading.Event()
 
@@ -65,6 +66,7 @@ class GoodPainter(threading.Thread):
                     self.errors.append(f"render {seq}: got {msg[:80]!r}")
                     return
                 self.latencies.append(time.perf_counter() - t0)
+                self.server_ms.append(struct.unpack(">H", msg[4:6])[0] / 10)
                 time.sleep(0.02)
 
     def stop(self) -> None:

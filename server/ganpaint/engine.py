@@ -5,6 +5,12 @@ for (model, image id, layer) sits in a bounded LRU, so a stroke re-runs only the
 inference happens on one worker thread under ``torch.inference_mode``; jobs that queue up while it is
 busy are coalesced into one batched forward of ``f`` (when they are marked ``batchable``).
 
+Two render threads: one for ``interactive`` jobs (websocket frames: a painter waits for each) and one, at
+a lower CPU priority, for the rest (REST images). A frame never queues behind REST work, and REST work
+takes the cores only when painters leave them (issue 23: under a REST flood a painter's frame waited
+22-64 ms behind REST renders of 64 strokes in one shared queue). Edit hooks belong to the thread that
+set them (``ganpaint.nn.hooks``), so the two threads can run the same generator at once.
+
     engine = Engine(models_dir, precomputed_dir)
     frame = engine.render(RenderJob("tiny", image=3, edits=[...], fmt="png"))   # blocking
     frame = await engine.render_async(job)                                     # from asyncio
@@ -93,6 +99,7 @@ class RenderJob:
     fmt: str = "png"
     quality: int = 90
     batchable: bool = False
+    interactive: bool = False  # a painter waits for it (websocket): the interactive render thread renders it
     submitted: float = field(default_factory=time.perf_counter)
     upload: object | None = None  # a ganpaint.project.ProjectedImage: painted blended, rendered alone (uploads.py)
 
@@ -210,9 +217,13 @@ class Engine:
         self._models: dict[str, LoadedModel] = {}
         self._load_lock = threading.Lock()
         self._global_lock = threading.Lock()  # baseline mode: one request at a time, as the original
-        self._queue: queue.Queue = queue.Queue()
-        self._worker = threading.Thread(target=self._run, name="ganpaint-render", daemon=True)
-        self._worker.start()
+        self._queues = {True: queue.Queue(), False: queue.Queue()}  # interactive?  -> its queue
+        self._workers = [
+            threading.Thread(target=self._run, args=(True,), name="ganpaint-render", daemon=True),
+            threading.Thread(target=self._run, args=(False,), name="ganpaint-render-rest", daemon=True),
+        ]
+        for worker in self._workers:
+            worker.start()
         self.frames = self.batches = 0
 
     # ------------------------------------------------------------------ models
@@ -293,32 +304,37 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - handed to the caller
                 future.set_exception(exc)
             return future
-        self._queue.put((job, future))
+        self._queues[job.interactive].put((job, future))
         return future
 
-    def call(self, fn) -> Future:
+    def call(self, fn, interactive: bool = False) -> Future:
         """Run ``fn()`` on the render thread (so torch runs on one thread only: one OpenMP team)."""
         future: Future = Future()
-        self._queue.put((fn, future))
+        self._queues[interactive].put((fn, future))
         return future
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._worker.join(timeout=5)
+        for q in self._queues.values():
+            q.put(None)
+        for worker in self._workers:
+            worker.join(timeout=5)
 
-    def _run(self) -> None:
+    def _run(self, interactive: bool) -> None:
+        if not interactive:
+            lower_thread_priority(10)
+        jobs = self._queues[interactive]
         while True:
-            item = self._queue.get()
+            item = jobs.get()
             if item is None:
                 return
             batch = [item]
             while len(batch) < self.max_batch:
                 try:
-                    nxt = self._queue.get_nowait()
+                    nxt = jobs.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self._queue.put(None)
+                    jobs.put(None)
                     break
                 batch.append(nxt)
             calls = [(fn, fut) for fn, fut in batch if not isinstance(fn, RenderJob)]

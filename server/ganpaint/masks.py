@@ -490,10 +490,15 @@ class MaskPlan:
     costed (cached or not, once per mask however many layers it is pooled to: ``budget`` per request, past
     it a ValueError naming the mask), and the ones not in the cache become jobs with a placeholder. The api
     then admits and runs the jobs off the event loop (each mask decoded once, pooled to each layer's size),
-    and builds the edits again, now from the results. Other work (``defer``: stamps) rides along."""
+    and builds the edits again, now from the results. Other work (``defer``: stamps) rides along.
 
-    def __init__(self, budget: int):
+    ``admissible(cost)``, if given, is asked each time the cost to decode grows while planning and raises
+    (the api's ``BusyError``) once no lane could take that much now: a request that will be refused stops
+    planning at its first mask over the limit, not after all of them."""
+
+    def __init__(self, budget: int, admissible: Callable[[int], None] | None = None):
         self.budget = budget
+        self.admissible = admissible
         self.cost = 0  # all the request's masks (the budget)
         self.pending_cost = 0  # the masks to decode (admission)
         self.jobs: dict[Any, MaskJob] = {}
@@ -514,7 +519,7 @@ class MaskPlan:
             return hit
         if job is None:
             job = self.deferred[key] = DeferredJob(fn, store)
-            self.pending_cost += cost
+            self._add_pending(cost)
         return None if self.building else job.run()
 
     def pooled(self, key, spec, raster, size, where, limits, pooling, cached) -> torch.Tensor:
@@ -539,10 +544,15 @@ class MaskPlan:
             job = self.jobs[key] = MaskJob(spec, raster, size, where, limits, pooling)
             if mask_id not in self._pending:  # decoded once, pooled to each size
                 self._pending.add(mask_id)
-                self.pending_cost += self._costs.get(mask_id, 0)
+                self._add_pending(self._costs.get(mask_id, 0))
         if not self.building:  # a second build found a mask it had not planned: decode it here
             return job.run()
         return torch.zeros(size)  # a placeholder: the first build's edits are discarded
+
+    def _add_pending(self, cost: int) -> None:
+        self.pending_cost += cost
+        if self.building and self.admissible is not None:
+            self.admissible(self.pending_cost)
 
     def pending(self) -> list[MaskJob | DeferredJob]:
         return [j for j in (*self.jobs.values(), *self.deferred.values()) if j.result is None]

@@ -20,7 +20,8 @@ from fastapi_offline import FastAPIOffline
 
 from ganpaint import __version__
 from ganpaint.api import classic, compat, errors, ws
-from ganpaint.api.gate import RenderGate
+from ganpaint.api.edits import MASK_DECODER
+from ganpaint.api.gate import RenderGate, ShedWhenBusy
 from ganpaint.api.routes import health, models, render, reports, uploads
 from ganpaint.api.schemas import ERROR_RESPONSES
 from ganpaint.api.serving import BodyTimeout
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     uploads.install(app, settings)  # the upload store and projection threads (api/routes/uploads.py)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, paths={"/uploads": settings.max_upload_bytes})
     app.add_middleware(Draining, registry=app.state.paint)
+    app.add_middleware(ShedWhenBusy, decoder=MASK_DECODER, max_backlog=settings.max_mask_backlog)
     app.add_middleware(BodyTimeout, timeout=settings.body_timeout)  # 408 for a stalled body (api/serving.py)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # outermost, so refusals (413, 503) carry the headers too; websockets pass through untouched

@@ -43,7 +43,7 @@ def _build(build: Callable[[], T], plan: MaskPlan) -> T:
 async def planned(build: Callable[[], T], settings: Settings) -> T:
     """Run ``build`` (which pools masks through ``ganpaint.strokes.MASKS``) with its masks costed, admitted,
     and decoded on ``MASK_DECODER``; ValueError/NotFoundError name the field, BusyError means retry."""
-    plan = MaskPlan(settings.max_mask_pixels)
+    plan = MaskPlan(settings.max_mask_pixels, lambda cost: MASK_DECODER.check(cost, settings.max_mask_backlog))
     out = _build(build, plan)  # validates everything else and costs every mask; decodes nothing
     if not plan.pending():
         return out  # every mask was cached: these edits are final

@@ -70,14 +70,24 @@ class MaskDecoder:
         self.small = _Lane("ganpaint-masks-small")
         self.large = _Lane("ganpaint-masks", nice=5)
 
-    def submit(self, fn: Callable[[], Any], cost: int, max_backlog: int) -> Future:
-        lane, limit = (self.small, SMALL_BACKLOG) if cost <= SMALL_COST else (self.large, max_backlog)
+    def check(self, cost: int, max_backlog: int) -> None:
+        """BusyError if work of ``cost`` would be refused now (reserves nothing; ``submit`` decides)."""
         with self._lock:
-            if lane.backlog and lane.backlog + cost > limit:
-                raise BusyError(
-                    f"server: busy, masks of cost {lane.backlog:,} decoding for other requests "
-                    f"(backlog limit {limit:,}{'' if lane is self.small else ', max_mask_backlog'}); retry shortly"
-                )
+            self._lane(cost, max_backlog)
+
+    def _lane(self, cost: int, max_backlog: int) -> _Lane:
+        """The lane for ``cost``, or BusyError if it cannot admit that much now (call under the lock)."""
+        lane, limit = (self.small, SMALL_BACKLOG) if cost <= SMALL_COST else (self.large, max_backlog)
+        if lane.backlog and lane.backlog + cost > limit:
+            raise BusyError(
+                f"server: busy, masks of cost {lane.backlog:,} decoding for other requests "
+                f"(backlog limit {limit:,}{'' if lane is self.small else ', max_mask_backlog'}); retry shortly"
+            )
+        return lane
+
+    def submit(self, fn: Callable[[], Any], cost: int, max_backlog: int) -> Future:
+        with self._lock:
+            lane = self._lane(cost, max_backlog)
             lane.backlog += cost
         future = lane.executor.submit(fn)
 
@@ -87,3 +97,36 @@ class MaskDecoder:
 
         future.add_done_callback(release)
         return future
+
+
+SHED_BODY = 1 << 15  # bytes: a mask-bearing request this large is refused unread while the large lane is full
+MASK_PATHS = frozenset({"/intervene", "/api/generate"})
+
+
+class ShedWhenBusy:
+    """ASGI middleware: while the large mask lane holds at least half its backlog limit, a POST to a mask route
+    with a body over ``SHED_BODY`` bytes gets 503 + Retry-After before its body is read. Such a request would
+    most likely be refused after parsing anyway; refusing it unread keeps a flood of big bodies that ignore
+    Retry-After from filling the event loop with JSON parsing, which delays every painter's frames."""
+
+    def __init__(self, app, decoder: MaskDecoder, max_backlog: int):
+        self.app, self.decoder, self.max_backlog = app, decoder, max_backlog
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") in MASK_PATHS:
+            declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > SHED_BODY and self.decoder.large.backlog * 2 >= self.max_backlog:
+                body = (
+                    b'{"detail":"server: busy decoding large masks for other requests (max_mask_backlog); '
+                    b'retry shortly"}'
+                )
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", b"1"),
+                    (b"connection", b"close"),
+                ]
+                await send({"type": "http.response.start", "status": 503, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -183,7 +183,8 @@ class PaintSession:
         self.generation += 1
         self.pending = None
         self.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, self.generation)
-        await asyncio.wrap_future(self.engine.call(lambda: self.engine.features(m, msg.image, None, layer)))  # warm
+        warm = self.engine.call(lambda: self.engine.features(m, msg.image, None, layer), interactive=True)
+        await asyncio.wrap_future(warm)
         ready = {
             "type": "ready",
             "model": m.id,
@@ -206,7 +207,7 @@ class PaintSession:
         edits = await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
-        job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, submitted=received)
+        job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, True, interactive=True, submitted=received)
         job.upload = getattr(o, "upload", None)  # a projected upload, or None
         if self.pending is not None:
             self.superseded += 1

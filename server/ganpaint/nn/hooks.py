@@ -6,11 +6,14 @@
         g(z)
     t.output                                         # (N, C, h, w) feature map
 
-Hooks are removed in ``finally``, so an exception inside the block cannot leave an edit behind.
+Hooks are removed in ``finally``, so an exception inside the block cannot leave an edit behind. An edit
+applies only to forward passes on the thread that entered its block: two threads may run one model at once
+(the engine's two render threads), each with its own edits.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,8 +33,13 @@ def get_module(model: nn.Module, name: str) -> nn.Module:
 
 @contextmanager
 def edit_layer(model: nn.Module, layer: str, fn: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[None]:
-    """Replace ``layer``'s output r by ``fn(r)`` for forward passes inside the block."""
-    handle = get_module(model, layer).register_forward_hook(lambda _m, _i, out: fn(out))
+    """Replace ``layer``'s output r by ``fn(r)`` for forward passes inside the block, on this thread."""
+    owner = threading.get_ident()
+
+    def hook(_m: nn.Module, _i: tuple, out: torch.Tensor) -> torch.Tensor | None:
+        return fn(out) if threading.get_ident() == owner else None  # None: the output stays as it is
+
+    handle = get_module(model, layer).register_forward_hook(hook)
     try:
         yield
     finally:

@@ -63,26 +63,60 @@ def _value_map(value: float | Sequence[float] | torch.Tensor, n: int, like: torc
 
 
 def apply_edits(r: torch.Tensor, edits: Sequence[UnitEdit]) -> torch.Tensor:
-    """Return a copy of feature map r (N, C, h, w) with ``edits`` composited in order."""
+    """Return a copy of feature map r (N, C, h, w) with ``edits`` composited in order.
+
+    Consecutive edits that differ only in their masks (a page's strokes of one concept, a REST request's
+    many masks) are composited in one step: k edits of value v and alphas a1..ak leave
+    v (1 - prod(1 - ai)) + r prod(1 - ai), the same as k steps up to float rounding, at the cost of one."""
     out = r.clone()
     n, c, h, w = r.shape
-    for edit in edits:
+    i = 0
+    while i < len(edits):
+        edit, j = edits[i], i + 1
+        while j < len(edits) and _same_but_mask(edit, edits[j]):
+            j += 1
         units = torch.as_tensor(edit.units, dtype=torch.long, device=r.device).flatten()
-        if units.numel() == 0:
-            continue
-        if int(units.min()) < 0 or int(units.max()) >= c:
+        if units.numel() and (int(units.min()) < 0 or int(units.max()) >= c):
             raise ValueError(f"units out of range 0..{c - 1} for layer {edit.layer!r}: {units.tolist()}")
-        value = _value_map(edit.value, len(units), r)  # (1, U, 1, 1) or (1, U, h, w)
-        alpha = _per_unit(edit.alpha, len(units), r)[None, :, None, None]  # (1, U, 1, 1)
-        if edit.mask is None:
-            a = alpha.expand(n, -1, h, w)  # (N, U, h, w)
-        else:
-            m = pool_mask(edit.mask, (h, w), edit.pooling).to(r.dtype).to(r.device)  # (N or 1, h, w)
-            if m.shape[0] not in (1, n):
-                raise ValueError(f"mask batch {m.shape[0]} does not match feature batch {n}")
-            a = alpha * m[:, None]  # (N or 1, U, h, w)
-        out[:, units] = value * a + out[:, units] * (1 - a)
+        if units.numel():
+            value = _value_map(edit.value, len(units), r)  # (1, U, 1, 1) or (1, U, h, w)
+            a = _alpha(edit, len(units), r)  # (N or 1, U, h, w)
+            if j == i + 1:
+                out[:, units] = value * a + out[:, units] * (1 - a)
+            else:
+                keep = 1 - a  # what stays of r: prod(1 - a) over the run
+                for e in edits[i + 1 : j]:
+                    keep = keep * (1 - _alpha(e, len(units), r))
+                out[:, units] = value * (1 - keep) + out[:, units] * keep
+        i = j
     return out
+
+
+def _alpha(edit: UnitEdit, units: int, r: torch.Tensor) -> torch.Tensor:
+    """The edit's alpha: per unit times its mask pooled to r's map, (N or 1, U, h, w)."""
+    n, _, h, w = r.shape
+    alpha = _per_unit(edit.alpha, units, r)[None, :, None, None]  # (1, U, 1, 1)
+    if edit.mask is None:
+        return alpha.expand(n, -1, h, w)  # (N, U, h, w)
+    m = pool_mask(edit.mask, (h, w), edit.pooling).to(r.dtype).to(r.device)  # (N or 1, h, w)
+    if m.shape[0] not in (1, n):
+        raise ValueError(f"mask batch {m.shape[0]} does not match feature batch {n}")
+    return alpha * m[:, None]  # (N or 1, U, h, w)
+
+
+def _same_but_mask(a: UnitEdit, b: UnitEdit) -> bool:
+    """Do two edits differ at most in their masks (layer, units, value, alpha, pooling all equal)?"""
+    if a.layer != b.layer or a.pooling != b.pooling:
+        return False
+    for x, y in ((a.units, b.units), (a.value, b.value), (a.alpha, b.alpha)):
+        if x is y:
+            continue
+        if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
+            if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and torch.equal(x, y)):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
 
 
 def edit_function(edits: Sequence[UnitEdit]):

@@ -102,10 +102,11 @@ class ProgressiveGenerator(nn.Sequential):
             blocks.append((f"layer{i + 1}", NormConvBlock(channels[i - 1], channels[i], upsample=i % 2 == 0)))
         blocks.append((f"output_{self.resolution}x{self.resolution}", OutputBlock(channels[-1])))
         super().__init__(OrderedDict(blocks))
+        self._layer_index_of = {f"layer{i + 1}": i for i in range(len(channels))}  # asked per stroke: built once
 
     @property
     def layer_names(self) -> list[str]:
-        return [f"layer{i + 1}" for i in range(len(self.channels))]
+        return list(self._layer_index_of)
 
     def feature_shape(self, layer: str) -> tuple[int, int, int]:
         """(C, h, w) of a layer's output."""
@@ -114,9 +115,9 @@ class ProgressiveGenerator(nn.Sequential):
         return self.channels[i], side, side
 
     def _layer_index(self, layer: str) -> int:
-        if layer not in self.layer_names:
+        if layer not in self._layer_index_of:
             raise KeyError(f"unknown layer {layer!r}; this generator has {', '.join(self.layer_names)}")
-        return int(layer[len("layer") :]) - 1
+        return self._layer_index_of[layer]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return super().forward(_as_feature_input(z))
