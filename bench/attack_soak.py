@@ -162,6 +162,11 @@ def main() -> int:
     ap.add_argument("--polite", action="store_true", help="attackers honour Retry-After (a data point, not an attack)")
     ap.add_argument("--sigterm-wait", type=float, default=30, help="seconds to wait for exit after SIGTERM (30)")
     ap.add_argument("--server-path", type=Path, help="put this folder first on the server's PYTHONPATH")
+    ap.add_argument(
+        "--server-cpus",
+        help="pin the server to these CPUs (e.g. 0,1) and the painter, prober and attackers to the others: "
+        "a server whose cores no client shares, as when attackers are remote",
+    )
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (e.g. MALLOC_ARENA_MAX=2)")
     args = ap.parse_args()
     global POLITE
@@ -176,7 +181,15 @@ def main() -> int:
     print(f"attack soak: model {args.model!r}, threads {args.threads}, env {env or '{}'}{polite}", flush=True)
     rng = random.Random(0)
     pngs = [png_mask(rng) for _ in range(6)]
+    server_cpus = {int(c) for c in args.server_cpus.split(",")} if args.server_cpus else None
+    if server_cpus:
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - server_cpus)  # clients (forked later too)
     server = LiveServer(tmp, "--threads", args.threads, dirs=dirs, model=args.model, **env).wait_ready(180)
+    if server_cpus:  # every thread the server has; the ones it starts later inherit it
+        for tid in os.listdir(f"/proc/{server.p.pid}/task"):
+            os.sched_setaffinity(int(tid), server_cpus)
+        pinned = sorted(os.sched_getaffinity(server.p.pid))  # read back: some sandboxes ignore affinity
+        print(f"  server on CPUs {pinned}, clients on {sorted(os.sched_getaffinity(0))}", flush=True)
     port, url = server.port, server.url
     try:
         with urllib.request.urlopen(f"{url}/api/layers?project={args.model}") as r:
@@ -394,6 +407,10 @@ def main() -> int:
         print(f"  {lp_name:20s} {n:5d} rounds: {dict(codes[lp_name])} client exceptions {dict(exc)}")
     print(f"  5xx: {n5xx} ({n5xx - n5xx_other} of them 503 busy with Retry-After, {n5xx_other} other)")
     print(f"  server log: {tracebacks} tracebacks, {handshake_errors} 'without completing handshake'")
+    if tracebacks:  # the first one, with the lines before it (what the server was doing)
+        at = log.index("Traceback")
+        excerpt = log[log.rfind("\n", 0, max(0, at - 400)) + 1 : at + 3000]
+        print("  first traceback:\n    " + excerpt.replace("\n", "\n    "))
     said = f"exited after {sigterm_s:.2f} s" if sigterm_s < float("inf") else f"alive after {args.sigterm_wait:g} s"
     print(f"  SIGTERM with a stalled request body: {said}")
     targets = {

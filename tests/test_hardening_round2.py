@@ -315,6 +315,30 @@ def test_body_timeout_answers_408():
     assert sent[0]["status"] == 408 and b"request body: not received in full" in sent[1]["body"]
 
 
+def test_a_request_cancelled_while_its_body_stalls_ends_quietly():
+    """uvicorn's shutdown cut cancels a request whose client stalls mid-body: nothing to answer, no error
+    (on Python 3.12 uvicorn logged the cancellation as "Exception in ASGI application" with a traceback)."""
+    sent = []
+
+    async def app(scope, receive, send):
+        await receive()  # the body never comes
+        raise AssertionError("unreachable")
+
+    async def stalled_receive():
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    async def main():
+        task = asyncio.create_task(BodyTimeout(app, 60)({"type": "http"}, stalled_receive, send))
+        await asyncio.sleep(0.05)
+        task.cancel("timeout graceful shutdown exceeded")
+        return await asyncio.wait_for(task, 5)  # ends without raising
+
+    assert asyncio.run(main()) is None and sent == []
+
+
 def test_uvicorn_options_for_direct_exposure():
     opts = uvicorn_options(Settings(), "info")
     assert opts["h11_max_incomplete_event_size"] == 64 * 1024 and opts["limit_concurrency"] == 200

@@ -1,8 +1,8 @@
-"""The painting engine: loaded models, a feature-map cache and one batching render queue. No web code.
+"""The painting engine: loaded models, a feature-map cache and two batching render queues. No web code.
 
 A render is ``f(edit(h(z)))``: ``h`` runs the generator up to the painting layer, ``f`` the rest. ``h(z)``
 for (model, image id, layer) sits in a bounded LRU, so a stroke re-runs only the layers after it. All
-inference happens on one worker thread under ``torch.inference_mode``; jobs that queue up while it is
+inference happens on the render threads under ``torch.inference_mode``; jobs that queue up while one is
 busy are coalesced into one batched forward of ``f`` (when they are marked ``batchable``).
 
 Two render threads: one for ``interactive`` jobs (websocket frames: a painter waits for each) and one, at
@@ -308,7 +308,7 @@ class Engine:
         return future
 
     def call(self, fn, interactive: bool = False) -> Future:
-        """Run ``fn()`` on the render thread (so torch runs on one thread only: one OpenMP team)."""
+        """Run ``fn()`` on a render thread (the interactive one, or the one for REST work)."""
         future: Future = Future()
         self._queues[interactive].put((fn, future))
         return future

@@ -112,6 +112,8 @@ class BodyTimeout:
                 return await asyncio.wait_for(receive(), max(left, 0.001))
             except asyncio.TimeoutError:
                 raise BodyTimedOut from None
+            except asyncio.CancelledError:
+                raise CancelledWaitingForBody from None
 
         async def tracked_send(message):
             nonlocal started
@@ -121,6 +123,11 @@ class BodyTimeout:
 
         try:
             await self.app(scope, timed_receive, tracked_send)
+        except CancelledWaitingForBody:
+            # cancelled while its body was still coming in: uvicorn's shutdown cut (timeout_graceful_shutdown)
+            # ends a client that stalls mid-body. Nothing to answer and nothing went wrong: end quietly, where
+            # uvicorn on Python 3.12 would log the cancellation as "Exception in ASGI application".
+            return
         except BodyTimedOut:
             if started:
                 return
@@ -136,6 +143,10 @@ class BodyTimeout:
 
 class BodyTimedOut(Exception):
     """Raised by ``BodyTimeout``'s receive when the body's time is up."""
+
+
+class CancelledWaitingForBody(Exception):
+    """Raised by ``BodyTimeout``'s receive when its task is cancelled while it waits for the body."""
 
 
 def log_config(level: str) -> dict:

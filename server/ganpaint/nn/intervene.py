@@ -106,17 +106,22 @@ def _alpha(edit: UnitEdit, units: int, r: torch.Tensor) -> torch.Tensor:
 
 def _same_but_mask(a: UnitEdit, b: UnitEdit) -> bool:
     """Do two edits differ at most in their masks (layer, units, value, alpha, pooling all equal)?"""
-    if a.layer != b.layer or a.pooling != b.pooling:
+    return (
+        a.layer == b.layer
+        and a.pooling == b.pooling
+        and all(_equal(x, y) for x, y in ((a.units, b.units), (a.value, b.value), (a.alpha, b.alpha)))
+    )
+
+
+def _equal(x, y) -> bool:
+    if x is y:
+        return True
+    if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
+        return isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and torch.equal(x, y)
+    try:
+        return type(x) is type(y) and bool(x == y)
+    except (TypeError, ValueError, RuntimeError):  # no single truth value (an array): never merged
         return False
-    for x, y in ((a.units, b.units), (a.value, b.value), (a.alpha, b.alpha)):
-        if x is y:
-            continue
-        if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
-            if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and torch.equal(x, y)):
-                return False
-        elif type(x) is not type(y) or x != y:
-            return False
-    return True
 
 
 def edit_function(edits: Sequence[UnitEdit]):
