@@ -298,11 +298,12 @@ def test_refusals_are_logged_once_a_minute_per_address():
     assert len(log._last) == 2
 
 
-def test_body_timeout_answers_408():
-    sent = []
+def stalled_body(timeout: float) -> tuple:
+    """``BodyTimeout`` around an app that waits for a body that never comes; (call, messages sent)."""
+    sent: list[dict] = []
 
     async def app(scope, receive, send):
-        await receive()  # the body never comes
+        await receive()
         raise AssertionError("unreachable")
 
     async def stalled_receive():
@@ -311,27 +312,22 @@ def test_body_timeout_answers_408():
     async def send(message):
         sent.append(message)
 
-    asyncio.run(BodyTimeout(app, 0.05)({"type": "http"}, stalled_receive, send))
+    return lambda: BodyTimeout(app, timeout)({"type": "http"}, stalled_receive, send), sent
+
+
+def test_body_timeout_answers_408():
+    call, sent = stalled_body(0.05)
+    asyncio.run(call())
     assert sent[0]["status"] == 408 and b"request body: not received in full" in sent[1]["body"]
 
 
 def test_a_request_cancelled_while_its_body_stalls_ends_quietly():
     """uvicorn's shutdown cut cancels a request whose client stalls mid-body: nothing to answer, no error
     (on Python 3.12 uvicorn logged the cancellation as "Exception in ASGI application" with a traceback)."""
-    sent = []
-
-    async def app(scope, receive, send):
-        await receive()  # the body never comes
-        raise AssertionError("unreachable")
-
-    async def stalled_receive():
-        await asyncio.sleep(3600)
-
-    async def send(message):
-        sent.append(message)
+    call, sent = stalled_body(60)
 
     async def main():
-        task = asyncio.create_task(BodyTimeout(app, 60)({"type": "http"}, stalled_receive, send))
+        task = asyncio.create_task(call())
         await asyncio.sleep(0.05)
         task.cancel("timeout graceful shutdown exceeded")
         return await asyncio.wait_for(task, 5)  # ends without raising
