@@ -18,7 +18,10 @@ with a 95% interval. Variants:
 - ``gain g``: the template's contrast to the local wall features scaled by g;
 - ``shift k``: the template shifted by k times (wall features - template) around the door (lighting match);
 - ``context style``: the style whose surround best matches the wall where it lands;
-- ``stamp at layerN``: the layerN stamp at the same box (the same image).
+- ``stamp at layerN``: the layerN stamp at the same box (the same image);
+- ``real door, nearest`` / ``of 20 nearest`` / ``any``: one real door's features and mask instead of the
+  style's mean (instances of image ids 0..599, as the dissection finds them): the one nearest style 0's
+  template, one of the 20 nearest, any.
 Placements use held-out image ids (the dissection used 0..2999, the evaluation 50000+, checkers 90000+).
 """
 
@@ -34,6 +37,7 @@ import torch
 
 from ganpaint.dissect.run import load_segmenter
 from ganpaint.dissect.stamp_eval import _dilate, find_place, mean_ci, wilson
+from ganpaint.dissect.stamps import collect
 from ganpaint.masks import rasterize_polyline
 from ganpaint.models import default_precomputed_dir, load_model_info
 from ganpaint.nn.intervene import UnitEdit, apply_edits
@@ -65,6 +69,14 @@ def main() -> None:
     concept, styles = pre.concepts["door"], pre.stamps["door"].styles
     _, fh, fw = pre.feature_shape
     top, top_values = concept.units[:20], concept.draw_values[:20]
+    ids = image_latents(list(range(600)), g.z_dim)  # (600, z_dim): real doors to copy, from the dissection's ids
+    with torch.no_grad():
+        labels = np.concatenate([seg.probabilities(g(ids[i : i + 50])).argmax(1).numpy() for i in range(0, 600, 50)])
+    real = collect(h6, f6, ids, labels, {"door": door}, 50, progress=False)["door"]
+    patches, masks = torch.cat(real.patches), torch.cat(real.masks)  # (K, C, g, g), (K, g, g)
+    far = ((patches - styles[0].template) ** 2 * styles[0].footprint).sum((1, 2, 3))  # (K,) from style 0
+    nearest = torch.argsort(far)[:20]
+    pick = np.random.default_rng(1)
     rng = np.random.default_rng([0, door, 9])
     rows: dict[str, list[dict]] = {}
     image_id, t0 = args.first, time.time()
@@ -125,6 +137,10 @@ def main() -> None:
         variants["context style"] = (stamped(best, natural(best)), foot)
         for s in styles[1:]:
             variants[f"style{s.index}"] = (stamped(s, natural(s)), foot)
+        chosen = (int(nearest[0]), int(nearest[pick.integers(20)]), int(pick.integers(len(patches))))
+        for name, k in zip(("nearest", "of 20 nearest", "any"), chosen, strict=True):
+            copy = dataclasses.replace(style, template=patches[k], footprint=masks[k])
+            variants[f"real door, {name}"] = (stamped(copy), foot)
         with torch.no_grad():
             afters = {k: f6(apply_edits(r, e)) for k, (e, _) in variants.items()}  # each (1, 3, H, W)
             for at in ("layer5", "layer7"):
@@ -150,14 +166,14 @@ def main() -> None:
         f"door at the wall base, scenes64 {layer}: {args.tries} tries, image ids {args.first + 1}..{image_id}, "
         f"{time.time() - t0:.0f} s ({args.threads} threads)"
     )
-    print(f"{'variant':17s} {'success':>18s} {'dD':>24s} {'collateral':>10s} {'dD - classic (paired)':>28s}")
+    print(f"{'variant':24s} {'success':>18s} {'dD':>24s} {'collateral':>10s} {'dD - classic (paired)':>28s}")
     for k, rs in rows.items():
         ok = sum(x["share"] >= 0.3 for x in rs)
         dd = mean_ci([x["dD"] for x in rs])
         paired = mean_ci([x["dD"] - y["dD"] for x, y in zip(rs, rows["classic"], strict=True)])
         lo, hi = wilson(ok, len(rs))
         print(
-            f"{k:17s} {ok / len(rs):5.2f} [{lo:.2f}, {hi:.2f}]   {dd['mean']:+.3f} [{dd['ci95'][0]:+.3f}, "
+            f"{k:24s} {ok / len(rs):5.2f} [{lo:.2f}, {hi:.2f}]   {dd['mean']:+.3f} [{dd['ci95'][0]:+.3f}, "
             f"{dd['ci95'][1]:+.3f}] {mean_ci([x['collateral'] for x in rs])['mean']:10.2f}   "
             + (f"{paired['mean']:+.3f} [{paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f}]" if k != "classic" else "")
         )
