@@ -24,7 +24,7 @@ from ganpaint.api.edits import MASK_DECODER
 from ganpaint.api.gate import RenderGate, ShedWhenBusy
 from ganpaint.api.routes import health, models, render, reports, uploads
 from ganpaint.api.schemas import ERROR_RESPONSES
-from ganpaint.api.serving import BodyTimeout
+from ganpaint.api.serving import BodyTimeout, send_error
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine
 
@@ -63,10 +63,7 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
     async def _reject(self, send, size: int, limit: int) -> None:
-        body = f'{{"detail":"request body: {size} bytes exceeds the limit of {limit} bytes"}}'.encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, f"request body: {size} bytes exceeds the limit of {limit} bytes")
 
 
 class Draining:
@@ -78,10 +75,7 @@ class Draining:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.registry.draining:
             return await self.app(scope, receive, send)
-        body = b'{"detail":"server: shutting down; retry on another server"}'
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 503, "headers": headers + [(b"retry-after", b"1")]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 503, "server: shutting down; retry on another server", retry_after=True)
 
 
 def drain_on_sigterm(registry: ws.PaintRegistry, timeout: float) -> None:

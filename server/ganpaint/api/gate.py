@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from ganpaint.api.serving import send_error
 from ganpaint.engine import lower_thread_priority
 
 
@@ -116,17 +117,6 @@ class ShedWhenBusy:
         if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") in MASK_PATHS:
             declared = dict(scope.get("headers", [])).get(b"content-length", b"")
             if declared.isdigit() and int(declared) > SHED_BODY and self.decoder.large.backlog * 2 >= self.max_backlog:
-                body = (
-                    b'{"detail":"server: busy decoding large masks for other requests (max_mask_backlog); '
-                    b'retry shortly"}'
-                )
-                headers = [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", b"1"),
-                    (b"connection", b"close"),
-                ]
-                await send({"type": "http.response.start", "status": 503, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
+                detail = "server: busy decoding large masks for other requests (max_mask_backlog); retry shortly"
+                return await send_error(send, 503, detail, retry_after=True, close=True)
         await self.app(scope, receive, send)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import json
 import logging
 import time
 
@@ -131,14 +132,20 @@ class BodyTimeout:
         except BodyTimedOut:
             if started:
                 return
-            body = f'{{"detail":"request body: not received in full within {self.timeout:g} s"}}'.encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ]
-            await send({"type": "http.response.start", "status": 408, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            detail = f"request body: not received in full within {self.timeout:g} s"
+            await send_error(send, 408, detail, close=True)
+
+
+async def send_error(send, status: int, detail: str, retry_after: bool = False, close: bool = False) -> None:
+    """Answer ``{"detail": ...}`` with ``status`` straight from ASGI middleware (before any route runs)."""
+    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after:
+        headers.append((b"retry-after", b"1"))
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyTimedOut(Exception):

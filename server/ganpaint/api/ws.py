@@ -207,7 +207,9 @@ class PaintSession:
         edits = await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
-        job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, True, interactive=True, submitted=received)
+        job = RenderJob(
+            o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True, submitted=received
+        )
         job.upload = getattr(o, "upload", None)  # a projected upload, or None
         if self.pending is not None:
             self.superseded += 1
