@@ -48,22 +48,22 @@ def test_open_render_frames_in_order(client):
 
 
 def test_latest_wins_drops_superseded_updates(client):
+    """Updates that arrive while a frame renders replace each other: only the newest gets a frame."""
+    import threading
+
+    release = threading.Event()
     with client.websocket_connect("/ws/paint") as ws:
         open_image(ws)
+        client.app.state.engine.call(lambda: release.wait(10), interactive=True)  # the render thread is busy
         for seq in range(10, 30):
             ws.send_json({"type": "render", "seq": seq, "strokes": [STROKE]})
         ws.send_json({"type": "ping"})
-        got = []
-        while True:
-            msg = ws.receive()
-            if msg.get("text"):
-                assert json.loads(msg["text"]) == {"type": "pong"}
-                break
-            got.append(struct.unpack(">I", msg["bytes"][:4])[0])
-        while 29 not in got:
+        assert ws.receive_json() == {"type": "pong"}  # messages are handled in order: all 20 are in
+        release.set()
+        got = [read_frame(ws)[0]]
+        while got[-1] != 29:
             got.append(read_frame(ws)[0])
-        assert got == sorted(got) and got[-1] == 29
-        assert len(got) < 20  # some updates were superseded, never rendered
+    assert got == [10, 29]  # the first went to the render thread at once; 11-28 were superseded by 29
 
 
 def test_frame_equals_rest_render(client):
@@ -204,6 +204,9 @@ def test_close_while_render_is_slow_to_let_go(client, monkeypatch):
             super().__init__(ws)
             hosts.append(asyncio.current_task())  # the connection handler's task
 
+        def submit(self, job):
+            return asyncio.ensure_future(slow_render(job))
+
     started = threading.Event()
 
     async def slow_render(job):
@@ -219,7 +222,6 @@ def test_close_while_render_is_slow_to_let_go(client, monkeypatch):
             raise
 
     monkeypatch.setattr(ws_module, "PaintSession", Session)
-    monkeypatch.setattr(client.app.state.engine, "render_async", slow_render)
     with client.websocket_connect("/ws/paint") as ws:
         open_image(ws)
         ws.send_json({"type": "render", "seq": 1, "strokes": []})

@@ -23,7 +23,7 @@ from live_server import LiveServer
 from PIL import Image
 
 from ganpaint import masks
-from ganpaint.api.edits import MASK_DECODER
+from ganpaint.api.edits import INLINE_POINTS, MASK_DECODER
 from ganpaint.api.errors import nesting_depth
 from ganpaint.api.gate import SMALL_COST
 from ganpaint.api.serving import BodyTimeout, uvicorn_options
@@ -192,29 +192,39 @@ def test_a_full_mask_backlog_answers_503_at_once_and_small_requests_still_pass(t
         assert c.post("/intervene", json={"image": 2, "strokes": [STROKE]}).status_code == 200
 
 
-def test_masks_decode_only_on_the_mask_threads(tmp_path, monkeypatch):
-    """Never on the event loop, never on AnyIO's thread pool (which serves /health)."""
-    threads = []
+def test_masks_decode_on_the_mask_threads_or_inline_when_short(tmp_path, monkeypatch):
+    """Never on AnyIO's thread pool (which serves /health). Short polylines decode where the edits are built
+    (the event loop: a hop to a decoder thread costs a painter two turns of the loop); every other form, and
+    polylines of more than INLINE_POINTS points, on the mask threads."""
+    where = []
     real = masks.decode_compact
 
-    def spy(*args, **kwargs):
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
+    def spy(spec, *args, **kwargs):
+        points = spec.get("points") if isinstance(spec, dict) else None
+        form = "short polyline" if points is not None and len(points) <= INLINE_POINTS else "other"
+        where.append((form, threading.current_thread().name))
+        return real(spec, *args, **kwargs)
 
     monkeypatch.setattr("ganpaint.masks.decode_compact", spy)  # every decode goes through it
+    long_line = {"points": [[0.1 + 0.02 * i, 0.5] for i in range(INLINE_POINTS + 1)], "radius": 0.05}
     with tiny_client(tmp_path) as c:
-        for radius in (0.11, 0.12):
-            stroke = {**STROKE, "mask": {"points": [[0.3, 0.3]], "radius": radius}}
-            assert c.post("/intervene", json={"image": 1, "strokes": [stroke]}).status_code == 200
+        for mask in ({"points": [[0.3, 0.3]], "radius": 0.11}, long_line):
+            assert c.post("/intervene", json={"image": 1, "strokes": [{**STROKE, "mask": mask}]}).status_code == 200
         body = {"project": "tiny", "ids": [1], "interventions": [{"ablations": [{"layer": "layer6", "unit": 1}]}]}
         body["interventions"][0]["mask"] = {"shape": [8, 8], "bitbounds": [], "bitstring": "01" * 32}
         assert c.post("/api/generate", json=body).status_code == 200
         with c.websocket_connect("/ws/paint") as ws:
             ws.send_json({"type": "open", "image": 1})
             ws.receive_json()
-            ws.send_json({"type": "render", "seq": 1, "strokes": [{**STROKE, "mask": {"shape": [4, 4], "runs": [16]}}]})
-            assert ws.receive_bytes()[:4] == struct.pack(">I", 1)
-    assert threads and all(t.startswith("ganpaint-masks") for t in threads), threads
+            for seq, mask in enumerate(({"shape": [4, 4], "runs": [16]}, {"points": [[0.6, 0.6]], "radius": 0.1}), 1):
+                ws.send_json({"type": "render", "seq": seq, "strokes": [{**STROKE, "mask": mask}]})
+                assert ws.receive_bytes()[:4] == struct.pack(">I", seq)
+    loop_thread = next(t for form, t in where if form == "short polyline")
+    assert not loop_thread.startswith(("ganpaint-masks", "AnyIO")), where
+    assert sum(form == "short polyline" for form, _ in where) == 2, where
+    assert all(t == loop_thread for form, t in where if form == "short polyline"), where
+    assert sum(form == "other" for form, _ in where) == 3, where
+    assert all(t.startswith("ganpaint-masks") for form, t in where if form == "other"), where
 
 
 def test_a_mask_pooled_to_several_layers_is_decoded_and_costed_once(monkeypatch):
@@ -370,6 +380,99 @@ def test_live_server_timeouts_refusals_and_sigterm_with_a_stalled_body(tmp_path)
     assert "without completing handshake" not in log and "Traceback" not in log
     assert log.count("refused: origin: 'https://evil.example' is not allowed") == 1, log
     assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in log, log
+
+
+class _Transport(asyncio.Transport):
+    """What the protocol writes, and whether it closed or paused the connection."""
+
+    def __init__(self):
+        super().__init__()
+        self.written, self.closed, self.paused, self.protocol = b"", False, False, None
+
+    def set_protocol(self, protocol):
+        self.protocol = protocol
+
+    def get_protocol(self):
+        return self.protocol
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def write(self, data):
+        self.written += bytes(data)
+
+    def close(self):
+        self.closed = True
+
+    def is_closing(self):
+        return self.closed
+
+    def pause_reading(self):
+        self.paused = True
+
+    def resume_reading(self):
+        self.paused = False
+
+
+def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head():
+    """``ganpaint serve``'s protocol applies the app's Shed before h11, an ASGI task or a body copy: 503 with
+    Retry-After and close for a request whose whole head is in hand; anything it cannot judge goes on to the
+    app (whose ShedWhenBusy middleware then decides)."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from ganpaint.api.gate import SHED_BODY, MaskDecoder, Shed
+    from ganpaint.api.serving import SHED_STATE, GuardedH11
+
+    called = []
+
+    async def app(scope, receive, send):
+        called.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    decoder = MaskDecoder()
+    shed = Shed(decoder, max_backlog=1000)
+    body = b"x" * (SHED_BODY + 1)
+
+    def request(path: bytes, length: int, extra: bytes = b"") -> bytes:
+        return b"POST " + path + b" HTTP/1.1\r\nHost: x\r\n" + extra + b"Content-Length: %d\r\n\r\n" % length
+
+    async def main(chunks: list[bytes], backlog: int) -> tuple[_Transport, list]:
+        called.clear()
+        decoder.large.backlog = backlog
+        config = uvicorn.Config(app, **uvicorn_options(Settings()))
+        config.load()
+        protocol = GuardedH11(config=config, server_state=ServerState(), app_state={SHED_STATE: shed})
+        transport = _Transport()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        for chunk in chunks:
+            protocol.data_received(chunk)
+        await asyncio.sleep(0.05)  # an ASGI task, if one was made, runs
+        protocol.connection_lost(None)
+        return transport, list(called)
+
+    try:
+        t, seen = asyncio.run(main([request(b"/intervene?x=1", len(body)) + body[:1000]], backlog=500))
+        assert t.written.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") and t.closed and seen == []
+        head, _, detail = t.written.partition(b"\r\n\r\n")
+        assert b"retry-after: 1" in head and json.loads(detail)["detail"] == shed.detail
+        assert b"content-length: %d" % len(detail) in head
+        t, seen = asyncio.run(main([request(b"/api/generate", len(body), b"content-LENGTH: 5\r\n")], 500))
+        assert seen == [] and not t.written.startswith(b"HTTP/1.1 503")  # two lengths: h11 answers 400
+        cases = [
+            ([request(b"/intervene", len(body)) + body], 499),  # the large lane under half full
+            ([request(b"/intervene", SHED_BODY)], 500),  # small enough
+            ([request(b"/health", len(body)) + body], 500),  # not a mask route
+            ([request(b"/intervene", len(body))[:30], request(b"/intervene", len(body))[30:] + body], 500),  # split
+        ]
+        for chunks, backlog in cases:
+            t, seen = asyncio.run(main(chunks, backlog))
+            assert len(seen) == 1 and t.written.startswith(b"HTTP/1.1 200"), (chunks[0][:40], backlog, t.written)
+    finally:
+        decoder.large.executor.shutdown()
+        decoder.small.executor.shutdown()
 
 
 def test_big_mask_bodies_are_refused_unread_while_the_large_lane_is_full(tmp_path):

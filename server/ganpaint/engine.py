@@ -132,6 +132,9 @@ def to_pixels(x: torch.Tensor) -> np.ndarray:
     return ((x.float() + 1) / 2 * 255).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
+BACKGROUND_NICE = 19  # REST renders and big mask decodes: the lowest priority, so painters' threads go first
+
+
 def lower_thread_priority(step: int = 5) -> None:
     """Raise the calling thread's nice value by ``step`` (Linux: a thread is a task), so background work (big
     mask decodes, projections) yields the cores to the event loop and the render thread; elsewhere a no-op."""
@@ -321,7 +324,7 @@ class Engine:
 
     def _run(self, interactive: bool) -> None:
         if not interactive:
-            lower_thread_priority(10)
+            lower_thread_priority(BACKGROUND_NICE)
         jobs = self._queues[interactive]
         while True:
             item = jobs.get()

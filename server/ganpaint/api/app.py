@@ -21,10 +21,10 @@ from fastapi_offline import FastAPIOffline
 from ganpaint import __version__
 from ganpaint.api import classic, compat, errors, ws
 from ganpaint.api.edits import MASK_DECODER
-from ganpaint.api.gate import RenderGate, ShedWhenBusy
+from ganpaint.api.gate import RenderGate, Shed, ShedWhenBusy
 from ganpaint.api.routes import health, models, render, reports, uploads
 from ganpaint.api.schemas import ERROR_RESPONSES
-from ganpaint.api.serving import BodyTimeout, send_error
+from ganpaint.api.serving import SHED_STATE, BodyTimeout, send_error
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine
 
@@ -106,6 +106,8 @@ def drain_on_sigterm(registry: ws.PaintRegistry, timeout: float) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    shed = Shed(MASK_DECODER, settings.max_mask_backlog)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -124,7 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 engine.model(settings.model)  # fail at startup, not at the first request
             app.state.engine = engine
             drain_on_sigterm(app.state.paint, settings.drain_timeout)
-            yield
+            # ganpaint serve's protocol sheds before parsing (api/serving.py); with CORS on, the middleware
+            # does, so its 503s carry the CORS headers a browser needs to read them
+            yield {} if origins else {SHED_STATE: shed}
         finally:
             engine.close()
 
@@ -143,9 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     uploads.install(app, settings)  # the upload store and projection threads (api/routes/uploads.py)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, paths={"/uploads": settings.max_upload_bytes})
     app.add_middleware(Draining, registry=app.state.paint)
-    app.add_middleware(ShedWhenBusy, decoder=MASK_DECODER, max_backlog=settings.max_mask_backlog)
+    app.add_middleware(ShedWhenBusy, shed=shed)
     app.add_middleware(BodyTimeout, timeout=settings.body_timeout)  # 408 for a stalled body (api/serving.py)
-    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # outermost, so refusals (413, 503) carry the headers too; websockets pass through untouched
         allow = ["*"] if "*" in origins else origins
         app.add_middleware(

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ganpaint.api.serving import send_error
-from ganpaint.engine import lower_thread_priority
+from ganpaint.engine import BACKGROUND_NICE, lower_thread_priority
 
 
 class BusyError(Exception):
@@ -69,7 +69,7 @@ class MaskDecoder:
     def __init__(self):
         self._lock = threading.Lock()
         self.small = _Lane("ganpaint-masks-small")
-        self.large = _Lane("ganpaint-masks", nice=5)
+        self.large = _Lane("ganpaint-masks", nice=BACKGROUND_NICE)
 
     def check(self, cost: int, max_backlog: int) -> None:
         """BusyError if work of ``cost`` would be refused now (reserves nothing; ``submit`` decides)."""
@@ -104,19 +104,40 @@ SHED_BODY = 1 << 15  # bytes: a mask-bearing request this large is refused unrea
 MASK_PATHS = frozenset({"/intervene", "/api/generate"})
 
 
-class ShedWhenBusy:
-    """ASGI middleware: while the large mask lane holds at least half its backlog limit, a POST to a mask route
-    with a body over ``SHED_BODY`` bytes gets 503 + Retry-After before its body is read. Such a request would
-    most likely be refused after parsing anyway; refusing it unread keeps a flood of big bodies that ignore
-    Retry-After from filling the event loop with JSON parsing, which delays every painter's frames."""
+class Shed:
+    """When a request is refused unread: a POST to a mask route with a body over ``SHED_BODY`` bytes while
+    the large mask lane holds at least half its backlog limit. Such a request would most likely be refused
+    after parsing anyway; refusing it unread keeps a flood of big bodies that ignore Retry-After from filling
+    the event loop with JSON parsing, which delays every painter's frames. ``ShedWhenBusy`` applies it as
+    ASGI middleware; ``ganpaint serve``'s HTTP protocol (api/serving.py) applies it before parsing further."""
 
-    def __init__(self, app, decoder: MaskDecoder, max_backlog: int):
-        self.app, self.decoder, self.max_backlog = app, decoder, max_backlog
+    detail = "server: busy decoding large masks for other requests (max_mask_backlog); retry shortly"
+
+    def __init__(self, decoder: MaskDecoder, max_backlog: int):
+        self.decoder, self.max_backlog = decoder, max_backlog
+
+    def busy(self) -> bool:
+        return self.decoder.large.backlog * 2 >= self.max_backlog
+
+    def refuses(self, method: str, path: str, content_length: bytes) -> bool:
+        return (
+            method == "POST"
+            and path in MASK_PATHS
+            and content_length.isdigit()
+            and (len(content_length) > 18 or int(content_length) > SHED_BODY)
+            and self.busy()
+        )
+
+
+class ShedWhenBusy:
+    """ASGI middleware: 503 + Retry-After, before the body is read, for a request that ``shed`` refuses."""
+
+    def __init__(self, app, shed: Shed):
+        self.app, self.shed = app, shed
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") in MASK_PATHS:
             declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > SHED_BODY and self.decoder.large.backlog * 2 >= self.max_backlog:
-                detail = "server: busy decoding large masks for other requests (max_mask_backlog); retry shortly"
-                return await send_error(send, 503, detail, retry_after=True, close=True)
+            if self.shed.refuses(scope["method"], scope["path"], declared):
+                return await send_error(send, 503, self.shed.detail, retry_after=True, close=True)
         await self.app(scope, receive, send)

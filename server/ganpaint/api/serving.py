@@ -3,7 +3,10 @@
 - ``GuardedH11``: uvicorn's h11 protocol (h11 limits the request line and headers, ``max_header_bytes``;
   httptools has no limit) plus a header read timeout: a connection must deliver each request's headers
   within ``header_timeout`` seconds of connecting or of its previous response, else it is closed (uvicorn
-  closes only idle keep-alive connections; one that sends half a header stays forever).
+  closes only idle keep-alive connections; one that sends half a header stays forever). It also applies the
+  app's ``Shed`` (api/gate.py, handed over in the lifespan state as ``SHED_STATE``) to a request's raw head:
+  503 and close, with no h11 events, ASGI task or body copy (a flood that ignores Retry-After otherwise
+  costs the event loop about a millisecond a request, and every painter waits for its turns of the loop).
 - ``BodyTimeout``: ASGI middleware, 408 when a request body has not arrived in full within
   ``body_timeout`` seconds of its headers (uvicorn has no body read timeout).
 - ``CompleteDenial``: uvicorn's websockets-sansio protocol, marking a refused handshake (an HTTP answer
@@ -21,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import http
 import json
 import logging
 import time
 
+import h11
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -35,6 +40,9 @@ from ganpaint.api.settings import Settings
 # uvicorn's dictConfig does not reset its level as it does for registered children of "uvicorn.error"
 DENIED = logging.Logger("uvicorn.error.denied", logging.WARNING)
 DENIED.parent = logging.getLogger("uvicorn.error")
+
+
+SHED_STATE = "ganpaint.shed"  # the lifespan state's key for the app's Shed (api/gate.py)
 
 
 @functools.cache
@@ -69,9 +77,33 @@ class GuardedH11(H11Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if data[:5] == b"POST " and self._shed_unread(data):
+            return
         super().data_received(data)
         if self.cycle is not self._waiting_for or self.transport.get_protocol() is not self:
             self._disarm()  # headers in (the body has its own timeout), or upgraded to a websocket
+
+    def _shed_unread(self, data: bytes) -> bool:
+        """Answer 503 and close if the app's shed refuses the request whose head ``data`` holds. Only a
+        request that starts a new cycle with its whole head in ``data`` and one Content-Length; anything
+        else goes the normal way (the app's ``ShedWhenBusy`` then decides on the parsed request)."""
+        shed = self.app_state.get(SHED_STATE)
+        if shed is None or not shed.busy() or self.cycle is not self._waiting_for:
+            return False
+        head, end, _ = data.partition(b"\r\n\r\n")
+        if not end or self.conn.their_state is not h11.IDLE or self.conn.trailing_data[0]:
+            return False
+        request_line, *lines = head.split(b"\r\n")
+        parts = request_line.split(b" ")
+        fields = (line.partition(b":") for line in lines)
+        declared = [value.strip() for name, _, value in fields if name.strip().lower() == b"content-length"]
+        if len(parts) != 3 or len(declared) != 1:
+            return False
+        if not shed.refuses("POST", parts[1].partition(b"?")[0].decode("latin-1"), declared[0]):
+            return False
+        self.transport.write(error_response(503, shed.detail, retry_after=True))
+        self.transport.close()
+        return True
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -136,16 +168,28 @@ class BodyTimeout:
             await send_error(send, 408, detail, close=True)
 
 
-async def send_error(send, status: int, detail: str, retry_after: bool = False, close: bool = False) -> None:
-    """Answer ``{"detail": ...}`` with ``status`` straight from ASGI middleware (before any route runs)."""
+def _error(detail: str, retry_after: bool, close: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
     body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if retry_after:
         headers.append((b"retry-after", b"1"))
     if close:
         headers.append((b"connection", b"close"))
+    return headers, body
+
+
+async def send_error(send, status: int, detail: str, retry_after: bool = False, close: bool = False) -> None:
+    """Answer ``{"detail": ...}`` with ``status`` straight from ASGI middleware (before any route runs)."""
+    headers, body = _error(detail, retry_after, close)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def error_response(status: int, detail: str, retry_after: bool = False) -> bytes:
+    """``send_error``'s answer as raw HTTP/1.1 bytes, closing the connection (for the protocol itself)."""
+    headers, body = _error(detail, retry_after, close=True)
+    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}".encode()] + [k + b": " + v for k, v in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
 class BodyTimedOut(Exception):

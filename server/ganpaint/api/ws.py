@@ -1,11 +1,16 @@
 """WS /ws/paint: stroke lists in, frames out, latest wins (protocol in docs/api.md; limits in docs/reliability.md).
 
 A connection holds one open image and at most one queued update. The receive loop validates each
-update at once (errors go back immediately, tagged with its seq) and replaces any queued one; a
-render loop renders the queued update, sends the frame, and repeats. So a fast painter never builds a
-backlog: updates that arrive while a frame renders are superseded, and only the newest gets a frame.
-At most one frame renders and one waits per connection; a frame that a client does not read within
-``ws_send_timeout`` ends the connection (the server never buffers frames for a slow consumer).
+update at once (errors go back immediately, tagged with its seq) and hands it straight to the render
+thread when nothing of this connection renders, else queues it (replacing any queued one); a render loop
+sends each frame and starts the queued update. So a fast painter never builds a backlog: updates that
+arrive while a frame renders are superseded, and only the newest gets a frame. At most one frame renders
+and one waits per connection; a frame that a client does not read within ``ws_send_timeout`` ends the
+connection (the server never buffers frames for a slow consumer).
+
+An update takes as few turns of the event loop as it can (under load each turn waits for every other
+connection's work): timeouts with ``asyncio.timeout`` (``wait_for`` adds a task, two turns, before 3.12),
+small masks decoded on the loop (``api/edits.py``), the render submitted from the receive loop.
 
 The app's ``PaintRegistry`` counts connections (``max_connections``; past it a clear refusal) and drains
 them on SIGTERM: frames in flight finish, new renders and connections are refused.
@@ -117,7 +122,7 @@ class PaintSession:
         self.registry: PaintRegistry = ws.app.state.paint
         self.open: OpenImage | None = None
         self.pending: tuple[int, RenderJob, int] | None = None  # (seq, job, generation)
-        self.rendering = False
+        self.rendering: tuple[int, asyncio.Future, int] | None = None  # (seq, the frame to come, generation)
         self.wake = asyncio.Event()
         self.generation = 0
         self.superseded = 0
@@ -125,14 +130,14 @@ class PaintSession:
 
     @property
     def busy(self) -> bool:
-        return self.rendering or self.pending is not None
+        return self.rendering is not None or self.pending is not None
 
     async def send(self, text: str | None = None, data: bytes | None = None) -> None:
         """Send text or bytes; SlowConsumer if the client does not take it within ``ws_send_timeout``."""
-        coro = self.ws.send_text(text) if data is None else self.ws.send_bytes(data)
         try:
-            await asyncio.wait_for(coro, self.settings.ws_send_timeout)
-        except asyncio.TimeoutError as exc:
+            async with asyncio.timeout(self.settings.ws_send_timeout):
+                await (self.ws.send_text(text) if data is None else self.ws.send_bytes(data))
+        except TimeoutError as exc:
             raise SlowConsumer(f"a message waited over {self.settings.ws_send_timeout:g} s for the client") from exc
 
     async def error(self, seq: int | None, detail: str) -> None:
@@ -214,14 +219,27 @@ class PaintSession:
         if self.pending is not None:
             self.superseded += 1
         self.pending = (msg.seq, job, o.generation)
+        if self.rendering is None:
+            self.start_pending()
+
+    def start_pending(self) -> None:
+        """Submit the queued update to the render thread; the render loop sends its frame."""
+        seq, job, generation = self.pending
+        self.pending = None
+        self.rendering = (seq, self.submit(job), generation)
         self.wake.set()
+
+    def submit(self, job: RenderJob) -> asyncio.Future:
+        """The job on the render thread now; its frame is the future's result."""
+        return asyncio.wrap_future(self.engine.submit(job))
 
     async def receive_loop(self) -> tuple[int, str]:
         """Handle messages until the client leaves or idles; returns the (code, reason) to close with."""
         while not self.closed:
             try:
-                message = await asyncio.wait_for(self.ws.receive(), self.settings.ws_idle_timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.settings.ws_idle_timeout):
+                    message = await self.ws.receive()
+            except TimeoutError:
                 idle = self.settings.ws_idle_timeout
                 return CLOSE_GOING_AWAY, f"idle: no message for {idle:g} s"
             if message["type"] == "websocket.disconnect":
@@ -237,12 +255,10 @@ class PaintSession:
         while not self.closed:
             await self.wake.wait()
             self.wake.clear()
-            while self.pending is not None:
-                seq, job, generation = self.pending
-                self.pending = None
-                self.rendering = True
+            while self.rendering is not None:
+                seq, future, generation = self.rendering
                 try:
-                    frame = await self.engine.render_async(job)
+                    frame = await future
                 except ValueError as exc:
                     await self.error(seq, str(exc))
                     continue
@@ -250,7 +266,9 @@ class PaintSession:
                     await self.error(seq, f"render failed: {type(exc).__name__}: {exc}")
                     continue
                 finally:
-                    self.rendering = False
+                    self.rendering = None
+                    if self.pending is not None and not self.closed:
+                        self.start_pending()  # renders while this frame goes out
                 if generation == self.generation:  # not for an image the client has left
                     await self.send(data=frame_header(seq, frame.render_ms) + frame.data)
 
