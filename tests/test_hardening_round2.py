@@ -9,6 +9,7 @@ import signal
 import socket
 import struct
 import threading
+import time
 import tracemalloc
 import urllib.request
 import zlib
@@ -304,8 +305,8 @@ def test_refusals_are_logged_once_a_minute_per_address():
     log = RefusalLog(interval=60, size=2)
     assert log.allow("a", 0) and not log.allow("a", 59) and log.allow("b", 59) and log.allow("a", 61)
     assert log.suppressed == 1
-    log.allow("c", 62)  # forgets the oldest beyond size
-    assert len(log._last) == 2
+    log.allow("c", 62)  # forgets the oldest beyond size: "b"
+    assert log.allow("b", 63) and not log.allow("c", 63)
 
 
 def stalled_body(timeout: float) -> tuple:
@@ -385,9 +386,10 @@ def test_live_server_timeouts_refusals_and_sigterm_with_a_stalled_body(tmp_path)
 class _Transport(asyncio.Transport):
     """What the protocol writes, and whether it closed or paused the connection."""
 
-    def __init__(self):
+    def __init__(self, peer: str = "127.0.0.1"):
         super().__init__()
         self.written, self.closed, self.paused, self.protocol = b"", False, False, None
+        self.peer = peer
 
     def set_protocol(self, protocol):
         self.protocol = protocol
@@ -396,7 +398,7 @@ class _Transport(asyncio.Transport):
         return self.protocol
 
     def get_extra_info(self, name, default=None):
-        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+        return {"peername": (self.peer, 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
 
     def write(self, data):
         self.written += bytes(data)
@@ -414,13 +416,14 @@ class _Transport(asyncio.Transport):
         self.paused = False
 
 
-def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head():
+def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head(monkeypatch):
     """``ganpaint serve``'s protocol applies the app's Shed before h11, an ASGI task or a body copy: 503 with
     Retry-After and close for a request whose whole head is in hand; anything it cannot judge goes on to the
     app (whose ShedWhenBusy middleware then decides)."""
     import uvicorn
     from uvicorn.server import ServerState
 
+    from ganpaint.api import serving
     from ganpaint.api.gate import SHED_BODY, MaskDecoder, Shed
     from ganpaint.api.serving import SHED_STATE, GuardedH11
 
@@ -440,6 +443,7 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head():
 
     async def main(chunks: list[bytes], backlog: int) -> tuple[_Transport, list]:
         called.clear()
+        monkeypatch.setattr(serving, "REFUSED", serving.RecentAddresses())  # no connection held
         decoder.large.backlog = backlog
         config = uvicorn.Config(app, **uvicorn_options(Settings()))
         config.load()
@@ -459,6 +463,7 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head():
         head, _, detail = t.written.partition(b"\r\n\r\n")
         assert b"retry-after: 1" in head and json.loads(detail)["detail"] == shed.detail
         assert b"content-length: %d" % len(detail) in head
+        assert serving.REFUSED.age("127.0.0.1") < 1  # noted: its next connections wait refusal_delay
         t, seen = asyncio.run(main([request(b"/api/generate", len(body), b"content-LENGTH: 5\r\n")], 500))
         assert seen == [] and not t.written.startswith(b"HTTP/1.1 503")  # two lengths: h11 answers 400
         cases = [
@@ -473,6 +478,50 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head():
     finally:
         decoder.large.executor.shutdown()
         decoder.small.executor.shutdown()
+
+
+def test_a_new_connection_from_a_just_refused_address_waits_unread(monkeypatch):
+    """After a 503 busy to an address, its new connections are read only after ``refusal_delay`` (a client that
+    ignores Retry-After cannot loop faster than that); other addresses, and the same one a window later, at
+    once."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from ganpaint.api import serving
+
+    refused = serving.RecentAddresses()
+    monkeypatch.setattr(serving, "REFUSED", refused)
+    delay = serving._settings().refusal_delay
+    assert delay == 0.1  # the default
+
+    answered = []
+
+    async def app(scope, receive, send):
+        answered.append(scope["client"][0])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def main() -> list:
+        config = uvicorn.Config(app, **uvicorn_options(Settings()))
+        config.load()
+        seen = []
+        for peer, refused_ago in [("10.0.0.1", 0.0), ("10.0.0.2", None), ("10.0.0.3", serving.REFUSAL_WINDOW + 0.1)]:
+            if refused_ago is not None:
+                refused.note(peer, time.monotonic() - refused_ago)
+            transport = _Transport(peer)
+            protocol = serving.GuardedH11(config=config, server_state=ServerState(), app_state={})
+            transport.set_protocol(protocol)
+            protocol.connection_made(transport)
+            protocol.data_received(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # a loop may read it anyway
+            await asyncio.sleep(0.02)
+            early = (transport.paused, peer in answered)
+            await asyncio.sleep(delay)
+            seen.append((early, (transport.paused, peer in answered)))
+            protocol.connection_lost(None)
+        return seen
+
+    held, at_once = ((True, False), (False, True)), ((False, True), (False, True))
+    assert asyncio.run(main()) == [held, at_once, at_once]
 
 
 def test_big_mask_bodies_are_refused_unread_while_the_large_lane_is_full(tmp_path):

@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +44,11 @@ from PIL import Image
 from torch import nn
 
 from ganpaint.models import ModelInfo, check_model_id, list_model_ids, load_model_info
-from ganpaint.nn.hooks import edit_layer
+from ganpaint.nn.hooks import before_each_child, edit_layer
 from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
 from ganpaint.nn.proggan import ProgressiveGenerator, image_latents, load_generator, serving_copy
 from ganpaint.precomputed import Precomputed, load_precomputed, precomputed_layers
+from ganpaint.priority import BACKGROUND_NICE, FOREGROUND, lower_thread_priority
 
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -130,19 +131,6 @@ def encode_image(pixels: np.ndarray, fmt: str, quality: int = 90) -> bytes:
 def to_pixels(x: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8, the original GANPaint mapping."""
     return ((x.float() + 1) / 2 * 255).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
-BACKGROUND_NICE = 19  # REST renders and big mask decodes: the lowest priority, so painters' threads go first
-
-
-def lower_thread_priority(step: int = 5) -> None:
-    """Raise the calling thread's nice value by ``step`` (Linux: a thread is a task), so background work (big
-    mask decodes, projections) yields the cores to the event loop and the render thread; elsewhere a no-op."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
-    except (AttributeError, OSError):
-        pass
 
 
 def set_threads(threads: int = 0) -> int:
@@ -324,7 +312,7 @@ class Engine:
 
     def _run(self, interactive: bool) -> None:
         if not interactive:
-            lower_thread_priority(BACKGROUND_NICE)
+            lower_thread_priority(BACKGROUND_NICE)  # and steps aside while a painter's frame renders
         jobs = self._queues[interactive]
         while True:
             item = jobs.get()
@@ -340,19 +328,24 @@ class Engine:
                     jobs.put(None)
                     break
                 batch.append(nxt)
-            calls = [(fn, fut) for fn, fut in batch if not isinstance(fn, RenderJob)]
-            batch = [(job, fut) for job, fut in batch if isinstance(job, RenderJob)]
-            for fn, fut in calls:
-                if not fut.set_running_or_notify_cancel():
-                    continue  # its caller went away
-                try:
-                    _settle(fut, fn())
-                except Exception as exc:  # noqa: BLE001 - handed to the caller
-                    _settle(fut, exc=exc)
-            # a job whose caller went away (a cancelled future: a client that vanished) is not rendered
-            batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
-            for group in self._groups(batch):
-                self._render_group(group)
+            with FOREGROUND.rendering() if interactive else nullcontext():
+                self._process(batch)
+
+    def _process(self, batch: list) -> None:
+        calls = [(fn, fut) for fn, fut in batch if not isinstance(fn, RenderJob)]
+        batch = [(job, fut) for job, fut in batch if isinstance(job, RenderJob)]
+        for fn, fut in calls:
+            if not fut.set_running_or_notify_cancel():
+                continue  # its caller went away
+            try:
+                _settle(fut, fn())
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                _settle(fut, exc=exc)
+        # a job whose caller went away (a cancelled future: a client that vanished) is not rendered
+        batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
+        for group in self._groups(batch):
+            FOREGROUND.wait()  # background work: after the painter's frame that renders now, if any
+            self._render_group(group)
 
     def _groups(self, batch: list) -> list[list]:
         """Split queued jobs into groups that can share one forward of f: same model and cut layer."""
@@ -410,7 +403,7 @@ class Engine:
             at_cut = [e for e in job.edits if e.layer == cut]
             rows.append(apply_edits(feats, at_cut) if at_cut else feats)
         _, f = m.split(cut)
-        with torch.inference_mode(), _hooks(f, later):
+        with torch.inference_mode(), _hooks(f, later), _stepping_aside(f, background=not jobs[0].interactive):
             x = f(torch.cat(rows))  # (N, 3, H, W)
         return to_pixels(x)
 
@@ -446,6 +439,11 @@ def _settle(future: Future, result=None, exc: BaseException | None = None) -> No
             future.set_result(result)
     except InvalidStateError:
         pass
+
+
+def _stepping_aside(f: nn.Module, background: bool):
+    """Background renders wait for painters' frames before each layer of ``f`` (ganpaint.priority)."""
+    return before_each_child(f, FOREGROUND.wait) if background else nullcontext()
 
 
 def _hooks(model: nn.Module, layers: list[tuple[str, list[UnitEdit]]]) -> ExitStack:

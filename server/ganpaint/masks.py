@@ -38,6 +38,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ganpaint.nn.intervene import Pooling, pool_mask
+from ganpaint.priority import FOREGROUND
 
 MAX_POINTS = 2048
 MAX_SIDE = 2048
@@ -564,10 +565,12 @@ class MaskPlan:
             if job.result is None:
                 mask_id = (key[0], key[1], key[3])
                 if mask_id not in decoded:
+                    FOREGROUND.wait()  # on a background thread: after the painter's frame that renders now
                     decoded[mask_id] = decode_compact(job.spec, job.raster, job.where, *job.limits)
                 job.run(decoded[mask_id])
         for job in self.deferred.values():
             if job.result is None:
+                FOREGROUND.wait()
                 job.run()
 
 

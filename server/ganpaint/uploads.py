@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganpaint.engine import LoadedModel, NotFoundError, lower_thread_priority
+from ganpaint.engine import LoadedModel, NotFoundError
+from ganpaint.priority import lower_thread_priority
 from ganpaint.project import Projector, ProjectSettings, image_tensor
 from ganpaint.project.encoder import projector_for
 from ganpaint.project.projector import ProjectedImage

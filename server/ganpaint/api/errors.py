@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganpaint.api.gate import BusyError
+from ganpaint.api.serving import REFUSED
 from ganpaint.engine import NotFoundError
 
 
@@ -60,7 +61,8 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(BusyError)
-    async def _busy(_: Request, exc: BusyError) -> JSONResponse:
+    async def _busy(request: Request, exc: BusyError) -> JSONResponse:
+        REFUSED.note(request.client.host if request.client else None)  # its next connections wait (api/serving.py)
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)

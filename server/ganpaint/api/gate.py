@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from ganpaint.api.serving import send_error
-from ganpaint.engine import BACKGROUND_NICE, lower_thread_priority
+from ganpaint.api.serving import REFUSED, send_error
+from ganpaint.priority import BACKGROUND_NICE, lower_thread_priority
 
 
 class BusyError(Exception):
@@ -139,5 +139,6 @@ class ShedWhenBusy:
         if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") in MASK_PATHS:
             declared = dict(scope.get("headers", [])).get(b"content-length", b"")
             if self.shed.refuses(scope["method"], scope["path"], declared):
+                REFUSED.note(scope["client"][0] if scope.get("client") else None)
                 return await send_error(send, 503, self.shed.detail, retry_after=True, close=True)
         await self.app(scope, receive, send)

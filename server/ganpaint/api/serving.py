@@ -7,6 +7,12 @@
   app's ``Shed`` (api/gate.py, handed over in the lifespan state as ``SHED_STATE``) to a request's raw head:
   503 and close, with no h11 events, ASGI task or body copy (a flood that ignores Retry-After otherwise
   costs the event loop about a millisecond a request, and every painter waits for its turns of the loop).
+- ``REFUSED``: client addresses answered 503 busy (or refused for their websocket Origin) in the last
+  ``REFUSAL_WINDOW`` seconds. ``GuardedH11`` leaves a new connection from such an address unread for
+  ``refusal_delay`` seconds: a client that ignores Retry-After and comes straight back then loops at most
+  once per delay per connection, not as fast as refusals go out (each costs the event loop an accept, a
+  read and an answer, and every painter waits its turn behind them). Connections already open (a painter's
+  websocket) are never held, nor is a client that honours Retry-After; the 503 itself still goes out at once.
 - ``BodyTimeout``: ASGI middleware, 408 when a request body has not arrived in full within
   ``body_timeout`` seconds of its headers (uvicorn has no body read timeout).
 - ``CompleteDenial``: uvicorn's websockets-sansio protocol, marking a refused handshake (an HTTP answer
@@ -28,6 +34,7 @@ import http
 import json
 import logging
 import time
+from collections import OrderedDict
 
 import h11
 from uvicorn.config import LOGGING_CONFIG
@@ -43,6 +50,30 @@ DENIED.parent = logging.getLogger("uvicorn.error")
 
 
 SHED_STATE = "ganpaint.shed"  # the lifespan state's key for the app's Shed (api/gate.py)
+REFUSAL_WINDOW = 1.0  # seconds an address counts as refused: Retry-After's 1 s, so a polite client is never held
+
+
+class RecentAddresses:
+    """When each client address was last noted, for the last ``size`` addresses (least recent forgotten)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._last: OrderedDict[str, float] = OrderedDict()
+
+    def age(self, address: str | None, now: float | None = None) -> float:
+        """Seconds since ``address`` was noted (infinite if never, or forgotten)."""
+        last = self._last.get(address or "unknown")
+        return float("inf") if last is None else (time.monotonic() if now is None else now) - last
+
+    def note(self, address: str | None, now: float | None = None) -> None:
+        address = address or "unknown"
+        self._last[address] = time.monotonic() if now is None else now
+        self._last.move_to_end(address)
+        while len(self._last) > self.size:
+            self._last.popitem(last=False)
+
+
+REFUSED = RecentAddresses()  # per process; the event loop's thread notes and reads it
 
 
 @functools.cache
@@ -56,7 +87,22 @@ class GuardedH11(H11Protocol):
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._held: asyncio.TimerHandle | None = None
+        self._early: list[bytes] = []  # what a held connection sent (uvloop reads once whatever we ask)
+        delay = _settings().refusal_delay
+        if delay and self.client and REFUSED.age(self.client[0]) < REFUSAL_WINDOW:
+            transport.pause_reading()  # refused a moment ago: read it after the delay
+            self._held = self.loop.call_later(delay, self._release)
         self._arm()
+
+    def _release(self) -> None:
+        self._held = None
+        if self.transport.is_closing():
+            return
+        early, self._early = b"".join(self._early), []
+        self.transport.resume_reading()
+        if early:
+            self.data_received(early)
 
     def _arm(self) -> None:
         self._disarm()
@@ -77,6 +123,10 @@ class GuardedH11(H11Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._held is not None:  # kept, unparsed, until the delay is over
+            self._early.append(data)
+            self.transport.pause_reading()
+            return
         if data[:5] == b"POST " and self._shed_unread(data):
             return
         super().data_received(data)
@@ -103,6 +153,7 @@ class GuardedH11(H11Protocol):
             return False
         self.transport.write(error_response(503, shed.detail, retry_after=True))
         self.transport.close()
+        REFUSED.note(self.client[0] if self.client else None)
         return True
 
     def on_response_complete(self) -> None:
@@ -112,6 +163,8 @@ class GuardedH11(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._held is not None:
+            self._held.cancel()
         super().connection_lost(exc)
 
 

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(64 * 1024, ge=1024)  # request line + headers; past it uvicorn answers 431/400
     max_open_connections: int = Field(200, ge=1)  # HTTP + websocket connections per worker; past it 503
     shutdown_timeout: float = Field(3.0, ge=0)  # SIGTERM: after the drain, seconds before open requests are cut
+    refusal_delay: float = Field(0.1, ge=0, le=5)  # seconds a new connection waits unread after its address's 503
 
     # the original GANPaint client (docs/api.md, "Running the original GANPaint client")
     classic_image_size: int = Field(256, ge=0, le=4096)  # /api image side (its canvas); 0 = the model's own

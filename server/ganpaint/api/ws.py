@@ -23,7 +23,6 @@ import json
 import logging
 import struct
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -35,6 +34,7 @@ from ganpaint.api.edits import build_edits_async
 from ganpaint.api.errors import format_errors
 from ganpaint.api.gate import BusyError
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
+from ganpaint.api.serving import REFUSED, RecentAddresses
 from ganpaint.engine import Engine, LoadedModel, RenderJob
 
 router = APIRouter(tags=["paint"])
@@ -308,20 +308,15 @@ class RefusalLog:
     looping on a refused Origin would otherwise write a line per try); remembers ``size`` addresses."""
 
     def __init__(self, interval: float = 60.0, size: int = 4096):
-        self.interval, self.size = interval, size
-        self._last: OrderedDict[str, float] = OrderedDict()
+        self.interval = interval
+        self.logged = RecentAddresses(size)
         self.suppressed = 0
 
     def allow(self, address: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        last = self._last.get(address)
-        if last is not None and now - last < self.interval:
+        if self.logged.age(address, now) < self.interval:
             self.suppressed += 1
             return False
-        self._last[address] = now
-        self._last.move_to_end(address)
-        while len(self._last) > self.size:
-            self._last.popitem(last=False)
+        self.logged.note(address, now)
         return True
 
 
@@ -345,6 +340,7 @@ async def paint(ws: WebSocket) -> None:
         registry.refused += 1
         detail = f"origin: {format_value(origin)} is not allowed (set GANPAINT_WS_ORIGINS)"
         address = ws.client.host if ws.client else "unknown"
+        REFUSED.note(address)  # its next connections wait refusal_delay (api/serving.py)
         if ORIGIN_REFUSALS.allow(address):
             log.info("ganpaint: /ws/paint from %s refused: %s (logged once a minute per address)", address, detail)
         try:

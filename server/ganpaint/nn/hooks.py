@@ -46,6 +46,24 @@ def edit_layer(model: nn.Module, layer: str, fn: Callable[[torch.Tensor], torch.
         handle.remove()
 
 
+@contextmanager
+def before_each_child(model: nn.Module, fn: Callable[[], None]) -> Iterator[None]:
+    """Call ``fn()`` before each of ``model``'s children runs, in forward passes inside the block on this
+    thread (a background render's checkpoints between layers)."""
+    owner = threading.get_ident()
+
+    def hook(_m: nn.Module, _i: tuple) -> None:
+        if threading.get_ident() == owner:
+            fn()
+
+    handles = [child.register_forward_pre_hook(hook) for child in model.children()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 @dataclass
 class Traced:
     output: torch.Tensor | None = None

@@ -1,0 +1,121 @@
+"""Painters first (ganpaint.priority): background work steps aside while a painter's frame renders."""
+
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+from ganpaint.engine import Engine, RenderJob
+from ganpaint.masks import MaskPlan
+from ganpaint.nn.hooks import before_each_child
+from ganpaint.priority import Foreground, lower_thread_priority
+from ganpaint.tiny import make_tiny_model
+
+
+def run_in_thread(fn, background: bool) -> threading.Thread:
+    def body():
+        if background:
+            lower_thread_priority(0)  # the mark only
+        fn()
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_background_threads_wait_for_the_frame_others_do_not():
+    fg = Foreground(max_wait=30)
+    done = []
+    with fg.rendering():
+        background = run_in_thread(lambda: (fg.wait(), done.append("background")), background=True)
+        other = run_in_thread(lambda: (fg.wait(), done.append("other")), background=False)
+        other.join(10)
+        background.join(0.2)
+        assert done == ["other"] and background.is_alive()  # still waiting for the frame
+    background.join(10)
+    assert done == ["other", "background"] and fg.waits == 1
+
+
+def test_background_work_waits_at_most_max_wait():
+    fg = Foreground(max_wait=0.05)
+    with fg.rendering():
+        thread = run_in_thread(fg.wait, background=True)
+        thread.join(10)  # a frame that never ends delays background work, never stops it
+        assert not thread.is_alive() and fg.waits == 1 and fg.active == 1
+    assert fg.active == 0
+
+
+def test_before_each_child_runs_on_the_owning_thread_only():
+    model = nn.Sequential(nn.Identity(), nn.ReLU(), nn.Identity())
+    calls = []
+    with before_each_child(model, lambda: calls.append(threading.current_thread().name)):
+        model(torch.zeros(1))
+        other = threading.Thread(target=model, args=(torch.zeros(1),), name="other")
+        other.start()
+        other.join()
+    model(torch.zeros(1))  # removed after the block
+    assert calls == [threading.current_thread().name] * 3
+
+
+@pytest.fixture
+def foreground(monkeypatch):
+    """A fresh FOREGROUND whose waits last until the frame ends (no max_wait in the test's time)."""
+    fg = Foreground(max_wait=30)
+    for module in ("ganpaint.priority", "ganpaint.engine", "ganpaint.masks"):
+        monkeypatch.setattr(f"{module}.FOREGROUND", fg)
+    return fg
+
+
+def test_a_rest_render_steps_aside_between_layers_while_a_frame_renders(tmp_path, foreground):
+    make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
+    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1)
+    try:
+        engine.render(RenderJob("tiny", image=1))  # warm: the first image's features cached
+        release, started = threading.Event(), threading.Event()
+        frame = engine.call(lambda: (started.set(), release.wait(30)), interactive=True)  # a frame "rendering"
+        assert started.wait(10)
+        rest = engine.submit(RenderJob("tiny", image=1, fmt="png"))
+        with pytest.raises(TimeoutError):
+            rest.result(timeout=0.3)  # waits for the painter's frame
+        assert foreground.waits >= 1
+        release.set()
+        assert frame.result(10) and rest.result(10).data[:4] == b"\x89PNG"
+        waits = foreground.waits
+        engine.render(RenderJob("tiny", image=1, fmt="png"))  # no frame rendering: no wait
+        assert foreground.waits == waits
+    finally:
+        engine.close()
+
+
+def test_a_rest_render_checks_for_frames_before_each_layer_after_the_cut(tmp_path, monkeypatch):
+    class Counting(Foreground):
+        def wait(self):
+            calls.append(threading.current_thread().name)
+
+    calls = []
+    monkeypatch.setattr("ganpaint.engine.FOREGROUND", Counting())
+    make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
+    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1)
+    try:
+        _, f = engine.model("tiny").split("layer4")
+        engine.render(RenderJob("tiny", image=1))
+        assert calls == ["ganpaint-render-rest"] * (1 + len(list(f.children())))  # the job, then each layer
+        calls.clear()
+        engine.submit(RenderJob("tiny", image=1, interactive=True)).result(10)
+        assert calls == ["ganpaint-render"]  # painters' frames: no hooks (wait returns at once there)
+    finally:
+        engine.close()
+
+
+def test_a_background_mask_decode_waits_before_each_mask(foreground):
+    plan = MaskPlan(1 << 24)
+    spec = {"points": [[0.5, 0.5]], "radius": 0.2}
+    key, limits = ("digest", 256, (4, 4), (10, 2048), "area"), (10, 2048)
+    plan.pooled(key, spec, 256, (4, 4), "mask", limits, "area", cached=lambda key: None)  # one job, not decoded
+    with foreground.rendering():
+        thread = run_in_thread(plan.decode, background=True)
+        thread.join(0.3)
+        assert thread.is_alive() and foreground.waits == 1
+    thread.join(10)
+    assert not thread.is_alive() and next(iter(plan.jobs.values())).result.shape == (4, 4)
