@@ -19,7 +19,8 @@ Every error is a ValueError that names the field (``where``) and quotes the bad 
 (area sums of their runs), bitstrings and PNGs are read as 1-byte booleans and summed in windows, so a
 2048 x 2048 mask costs a few MB at most, not 16 MB float32 buffers. ``mask_cost`` says, without
 decoding, what a mask will allocate (pixels, points, runs); ``MaskPlan`` collects a request's masks and
-their cost before any is decoded (the api admits the work, then decodes it off the event loop).
+their cost before any is decoded (the api admits the work, then decodes it: off the event loop but for
+a page update's short strokes).
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ async def create_generation(
     field = "ids" if body.ids is not None else "zs"
     if not 1 <= len(rows) <= settings.max_images:
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
-    # masks costed and admitted, then decoded off the event loop and AnyIO's pool (api/edits.py)
+    # masks costed and admitted, then decoded off AnyIO's pool (api/edits.py)
     edits = await planned(lambda: translate(m, settings, body.interventions or []), settings)
     res = []
     side = classic_size(m, settings.classic_image_size)  # the client's canvas (api/classic.py)

@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 
 async def build_edits_async(*args, **kwargs) -> list[UnitEdit]:
-    """``build_edits`` with its masks admitted and decoded off the event loop (``planned``)."""
+    """``build_edits`` with its masks admitted and decoded (``planned``)."""
     settings = args[1] if len(args) > 1 else kwargs["settings"]
     return await planned(functools.partial(build_edits, *args, **kwargs), settings)
 

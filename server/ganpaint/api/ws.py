@@ -208,7 +208,7 @@ class PaintSession:
         if self.open is None:
             raise ValueError("render: send an 'open' message first")
         o = self.open
-        # masks decode off the event loop, so one client's big masks do not stall the others' frames
+        # big masks decode off the event loop, so one client's masks do not stall the others' frames
         edits = await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
