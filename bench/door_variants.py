@@ -7,13 +7,16 @@ Issue 19 asks that the door stamp's realism (dD: the shipped discriminator's sco
 ``ganpaint stamps evaluate`` measures it) be no worse than the classic unit brush's. The stamp as shipped
 scores about 0.1 below the brush. This bench paints, at the same wall-base placements (the evaluation's
 rule, ``find_place``), a set of variants fixed in advance, and prints for each: success (the segmenter
-calls >= 30% of the painted region door), dD, collateral, and dD minus the classic brush's (paired), each
-with a 95% interval. Variants:
+calls >= 30% of the painted region door), dD, collateral, dD minus the classic brush's (paired), and dD
+over only the tries where a door landed, each with a 95% interval. Variants:
 
 - ``stamp``: the shipped stamp (style 0 at its natural size); ``style1..``: the other styles;
 - ``classic``: the GANPaint unit brush (top-20 door units at their draw values, a disc of the stamp's area);
 - ``shaped classic``: those top-20 values through the stamp's footprint instead of the disc;
 - ``stamp + classic``: the stamp, then the shaped classic brush over it;
+- ``shaped classic x s``: the shaped classic brush with its values times s;
+- ``stamp, topK moved``: the stamp on only the K units it moves most here (the wall's features elsewhere);
+- ``top32, classic values``: those 32 units and the classic's 20, the classic's units at its values;
 - ``hybrid f``: the stamp with its top-20 units moved a fraction f toward the classic draw values;
 - ``gain g``: the template's contrast to the local wall features scaled by g;
 - ``shift k``: the template shifted by k times (wall features - template) around the door (lighting match);
@@ -114,6 +117,17 @@ def main() -> None:
             "shaped classic": ([shaped], foot),
             "stamp + classic": (stamped(style) + [shaped], foot),
         }
+        for strength in (1.5, 2.0):  # the classic values, stronger, through the footprint
+            vals = [strength * v for v in top_values]
+            variants[f"shaped classic x{strength}"] = ([UnitEdit(layer, top, vals, 1.0, alpha)], foot)
+        dev = (alpha[None] * (value - r[0]).abs()).sum((1, 2))  # (C,) how far the stamp moves each unit here
+        for k_units in (16, 32):  # only the units the stamp moves most; the wall's features elsewhere
+            units = sorted(torch.argsort(dev, descending=True)[:k_units].tolist())
+            variants[f"stamp, top{k_units} moved"] = ([UnitEdit(layer, units, value[units], 1.0, alpha)], foot)
+        units = sorted(set(torch.argsort(dev, descending=True)[:32].tolist()) | set(top))
+        mixed = value.clone()
+        mixed[top] = torch.tensor(top_values)[:, None, None].expand(-1, fh, fw)  # the classic's values on its units
+        variants["top32, classic values"] = ([UnitEdit(layer, units, mixed[units], 1.0, alpha)], foot)
         for f in (0.25, 0.5):
             v = value.clone()
             v[top] += f * (torch.tensor(top_values)[:, None, None] - value[top])
@@ -166,16 +180,27 @@ def main() -> None:
         f"door at the wall base, scenes64 {layer}: {args.tries} tries, image ids {args.first + 1}..{image_id}, "
         f"{time.time() - t0:.0f} s ({args.threads} threads)"
     )
-    print(f"{'variant':24s} {'success':>18s} {'dD':>24s} {'collateral':>10s} {'dD - classic (paired)':>28s}")
+    print(
+        f"{'variant':24s} {'success':>18s} {'dD':>24s} {'collateral':>10s} {'dD - classic (paired)':>28s}"
+        f"   {'dD where a door landed':>26s}"
+    )
+
+    def ci(values: list[float]) -> str:
+        if len(values) < 2:
+            return f"{'(n < 2)':>24s}"
+        m = mean_ci(values)
+        return f"{m['mean']:+.3f} [{m['ci95'][0]:+.3f}, {m['ci95'][1]:+.3f}]"
+
     for k, rs in rows.items():
         ok = sum(x["share"] >= 0.3 for x in rs)
-        dd = mean_ci([x["dD"] for x in rs])
-        paired = mean_ci([x["dD"] - y["dD"] for x, y in zip(rs, rows["classic"], strict=True)])
+        paired = [x["dD"] - y["dD"] for x, y in zip(rs, rows["classic"], strict=True)]
+        landed = [x["dD"] for x in rs if x["share"] >= 0.3]
         lo, hi = wilson(ok, len(rs))
         print(
-            f"{k:24s} {ok / len(rs):5.2f} [{lo:.2f}, {hi:.2f}]   {dd['mean']:+.3f} [{dd['ci95'][0]:+.3f}, "
-            f"{dd['ci95'][1]:+.3f}] {mean_ci([x['collateral'] for x in rs])['mean']:10.2f}   "
-            + (f"{paired['mean']:+.3f} [{paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f}]" if k != "classic" else "")
+            f"{k:24s} {ok / len(rs):5.2f} [{lo:.2f}, {hi:.2f}]   {ci([x['dD'] for x in rs])} "
+            f"{mean_ci([x['collateral'] for x in rs])['mean']:10.2f}   "
+            + (ci(paired) if k != "classic" else f"{'':24s}")
+            + f"   {ci(landed)} (n={len(landed)})"
         )
 
 
