@@ -228,6 +228,28 @@ def test_masks_decode_on_the_mask_threads_or_inline_when_short(tmp_path, monkeyp
     assert all(t.startswith("ganpaint-masks") for form, t in where if form == "other"), where
 
 
+def test_what_decodes_inline_is_short_polylines_only():
+    from ganpaint.api.edits import INLINE_COST, decodes_inline
+    from ganpaint.masks import MaskPlan
+
+    def plan_of(*specs, stamp: bool = False) -> MaskPlan:
+        plan = MaskPlan(1 << 30)
+        for i, spec in enumerate(specs):
+            key = (f"mask{i}", 256, (4, 4), (4096, 2048), "area")
+            plan.pooled(key, spec, 256, (4, 4), "m", (4096, 2048), "area", cached=lambda key: None)
+        if stamp:
+            plan.defer("stamp", lambda: [], 1 << 16, cached=lambda key: None, store=lambda result: None)
+        return plan
+
+    line = {"points": [[0.2, 0.2], [0.8, 0.8]], "radius": 0.1}
+    assert decodes_inline(plan_of(line)) and decodes_inline(plan_of(line, {**line, "radius": 0.2}))
+    assert plan_of(line, {**line, "radius": 0.2}).pending_cost <= INLINE_COST
+    assert not decodes_inline(plan_of(line, {**line, "radius": 0.2}, {**line, "radius": 0.3}))  # over the cost
+    assert not decodes_inline(plan_of({"points": [[0.5, 0.5]] * (INLINE_POINTS + 1), "radius": 0.1}))
+    assert not decodes_inline(plan_of(line, stamp=True))
+    assert not decodes_inline(plan_of({"shape": [2048, 2048], "runs": [1, 2048 * 2048 - 1]}))  # cheap cost, slow
+
+
 def test_a_mask_pooled_to_several_layers_is_decoded_and_costed_once(monkeypatch):
     calls = []
     real = masks.decode_compact

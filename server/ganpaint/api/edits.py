@@ -25,8 +25,10 @@ from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import MASKS, Stroke, pooled_mask, stroke_edits
 
 MASK_DECODER = MaskDecoder()  # per process: its threads are the process's, its limits come with each request
-INLINE_COST = 1 << 17  # polylines of at most this cost (two 256 x 256 page strokes) and
-INLINE_POINTS = 32  # this many points in all decode where they are built: 0.1-0.5 ms (bench: 1000 points 7-12 ms)
+# decoded where they are built (``decodes_inline``): polylines of at most this cost in all (two 256 x 256 page
+# strokes) and this many points in all, 0.1-0.5 ms here (1000 points would take 7-12 ms)
+INLINE_POINTS = 32
+INLINE_COST = 2 * 256 * 256 + INLINE_POINTS
 T = TypeVar("T")
 
 
