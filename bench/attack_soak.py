@@ -3,6 +3,7 @@
     python bench/attack_soak.py                           # tiny model, 20 s idle baseline, 60 s attack, 60 s idle
     python bench/attack_soak.py --model scenes64 --models-dir models --precomputed-dir precomputed
     python bench/attack_soak.py --server-path /tmp/old/server   # another checkout's server (before/after)
+    python bench/attack_soak.py --spread                  # the POSTs from random 127.0.x.y (a distributed flood)
 
 Starts ``ganpaint serve`` on 127.0.0.1 (one worker, ``--threads``), measures one websocket painter alone,
 then runs, for ``--attack`` seconds, beside it: distinct 2048 x 2048 RGBA PNG masks in the bitstring form on
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import io
 import json
 import multiprocessing
@@ -33,6 +35,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections import Counter
@@ -50,20 +53,32 @@ from websockets.sync.client import connect  # noqa: E402
 
 SIDE = 2048
 POLITE = False  # --polite: attackers wait Retry-After after a 503 (the default ignores it, as an attacker would)
+SPREAD = False  # --spread: attackers' POSTs come from random addresses of 127.0.0.0/16, not all from 127.0.0.1
+
+
+def source_address() -> tuple[str, int] | None:
+    """With ``--spread``: a random loopback address of 127.0.0.0/16 to connect from (a distributed flood)."""
+    if not SPREAD:
+        return None
+    n = random.randrange(2, 65535)
+    return (f"127.0.{n >> 8}.{n & 255}", 0)
 
 
 def post(url: str, data: bytes, counts: Counter, timeout: float = 120) -> int:
-    req = urllib.request.Request(url, data, {"content-type": "application/json"})
+    parts = urllib.parse.urlsplit(url)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout, source_address=source_address())
+        try:
+            conn.request("POST", parts.path, data, {"content-type": "application/json"})
+            r = conn.getresponse()
             r.read()
             code = r.status
-    except urllib.error.HTTPError as exc:
-        code = exc.code
-        if code == 503 and exc.headers.get("retry-after"):
-            code = "503+retry"
-            if POLITE:
-                time.sleep(float(exc.headers["retry-after"]))
+            if code == 503 and r.getheader("retry-after"):
+                code = "503+retry"
+                if POLITE:
+                    time.sleep(float(r.getheader("retry-after")))
+        finally:
+            conn.close()
     except OSError:
         code = "conn"
     counts[code] += 1
@@ -160,6 +175,12 @@ def main() -> int:
     ap.add_argument("--models-dir", type=Path)
     ap.add_argument("--precomputed-dir", type=Path)
     ap.add_argument("--polite", action="store_true", help="attackers honour Retry-After (a data point, not an attack)")
+    ap.add_argument(
+        "--spread",
+        action="store_true",
+        help="each attacking POST from a random address of 127.0.0.0/16 (a distributed flood: no address repeats "
+        "often enough for GANPAINT_REFUSAL_DELAY to slow it); the painter and the prober stay on 127.0.0.1",
+    )
     ap.add_argument("--sigterm-wait", type=float, default=30, help="seconds to wait for exit after SIGTERM (30)")
     ap.add_argument("--server-path", type=Path, help="put this folder first on the server's PYTHONPATH")
     ap.add_argument(
@@ -169,8 +190,8 @@ def main() -> int:
     )
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (e.g. MALLOC_ARENA_MAX=2)")
     args = ap.parse_args()
-    global POLITE
-    POLITE = args.polite
+    global POLITE, SPREAD
+    POLITE, SPREAD = args.polite, args.spread
 
     tmp = Path(tempfile.mkdtemp(prefix="ganpaint-attack-"))
     dirs = (args.models_dir.resolve(), args.precomputed_dir.resolve()) if args.models_dir else None
@@ -178,7 +199,8 @@ def main() -> int:
     if args.server_path:
         env["PYTHONPATH"] = str(args.server_path.resolve())
     polite = ", attackers wait Retry-After" if args.polite else ""
-    print(f"attack soak: model {args.model!r}, threads {args.threads}, env {env or '{}'}{polite}", flush=True)
+    spread = ", POSTs from random addresses of 127.0.0.0/16" if args.spread else ""
+    print(f"attack soak: model {args.model!r}, threads {args.threads}, env {env or '{}'}{polite}{spread}", flush=True)
     rng = random.Random(0)
     pngs = [png_mask(rng) for _ in range(6)]
     server_cpus = {int(c) for c in args.server_cpus.split(",")} if args.server_cpus else None
