@@ -7,6 +7,7 @@ this module or building the app for the OpenAPI spec costs no weights.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
@@ -126,6 +127,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 engine.model(settings.model)  # fail at startup, not at the first request
             app.state.engine = engine
             drain_on_sigterm(app.state.paint, settings.drain_timeout)
+            if getattr(app.state, "freeze_after_startup", False):
+                # what startup built (the model, routes, schemas) lives as long as the process: out of the
+                # collector's sight, a full collection under load took 15 ms, not 117-144 ms that stalled every
+                # thread (docs/reliability.md, round four); only ganpaint serve, not apps built in-process
+                gc.collect()
+                gc.freeze()
             # ganpaint serve's protocol sheds before parsing (api/serving.py); with CORS on, the middleware
             # does, so its 503s carry the CORS headers a browser needs to read them
             yield {} if origins else {SHED_STATE: shed}
@@ -180,4 +187,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory used by ``ganpaint serve`` (settings from GANPAINT_* variables)."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    app.state.freeze_after_startup = True  # a server process: startup's objects are never collected (gc.freeze)
+    return app
