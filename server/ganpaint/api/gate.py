@@ -136,9 +136,9 @@ class ShedWhenBusy:
         self.app, self.shed = app, shed
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") in MASK_PATHS:
+        if scope["type"] == "http" and self.shed.busy():  # the cheap test first: headers read only when busy
             declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-            if self.shed.refuses(scope["method"], scope["path"], declared):
+            if self.shed.refuses(scope.get("method", ""), scope.get("path", ""), declared):
                 REFUSED.note(scope["client"][0] if scope.get("client") else None)
                 return await send_error(send, 503, self.shed.detail, retry_after=True, close=True)
         await self.app(scope, receive, send)
