@@ -370,7 +370,8 @@ def test_a_request_cancelled_while_its_body_stalls_ends_quietly():
 
 def test_uvicorn_options_for_direct_exposure():
     opts = uvicorn_options(Settings(), "info")
-    assert opts["h11_max_incomplete_event_size"] == 64 * 1024 and opts["limit_concurrency"] == 200
+    assert opts["h11_max_incomplete_event_size"] == 64 * 1024
+    assert "limit_concurrency" not in opts  # GuardedH11 caps connections, in all and per address
     assert opts["timeout_graceful_shutdown"] == 3 and opts["timeout_keep_alive"] == 5
     assert opts["http"].__name__ == "GuardedH11" and opts["ws"].__name__ == "CompleteDenial"
     assert opts["log_config"]["loggers"]["ganpaint"]["level"] == "INFO"

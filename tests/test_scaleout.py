@@ -203,6 +203,7 @@ def test_two_replicas_behind_nginx_survive_a_killed_replica(tmp_path):
                 "GANPAINT_EXTRA_PRECOMPUTED_DIR": str(tmp_path / "tiny" / "precomputed"),
                 "GANPAINT_RUNTIME_DIR": str(tmp_path / f"replica{i}"),
                 "GANPAINT_UPLOAD_DIR": str(tmp_path / "uploads"),  # the compose volume both replicas share
+                "GANPAINT_MAX_CONNECTIONS_PER_ADDRESS": "0",  # as in compose: behind nginx, nginx caps per client
             }
             replica_env.update(GANPAINT_HOST="127.0.0.1", GANPAINT_PORT=str(port), GANPAINT_THREADS="1")
             # The image's CMD: `serve [FLAGS]` -> `ganpaint serve --host $GANPAINT_HOST --port $GANPAINT_PORT ...`
@@ -390,6 +391,8 @@ def test_compose_structure():
     # everything read-only but the uploads, a named volume every replica shares (any replica paints any upload)
     assert all(v.endswith(":ro") for v in cpu["volumes"] if v != "uploads:/uploads"), cpu["volumes"]
     assert "uploads:/uploads" in cpu["volumes"] and cpu["environment"]["GANPAINT_UPLOAD_DIR"] == "/uploads"
+    # behind nginx every client shares its address: the replicas cap no address, nginx's limit_conn caps clients
+    assert str(cpu["environment"]["GANPAINT_MAX_CONNECTIONS_PER_ADDRESS"]) == "0"
     # The balancer: waits for healthy replicas, renders the template, publishes the one public port.
     assert lb["depends_on"] == {"ganpaint": {"condition": "service_healthy"}}
     assert "render.sh" in " ".join(lb["command"]) and "daemon off;" in " ".join(lb["command"])
@@ -440,6 +443,7 @@ def test_nginx_template_renders_every_placeholder(tmp_path):
         assert r.returncode == 0 and r.stdout == conf, r.stderr
     assert conf.count("max_fails=2 fail_timeout=10s;") == 2
     for directive in (
+        "limit_conn ganpaint_per_address 50;",
         "proxy_set_header Upgrade $http_upgrade;",
         'proxy_set_header Connection "upgrade";',
         "non_idempotent;",

@@ -37,6 +37,10 @@ from ganpaint.project.projector import ProjectedImage
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
+class ProjectionCancelled(ValueError):
+    """The projection was stopped by ``Projections.close`` (the server's shutdown)."""
+
+
 class BusyPool(Exception):
     """``max_running`` projections are running or queued already (the API answers 503 + Retry-After)."""
 
@@ -142,6 +146,7 @@ class Projections:
         self._lock = threading.Lock()
         self.running = 0
         self.done = 0
+        self.closed = False
 
     def projector(self, m: LoadedModel, layer: str) -> Projector:
         key = (m.id, layer)
@@ -151,6 +156,18 @@ class Projections:
                 self._projectors[key] = projector_for(m.generator, layer, folder, self.settings)
             return self._projectors[key]
 
+    def check_room(self) -> None:
+        """BusyPool if ``start`` would refuse now (reserves nothing): judged before an upload's body is read."""
+        with self._lock:
+            if self.running >= self.max_running:
+                raise BusyPool(self._busy_detail())
+
+    def _busy_detail(self) -> str:
+        return (
+            f"server: busy, {self.running} pictures projecting (max_projections {self.max_running}); "
+            "retry in a few seconds"
+        )
+
     def start(
         self, store: UploadStore, m: LoadedModel, layer: str, pixels: np.ndarray | Callable[[], np.ndarray]
     ) -> Upload:
@@ -158,15 +175,14 @@ class Projections:
         runs on the projection thread too); the Upload is in the store at once, in state "projecting"."""
         with self._lock:
             if self.running >= self.max_running:
-                raise BusyPool(
-                    f"server: busy, {self.running} pictures projecting (max_projections {self.max_running}); "
-                    "retry in a few seconds"
-                )
+                raise BusyPool(self._busy_detail())
             self.running += 1
         up = Upload(store.new_id(), m.id, layer)
         projector = self.projector(m, layer)
 
         def progress(stage: str, fraction: float) -> None:
+            if self.closed:  # the server is shutting down: stop at the next step, not after the whole projection
+                raise ProjectionCancelled("projection: cancelled, the server is shutting down; upload it again")
             up.stage, up.fraction = stage, fraction
 
         def run() -> Upload:
@@ -200,4 +216,6 @@ class Projections:
         return up
 
     def close(self) -> None:
+        """Cancel what waits and stop what runs at its next step (the server's shutdown)."""
+        self.closed = True
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -34,18 +34,22 @@ PLACEHOLDER = "<!doctype html><title>ganpaint</title><p>ganpaint API: see <a hre
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for HTTP bodies over ``limit`` bytes (declared or streamed; ``paths``: other limits)."""
+    """ASGI middleware: 413 for HTTP bodies over ``limit`` bytes (declared or streamed). ``streamed``: paths whose
+    route reads its body itself, with its own limit (only a declared length over it is refused here)."""
 
-    def __init__(self, app, limit: int, paths: dict[str, int] | None = None):
-        self.app, self.limit, self.paths = app, limit, paths or {}
+    def __init__(self, app, limit: int, streamed: dict[str, int] | None = None):
+        self.app, self.limit, self.streamed = app, limit, streamed or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.paths.get(scope.get("path", ""), self.limit)
+        path = scope.get("path", "")
+        limit = self.streamed.get(path, self.limit)
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await self._reject(send, int(declared), limit)
+        if path in self.streamed:
+            return await self.app(scope, receive, send)
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -64,7 +68,8 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
     async def _reject(self, send, size: int, limit: int) -> None:
-        await send_error(send, 413, f"request body: {size} bytes exceeds the limit of {limit} bytes")
+        # closing: the rest of the body is never read
+        await send_error(send, 413, f"request body: {size} bytes exceeds the limit of {limit} bytes", close=True)
 
 
 class Draining:
@@ -137,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # does, so its 503s carry the CORS headers a browser needs to read them
             yield {} if origins else {SHED_STATE: shed}
         finally:
+            app.state.projections.close()
             engine.close()
 
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN (work offline)
@@ -152,7 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the baseline reproduces the original server, which queued every request without a cap
     app.state.render_gate = RenderGate(1 << 30 if settings.baseline else settings.max_rest_images)
     uploads.install(app, settings)  # the upload store and projection threads (api/routes/uploads.py)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, paths={"/uploads": settings.max_upload_bytes})
+    # POST /uploads receives its body itself: judged early, spooled to disk (api/upload_body.py)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, streamed={"/uploads": settings.max_upload_bytes})
     app.add_middleware(Draining, registry=app.state.paint)
     app.add_middleware(ShedWhenBusy, shed=shed)
     app.add_middleware(BodyTimeout, timeout=settings.body_timeout)  # 408 for a stalled body (api/serving.py)

@@ -191,12 +191,16 @@ def classic_client_file(folder: Path, path: str) -> Path:
     parts = [p for p in path.split("/") if p]
     if any(p.startswith(".") or "\\" in p or "\0" in p for p in parts):
         raise NotFoundError(f"path: no file {path!r} in the classic client folder")
-    target = root.joinpath(*parts)
-    if target.is_dir():
-        target = target / "index.html"
-    target = target.resolve()
-    if not target.is_relative_to(root) or not target.is_file():
-        raise NotFoundError(f"path: no file {path!r} in the classic client folder")
+    try:
+        target = root.joinpath(*parts)
+        if target.is_dir():
+            target = target / "index.html"
+        target = target.resolve()
+        found = target.is_relative_to(root) and target.is_file()
+    except OSError:  # a name too long for the file system, and the like: no such file either
+        found = False
+    if not found:
+        raise NotFoundError(f"path: no file {path[:200]!r} in the classic client folder")
     return target
 
 

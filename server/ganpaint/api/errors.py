@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganpaint.api.gate import BusyError
 from ganpaint.api.serving import REFUSED
+from ganpaint.api.upload_body import BodyRefused
 from ganpaint.engine import NotFoundError
+from ganpaint.project.images import PictureTooLarge
 
 
 def short(value: Any, limit: int = 60) -> str:
@@ -51,19 +53,32 @@ def validation_detail(exc: ValidationError) -> str:
     return format_errors(exc.errors())
 
 
+def refusal(exc: Exception, request: Request, close: bool = False) -> JSONResponse:
+    """The answer to an exception that refuses a request: 503 busy (Retry-After, always closing: a client that
+    ignores Retry-After on a kept-alive connection pays a new connection each time, which its address's refusal
+    delay then holds, api/serving.py), 404 unknown, 413 too large, 422 bad value; ``close``: also close."""
+    headers = {"Connection": "close"} if close else {}
+    if isinstance(exc, BusyError):
+        REFUSED.note(request.client.host if request.client else None)  # its next connections wait
+        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "1", "Connection": "close"})
+    status = 404 if isinstance(exc, NotFoundError) else 413 if isinstance(exc, PictureTooLarge) else 422
+    return JSONResponse({"detail": str(exc)}, status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": format_errors(exc.errors())}, status_code=422)
 
     @app.exception_handler(NotFoundError)
-    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
     @app.exception_handler(BusyError)
-    async def _busy(request: Request, exc: BusyError) -> JSONResponse:
-        REFUSED.note(request.client.host if request.client else None)  # its next connections wait (api/serving.py)
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    @app.exception_handler(ValueError)  # PictureError and PictureTooLarge too
+    async def _refused(request: Request, exc: Exception) -> JSONResponse:
+        return refusal(exc, request)
+
+    @app.exception_handler(BodyRefused)
+    async def _refused_unread(request: Request, exc: BodyRefused) -> JSONResponse:
+        return refusal(exc.cause, request, close=True)  # the rest of its body is never read
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -73,9 +88,11 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"detail": f"body: cannot be read as JSON ({cause})"}, status_code=422)
         return await http_exception_handler(request, exc)
 
-    @app.exception_handler(ValueError)
-    async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # a bug, not bad input: the client gets the app's shape, not plain text (Starlette re-raises: the log
+        # keeps the traceback)
+        return JSONResponse({"detail": f"server: internal error ({type(exc).__name__})"}, status_code=500)
 
 
 def nesting_depth(value: Any, limit: int) -> int:

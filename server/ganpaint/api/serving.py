@@ -7,6 +7,14 @@
   app's ``Shed`` (api/gate.py, handed over in the lifespan state as ``SHED_STATE``) to a request's raw head:
   503 and close, with no h11 events, ASGI task or body copy (a flood that ignores Retry-After otherwise
   costs the event loop about a millisecond a request, and every painter waits for its turns of the loop).
+- Connection caps (``GuardedH11.connection_made``): at most ``max_open_connections`` HTTP + websocket
+  connections per worker, and at most ``max_connections_per_address`` of them from one client address (0: no
+  per-address cap, for a server behind a proxy whose address every client shares: the proxy caps per client,
+  deploy/nginx's ``limit_conn``). A connection past either cap is answered ``503`` JSON with Retry-After at
+  once and closed; one log line per address per minute at most. So one address holding half-open sockets
+  cannot lock out everyone else (its own connections are refused, others' are not).
+- Every answer the protocol writes itself is ``{"detail": ...}`` JSON: the 400 for a request h11 cannot
+  parse, the 503s past the caps, the shed 503 (uvicorn's own are plain text).
 - ``REFUSED``: client addresses answered 503 busy (or refused for their websocket Origin) in the last
   ``REFUSAL_WINDOW`` seconds. ``GuardedH11`` leaves a new connection from such an address unread for
   ``refusal_delay`` seconds: a client that ignores Retry-After and comes straight back then loops at most
@@ -17,8 +25,9 @@
   ``body_timeout`` seconds of its headers (uvicorn has no body read timeout).
 - ``CompleteDenial``: uvicorn's websockets-sansio protocol, marking a refused handshake (an HTTP answer
   sent through the ASGI ``websocket.http.response`` extension) complete, so uvicorn does not log
-  "ASGI callable returned without completing handshake" at ERROR for each refused Origin.
-- ``uvicorn_options``: those, ``limit_concurrency`` (``max_open_connections``: past it uvicorn answers 503),
+  "ASGI callable returned without completing handshake" at ERROR for each refused Origin; a handshake the
+  websockets library refuses (no key, bad version, oversized) is answered in the same JSON shape.
+- ``uvicorn_options``: those (uvicorn's own ``limit_concurrency`` is off: the caps above replace it),
   ``timeout_keep_alive`` and ``timeout_graceful_shutdown`` (after the SIGTERM drain, requests still open
   are cancelled: SIGTERM ends the process within ``drain_timeout`` + ``shutdown_timeout`` + about a second).
 
@@ -40,6 +49,7 @@ import h11
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Response
 
 from ganpaint.api.settings import Settings
 
@@ -74,6 +84,10 @@ class RecentAddresses:
 
 
 REFUSED = RecentAddresses()  # per process; the event loop's thread notes and reads it
+CAP_LOGGED = RecentAddresses()  # when a refusal past a connection cap was last logged, per address
+CAP_LOG_EVERY = 60.0  # seconds: at most one log line per address this often
+REFUSED_LINGER = 0.25  # seconds a refused connection stays open to read (and drop) what the client sends
+log = logging.getLogger("ganpaint")
 
 
 @functools.cache
@@ -89,11 +103,45 @@ class GuardedH11(H11Protocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._held: asyncio.TimerHandle | None = None
         self._early: list[bytes] = []  # what a held connection sent (uvloop reads once whatever we ask)
+        self._refused = False
+        over = self._over_cap()
+        if over:
+            return self._refuse_connection(over)
         delay = _settings().refusal_delay
         if delay and self.client and REFUSED.age(self.client[0]) < REFUSAL_WINDOW:
             transport.pause_reading()  # refused a moment ago: read it after the delay
             self._held = self.loop.call_later(delay, self._release)
         self._arm()
+
+    def _over_cap(self) -> str | None:
+        """Why this new connection is past a connection cap, or None (it is in ``self.connections`` already)."""
+        settings = _settings()
+        if len(self.connections) > settings.max_open_connections:
+            return f"server: {settings.max_open_connections} connections open (max_open_connections); retry shortly"
+        cap, address = settings.max_connections_per_address, self.client[0] if self.client else None
+        if cap and address is not None:
+            mine = sum(1 for c in self.connections if (getattr(c, "client", None) or ("",))[0] == address)
+            if mine > cap:
+                return f"client: {cap} connections open from {address} (max_connections_per_address); retry shortly"
+        return None
+
+    def _refuse_connection(self, detail: str) -> None:
+        """Answer 503 JSON at once and close a moment later (reading, and dropping, what the client sends
+        meanwhile, so its request is not met by a reset); the connection no longer counts against a cap."""
+        self._refused = True
+        self.connections.discard(self)
+        address = self.client[0] if self.client else "unknown"
+        if CAP_LOGGED.age(address) >= CAP_LOG_EVERY:
+            CAP_LOGGED.note(address)
+            log.warning("ganpaint: %s (further refusals of %s are not logged for a minute)", detail, address)
+        self.transport.write(error_response(503, detail, retry_after=True))
+        self.loop.call_later(REFUSED_LINGER, self.transport.close)
+
+    def send_400_response(self, msg: str) -> None:  # type: ignore[override]
+        """h11 could not parse the request: 400 in the app's JSON shape (uvicorn's is plain text), then close."""
+        detail = "request: not valid HTTP/1.1 (a malformed request line or header, or headers over max_header_bytes)"
+        self.transport.write(error_response(400, detail))
+        self.transport.close()
 
     def _release(self) -> None:
         self._held = None
@@ -123,6 +171,8 @@ class GuardedH11(H11Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:  # answered already: what it sends is dropped
+            return
         if self._held is not None:  # kept, unparsed, until the delay is over
             self._early.append(data)
             self.transport.pause_reading()
@@ -171,6 +221,21 @@ class GuardedH11(H11Protocol):
 class CompleteDenial(WebSocketsSansIOProtocol):
     """websockets-sansio that counts a sent denial response as a completed handshake (see the docstring) and
     leaves logging it to the app (api/ws.py: once a minute per address), not two INFO lines per refusal."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        reject = self.conn.reject
+
+        def reject_as_json(status, text: str) -> Response:
+            """The library's refusals (no key, bad version, oversized head) in the app's ``{"detail"}`` shape."""
+            response = reject(status, text)
+            body = json.dumps({"detail": f"websocket handshake: {text.strip() or response.reason_phrase}"}).encode()
+            for name, value in (("Content-Type", "application/json"), ("Content-Length", str(len(body)))):
+                del response.headers[name]
+                response.headers[name] = value
+            return Response(response.status_code, response.reason_phrase, response.headers, body)
+
+        self.conn.reject = reject_as_json
 
     async def send(self, message) -> None:  # type: ignore[override]
         if message["type"] == "websocket.http.response.start":
@@ -268,7 +333,6 @@ def uvicorn_options(settings: Settings, log_level: str = "warning") -> dict:
         "http": GuardedH11,
         "ws": CompleteDenial,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
-        "limit_concurrency": settings.max_open_connections,
         "timeout_keep_alive": 5,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
         "ws_max_size": 2 * settings.max_ws_message_bytes,

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     max_upload_pixels: int = Field(25_000_000, ge=1)  # declared width x height, checked before decoding; past it: 413
     max_uploads: int = Field(64, ge=1)  # uploads kept per worker process (LRU); an evicted id answers 404
     max_projections: int = Field(2, ge=1)  # projections running or waiting per worker; past it: 503 + Retry-After
+    max_upload_bodies: int = Field(4, ge=1)  # upload bodies being received at once per worker; past it: 503 at once
+    upload_spool_bytes: int = Field(256 * 1024, ge=0)  # an upload body past this many bytes waits on disk, not in RAM
     upload_dir: Path | None = None  # if set, ready uploads are also saved here (a volume shared by replicas)
 
     # connections and faults (docs/reliability.md)
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     body_timeout: float = Field(30.0, gt=0)  # seconds for a request body to arrive in full; else 408
     max_header_bytes: int = Field(64 * 1024, ge=1024)  # request line + headers; past it uvicorn answers 431/400
     max_open_connections: int = Field(200, ge=1)  # HTTP + websocket connections per worker; past it 503
+    # of those, from one client address; past it 503 (0: no cap, behind a proxy every client shares: nginx caps)
+    max_connections_per_address: int = Field(50, ge=0)
     shutdown_timeout: float = Field(3.0, ge=0)  # SIGTERM: after the drain, seconds before open requests are cut
     refusal_delay: float = Field(0.1, ge=0, le=5)  # seconds a new connection waits unread after its address's 503
 

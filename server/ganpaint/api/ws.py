@@ -140,8 +140,12 @@ class PaintSession:
         except TimeoutError as exc:
             raise SlowConsumer(f"a message waited over {self.settings.ws_send_timeout:g} s for the client") from exc
 
+    async def send_json(self, message: dict) -> None:
+        """Send ``message`` as strict JSON (NaN or Infinity raise here rather than reach a strict parser)."""
+        await self.send(json.dumps(message, allow_nan=False))
+
     async def error(self, seq: int | None, detail: str) -> None:
-        await self.send(json.dumps({"type": "error", "seq": seq, "detail": detail}))
+        await self.send_json({"type": "error", "seq": seq, "detail": detail})
 
     async def handle(self, text: str) -> None:
         seq = None
@@ -199,7 +203,7 @@ class PaintSession:
             "format": msg.format,
             "concepts": sorted(m.precomputed[layer].concepts),
         }
-        await self.send(json.dumps(ready))
+        await self.send_json(ready)
 
     async def queue_render(self, msg: RenderMessage) -> None:
         received = time.perf_counter()

@@ -8,13 +8,37 @@ Errors are ``PictureError`` (bad input: the API answers 422) or ``PictureTooLarg
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from collections.abc import Sequence
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format ``head`` (a file's first 12 bytes or more) starts like: "PNG", "JPEG", "WEBP" or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def declared_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) that the start of a picture declares, or None while its header is not all in ``head``.
+    A PNG's is in its first 24 bytes (read here: PIL would want the chunks after it too); others through PIL."""
+    if sniff_format(head) == "PNG":
+        return struct.unpack(">II", head[16:24]) if len(head) >= 24 and head[12:16] == b"IHDR" else None
+    try:
+        return Image.open(io.BytesIO(head), formats=list(FORMATS)).size
+    except Exception:  # noqa: BLE001 - not all in yet (or junk: the whole body's probe says which)
+        return None
 
 
 class PictureError(ValueError):
@@ -26,13 +50,13 @@ class PictureTooLarge(PictureError):
 
 
 def decode_picture(
-    data: bytes,
+    data: bytes | BinaryIO,
     resolution: int,
     max_pixels: int = 40_000_000,
     crop: Sequence[float] | None = None,
     field: str = "file",
 ) -> np.ndarray:
-    """Bytes of a PNG/JPEG/WebP -> (resolution, resolution, 3) uint8.
+    """Bytes (or a binary file) of a PNG/JPEG/WebP -> (resolution, resolution, 3) uint8.
 
     The header is read first (``Image.open`` decodes nothing): a format other than PNG/JPEG/WebP is refused, and
     so is one whose declared width x height exceeds ``max_pixels`` (a decompression bomb never decodes). JPEGs
@@ -54,15 +78,20 @@ def decode_picture(
     return np.asarray(img, dtype=np.uint8).copy()  # (R, R, 3)
 
 
-def probe_picture(data: bytes, max_pixels: int = 40_000_000, field: str = "file") -> Image.Image:
-    """Open ``data`` lazily (only the header is read) and check its format and declared size; PictureError or
-    PictureTooLarge naming ``field``. Cheap: safe to call on an event loop."""
-    if not data:
+def probe_picture(data: bytes | BinaryIO, max_pixels: int = 40_000_000, field: str = "file") -> Image.Image:
+    """Open ``data`` (bytes, or a binary file read from its start) lazily (only the header is read) and check
+    its format and declared size; PictureError or PictureTooLarge naming ``field``. Cheap: safe to call on an
+    event loop."""
+    if isinstance(data, (bytes, bytearray)):
+        data = io.BytesIO(data)
+    data.seek(0, io.SEEK_END)
+    if not data.tell():
         raise PictureError(f"{field}: empty upload")
+    data.seek(0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=list(FORMATS))
+            img = Image.open(data, formats=list(FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # PIL's own guard
         raise PictureTooLarge(f"{field}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for junk: one clear answer

@@ -59,10 +59,14 @@ class ProjectSettings:
         return asdict(self)
 
 
+PSNR_MAX = 100.0  # dB reported for a perfect (or closer than this) reconstruction: finite, so strict JSON holds
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of images in [-1, 1] (peak-to-peak 2), after clamping a."""
+    """PSNR in dB of images in [-1, 1] (peak-to-peak 2), after clamping a; at most ``PSNR_MAX`` (an error of one
+    8-bit step everywhere is 48 dB, so the cap only ever stands for "identical")."""
     mse = float((a.clamp(-1, 1) - b).pow(2).mean())
-    return float("inf") if mse == 0 else float(10 * np.log10(4 / mse))
+    return PSNR_MAX if mse * 10 ** (PSNR_MAX / 10) <= 4 else float(10 * np.log10(4 / mse))
 
 
 def pixel_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -4,10 +4,12 @@ An upload is a picture projected into a model (``ganpaint.project``; docs/projec
 file itself (Content-Type image/png, image/jpeg or image/webp; ``model``, ``layer``, ``crop`` and ``wait`` as query
 parameters) or JSON ``{"data": "<data URL>" | "scene": <seed>, "model", "layer", "crop": [x, y, w, h], "wait"}``
 (``scene``: a procedural scene rendered here, seeds >= 1,000,000,000 only: never in any training range).
-Limits: ``max_upload_bytes`` (413), ``max_upload_pixels`` declared width x height, checked before decoding (413),
-``max_projections`` running or waiting (503 + Retry-After), ``max_uploads`` kept per process (LRU; an evicted id
-answers 404 naming it). ``wait`` (default true) answers once projected; ``wait=false`` answers 202 at once, and
-the websocket's ``open`` with the id sends ``progress`` messages until it is ready.
+Limits: ``max_upload_bytes`` (413), ``max_upload_pixels`` declared width x height, checked as soon as the
+header is in (413), ``max_upload_bodies`` arriving and ``max_projections`` running or waiting (503 +
+Retry-After, before the body is read), ``max_uploads`` kept per process (LRU; an evicted id answers 404 naming
+it). How the body is received: api/upload_body.py. ``wait`` (default true) answers once projected;
+``wait=false`` answers 202 at once, and the websocket's ``open`` with the id sends ``progress`` messages until it
+is ready.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import base64
 import binascii
 import json
 import re
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ganpaint.api.deps import EngineDep, SettingsDep, data_url, wants_image
 from ganpaint.api.edits import build_edits_async
+from ganpaint.api.errors import format_errors
 from ganpaint.api.gate import BusyError
 from ganpaint.api.settings import Settings
+from ganpaint.api.upload_body import BodyRefused, UploadBodies, receive_body
 from ganpaint.engine import Engine, RenderJob
-from ganpaint.project.images import FORMATS, PictureTooLarge, crop_box, decode_picture, probe_picture
+from ganpaint.project.images import FORMATS, crop_box, decode_picture, probe_picture
 from ganpaint.uploads import BusyPool, Projections, Upload, UploadStore
 
 router = APIRouter(tags=["uploads"])
@@ -36,13 +42,10 @@ MIN_SCENE_SEED = 1_000_000_000  # training renders seeds 0..39,999 (data/scenes6
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """The app's upload store and projection threads (per process)."""
+    """The app's upload store, projection threads and body admission (per process)."""
     app.state.uploads = UploadStore(settings.max_uploads, settings.upload_dir)
     app.state.projections = Projections(settings.max_projections)
-
-    @app.exception_handler(PictureTooLarge)
-    async def _too_large(_: Request, exc: PictureTooLarge) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=413)
+    app.state.upload_bodies = UploadBodies(settings.max_upload_bodies)
 
 
 def projector_lookup(app, engine: Engine):
@@ -54,27 +57,46 @@ def find_upload(app, engine: Engine, upload_id: str) -> Upload:
     return app.state.uploads.get(upload_id, projector_lookup(app, engine))
 
 
-def _parse_crop(value, field: str = "crop") -> list[float] | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
+Name = Annotated[str, Field(max_length=64)]
+
+
+class UploadOptions(BaseModel):
+    """The options of an upload: query parameters with an image body, JSON fields with a JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: Name | None = Field(None, description="model id (default: the server's)")
+    layer: Name | None = Field(None, description="painting layer (default: the model's)")
+    crop: list[Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
+        None, min_length=4, max_length=4, description="[x, y, w, h] in 0..1 (default: the centred square)"
+    )
+    wait: bool = Field(True, description="false: answer 202 at once; the projection runs (GET /uploads/{id})")
+
+
+class UploadJSON(UploadOptions):
+    """A JSON upload body: exactly one of ``data`` and ``scene``."""
+
+    data: str | None = Field(None, description="data:image/png|jpeg|webp;base64,...")
+    scene: int | None = Field(
+        None, ge=MIN_SCENE_SEED, le=2**32 - 1, strict=True, description="a procedural scene's seed (never trained on)"
+    )
+
+
+def parse_options(model: type[BaseModel], values: dict):
+    """``values`` validated as ``model``; ValueError naming the field (as the app's 422s do)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ValueError(format_errors(exc.errors())) from exc
+
+
+def query_options(request: Request) -> UploadOptions:
+    q = dict(request.query_params)
+    if "crop" in q:  # "x,y,w,h" in the query string
         try:
-            value = [float(v) for v in value.split(",")]
+            q["crop"] = [float(v) for v in q["crop"].split(",")]
         except ValueError as exc:
-            raise ValueError(f"{field}: expected x,y,w,h numbers in 0..1, got {value[:60]!r}") from exc
-    if not isinstance(value, list) or len(value) != 4 or not all(isinstance(v, (int, float)) for v in value):
-        raise ValueError(f"{field}: expected [x, y, w, h] in 0..1, got {str(value)[:60]}")
-    crop = [float(v) for v in value]
-    crop_box(1000, 1000, crop)  # PictureError naming crop for values outside the picture
-    return crop
-
-
-def _bool(value, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
-        return value.lower() in ("1", "true", "yes")
-    raise ValueError(f"{field}: expected true or false, got {str(value)[:40]!r}")
+            raise ValueError(f"crop: expected x,y,w,h numbers in 0..1, got {q['crop'][:60]!r}") from exc
+    return parse_options(UploadOptions, {k: v for k, v in q.items() if k in UploadOptions.model_fields})
 
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -84,27 +106,17 @@ UPLOAD_BODY = {
         "image/png": _BINARY,
         "image/jpeg": _BINARY,
         "image/webp": _BINARY,
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "data": {"type": "string", "description": "data:image/png|jpeg|webp;base64,..."},
-                    "scene": {"type": "integer", "minimum": MIN_SCENE_SEED, "maximum": 2**32 - 1},
-                    "model": {"type": "string", "maxLength": 64},
-                    "layer": {"type": "string", "maxLength": 64},
-                    "crop": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
-                },
-                "additionalProperties": False,
-            }
-        },
+        # ``wait`` is described in the text, not the schema: fuzzers would fill the projection slots
+        "application/json": {"schema": UploadJSON.model_json_schema(mode="validation")},
     },
 }
+del UPLOAD_BODY["content"]["application/json"]["schema"]["properties"]["wait"]
 UPLOAD_PARAMS = [
-    {"name": n, "in": "query", "required": False, "schema": t, "description": d}
-    for n, t, d in (
-        ("model", {"type": "string"}, "model id (default: the server's)"),
-        ("layer", {"type": "string"}, "painting layer (default: the model's)"),
-        ("crop", {"type": "string"}, "x,y,w,h in 0..1 (default: the centred square)"),
+    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
+    for n, d in (
+        ("model", UploadOptions.model_fields["model"].description),
+        ("layer", UploadOptions.model_fields["layer"].description),
+        ("crop", "x,y,w,h in 0..1 (default: the centred square)"),
     )
 ]
 
@@ -112,7 +124,6 @@ UPLOAD_PARAMS = [
 @router.post(
     "/uploads",
     status_code=200,
-    # ``wait`` (query or JSON) is described in the text, not the schema: fuzzers would fill the projection slots
     responses={202: {"description": "wait=false: accepted; the projection runs (GET /uploads/{id}, ws open)"}},
     openapi_extra={"requestBody": UPLOAD_BODY, "parameters": UPLOAD_PARAMS},
 )
@@ -120,78 +131,101 @@ async def create_upload(request: Request, engine: EngineDep, settings: SettingsD
     """Project a picture into a model; answers {"upload": id, "model", "psnr", "ms", ...}.
 
     ``wait=false`` (query parameter or JSON field) answers 202 at once with ``"status": "projecting"``; the
-    websocket's ``open`` with the id then reports progress (docs/projection.md)."""
+    websocket's ``open`` with the id then reports progress (docs/projection.md). The body is received with
+    bounds (api/upload_body.py): refused before it is read when ``max_upload_bodies`` are arriving or
+    ``max_projections`` are running, judged by its first bytes, spooled to disk past ``upload_spool_bytes``."""
     if settings.baseline:
         raise ValueError("upload: not available in baseline mode (the original server's design has no uploads)")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if len(body) > settings.max_upload_bytes:
-        raise PictureTooLarge(f"file: {len(body)} bytes exceeds the limit of {settings.max_upload_bytes} bytes")
-    q = request.query_params
-    opts: dict = {k: q[k] for k in ("model", "layer", "crop", "wait") if k in q}
-    scene = None
+    projections: Projections = request.app.state.projections
+    try:
+        if ctype != "application/json" and ctype not in MEDIA_TYPES:
+            raise ValueError(
+                f"Content-Type: expected image/png, image/jpeg, image/webp or application/json, got {ctype or 'none'!r}"
+            )
+        projections.check_room()  # BusyPool before a byte of the body is read
+        opts = query_options(request)
+    except (ValueError, BusyPool) as exc:
+        raise BodyRefused(BusyError(str(exc)) if isinstance(exc, BusyPool) else exc) from exc
+    with request.app.state.upload_bodies.admit():
+        body = await receive_body(
+            request, ctype != "application/json", settings.max_upload_bytes, settings.max_upload_pixels,
+            settings.upload_spool_bytes,
+        )  # fmt: skip
     if ctype == "application/json":
-        try:
-            obj = json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            raise ValueError(f"body: invalid JSON ({str(exc)[:120]})") from exc
-        if not isinstance(obj, dict):
-            raise ValueError("body: expected a JSON object {data | scene, model, layer, crop, wait}")
-        extra = sorted(set(obj) - {"data", "scene", "model", "layer", "crop", "wait"})
-        if extra:
-            raise ValueError(f"{extra[0]}: unknown field")
-        opts.update({k: obj[k] for k in ("model", "layer", "crop", "wait") if k in obj})
-        if ("data" in obj) == ("scene" in obj):
+        with body:
+            raw = json_object(body.read())
+        if (raw.get("data") is None) == (raw.get("scene") is None):
             raise ValueError("data/scene: give exactly one of 'data' (an image data URL) or 'scene' (a seed)")
-        if "scene" in obj:
-            scene = obj["scene"]
-            if not isinstance(scene, int) or isinstance(scene, bool) or not MIN_SCENE_SEED <= scene < 2**32:
-                raise ValueError(
-                    f"scene: expected a seed in {MIN_SCENE_SEED}..{2**32 - 1} (never trained on), got {scene!r}"
-                )
-            data = b""
-        else:
-            match = DATA_URL.fullmatch(obj["data"]) if isinstance(obj["data"], str) else None
-            if match is None:
-                raise ValueError("data: expected a data URL data:image/png|jpeg|webp;base64,...")
-            try:
-                data = base64.b64decode(match.group(2), validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise ValueError(f"data: invalid base64 ({exc})") from exc
-    elif ctype in MEDIA_TYPES:
-        data = body
-    else:
-        raise ValueError(
-            f"Content-Type: expected image/png, image/jpeg, image/webp or application/json, got {ctype or 'none'!r}"
-        )
-    for key in ("model", "layer"):
-        if key in opts and opts[key] is not None and (not isinstance(opts[key], str) or len(opts[key]) > 64):
-            raise ValueError(f"{key}: expected a name, got {str(opts[key])[:60]!r}")
-    crop = _parse_crop(opts.get("crop"))
-    wait = _bool(opts.get("wait", True), "wait")
-    m = engine.model(opts.get("model") or settings.model)
-    layer = opts.get("layer") or m.info.default_layer
-    m.dissection(layer)  # NotFoundError unless the layer can be painted
-    resolution = m.info.resolution
-    if scene is not None:
+        obj = parse_options(UploadJSON, raw)
+        opts = obj.model_copy(update={k: v for k, v in opts if k not in obj.model_fields_set})
+        scene, data = obj.scene, None if obj.scene is not None else data_url_bytes(obj)
+        return await project_upload(request, engine, settings, opts, scene, data)
+    return await project_upload(request, engine, settings, opts, None, body)
 
-        def pixels():
+
+def json_object(raw: bytes) -> dict:
+    """The body as a JSON object; ValueError naming the body otherwise."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"body: invalid JSON ({str(exc)[:120]})") from exc
+    if not isinstance(obj, dict):
+        raise ValueError("body: expected a JSON object {data | scene, model, layer, crop, wait}")
+    return obj
+
+
+def data_url_bytes(obj: UploadJSON) -> bytes:
+    match = DATA_URL.fullmatch(obj.data)
+    if match is None:
+        raise ValueError("data: expected a data URL data:image/png|jpeg|webp;base64,...")
+    try:
+        return base64.b64decode(match.group(2), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"data: invalid base64 ({exc})") from exc
+
+
+async def project_upload(request: Request, engine: Engine, settings: Settings, opts: UploadOptions, scene, data):
+    """Admit and run (or queue, ``wait=false``) the projection of ``scene`` or the picture ``data`` (bytes, or the
+    spooled body, which the projection closes once decoded); answers once projected, 202 at once, or 503 if the
+    server starts shutting down meanwhile."""
+    try:
+        m = engine.model(opts.model or settings.model)
+        layer = opts.layer or m.info.default_layer
+        m.dissection(layer)  # NotFoundError unless the layer can be painted
+        if opts.crop is not None:
+            crop_box(1000, 1000, opts.crop)  # PictureError naming crop for values outside the picture
+        if data is not None:
+            probe_picture(data, settings.max_upload_pixels)  # the header only: format and declared size
+    except BaseException:
+        if data is not None and not isinstance(data, bytes):
+            data.close()
+        raise
+    resolution = m.info.resolution
+
+    def pixels():
+        if scene is not None:
             from ganpaint.scenes import render_scene
 
             return render_scene(scene, resolution)[0]
-    else:
-        probe_picture(data, settings.max_upload_pixels)  # the header only: format and declared size
-
-        def pixels():
-            return decode_picture(data, resolution, settings.max_upload_pixels, crop)
+        try:
+            return decode_picture(data, resolution, settings.max_upload_pixels, opts.crop)
+        finally:
+            if not isinstance(data, bytes):
+                data.close()  # the spooled body: the projection thread owns it from here
 
     try:
         up = request.app.state.projections.start(request.app.state.uploads, m, layer, pixels)
     except BusyPool as exc:
         raise BusyError(str(exc)) from exc
-    if not wait:
+    if not opts.wait:
         return JSONResponse(up.summary(), status_code=202)
-    await asyncio.wrap_future(up.future)  # re-raises PictureError (422) or PictureTooLarge (413), naming the field
+    done = asyncio.wrap_future(up.future)
+    while not done.done():
+        await asyncio.wait([done], timeout=0.25)
+        if request.app.state.paint.draining:
+            raise BusyError(f"server: shutting down; upload {up.id!r} was not projected: upload the picture again")
+    done.result()  # re-raises PictureError (422) or PictureTooLarge (413), naming the field
     return up.summary()
 
 
@@ -266,8 +300,8 @@ async def _open_when_projected(session, msg, up: Upload, generation: int) -> Non
             now = (up.stage, round(up.fraction, 2))
             if now != last:
                 last = now
-                await session.send(json.dumps({"type": "progress", "upload": up.id, "stage": up.stage,
-                                               "fraction": round(up.fraction, 3)}))  # fmt: skip
+                await session.send_json({"type": "progress", "upload": up.id, "stage": up.stage,
+                                         "fraction": round(up.fraction, 3)})  # fmt: skip
             await asyncio.wait([done], timeout=0.2)
         if done.done() and not done.cancelled():
             done.exception()  # seen: the upload's status says what happened
@@ -306,4 +340,4 @@ async def _ready(session, msg, up: Upload) -> None:
         "psnr": summary.get("psnr"),
         "ms": summary.get("ms"),
     }
-    await session.send(json.dumps(ready))
+    await session.send_json(ready)
