@@ -443,7 +443,7 @@ def test_nginx_template_renders_every_placeholder(tmp_path):
         assert r.returncode == 0 and r.stdout == conf, r.stderr
     assert conf.count("max_fails=2 fail_timeout=10s;") == 2
     for directive in (
-        "limit_conn ganpaint_per_address 50;",
+        "limit_conn ganpaint_per_address 200;",
         "proxy_set_header Upgrade $http_upgrade;",
         'proxy_set_header Connection "upgrade";',
         "non_idempotent;",

@@ -26,7 +26,7 @@ template=${1:?usage: render.sh TEMPLATE > nginx.conf}
 : "${NGINX_RENDER_TIMEOUT:=60s}"       # one REST render, retries included
 : "${NGINX_WS_IDLE_TIMEOUT:=600s}"
 : "${NGINX_RETRY_TRIES:=3}"
-: "${NGINX_MAX_CONNECTIONS_PER_ADDRESS:=50}"  # open connections per client address (limit_conn; past it 503)
+: "${NGINX_MAX_CONNECTIONS_PER_ADDRESS:=200}" # open connections per client address (limit_conn; past it 503): a class of 30 behind one NAT address holds about 150
 
 case "$NGINX_BALANCE" in
     least_conn) balance="least_conn;" ;;

@@ -1,7 +1,7 @@
-"""Uploaded pictures for painting: projection on its own bounded threads, a per-process LRU of the results.
+"""Uploaded pictures for painting: projection on a bounded thread of its own, a per-process LRU of the results.
 
     store = UploadStore(capacity=64, folder=None)
-    pool = Projections(max_running=2)
+    pool = Projections(max_running=2)                       # one projecting, one waiting its turn
     up = pool.start(store, loaded_model, layer, pixels)     # Upload in state "projecting"; BusyPool past the cap
     await asyncio.wrap_future(up.future)                    # then up.status == "ready", up.projected paints
     RenderJob(model, upload=store.get(up.id).projected, edits=[...])   # the engine renders it, blended
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ganpaint.engine import LoadedModel, NotFoundError
-from ganpaint.priority import lower_thread_priority
+from ganpaint.priority import FOREGROUND, lower_thread_priority
 from ganpaint.project import Projector, ProjectSettings, image_tensor
 from ganpaint.project.encoder import projector_for
 from ganpaint.project.projector import ProjectedImage
@@ -133,15 +133,16 @@ class UploadStore:
 
 
 class Projections:
-    """Projectors per (model, layer) and the threads projections run on: at most ``max_running`` at once
-    (running or waiting); past it ``start`` raises BusyPool at once. Threads run at a lower CPU priority."""
+    """Projectors per (model, layer) and the thread projections run on: at most ``max_running`` admitted at
+    once (one running, the others waiting their turn); past it ``start`` raises BusyPool at once. One thread,
+    at the lowest CPU priority, stepping aside while a painter's frame renders: a projection is seconds of
+    Python-driven optimisation, and two at once beside the painters on 2 cores made painters wait for the
+    GIL (docs/reliability.md, round five)."""
 
     def __init__(self, max_running: int = 2, settings: ProjectSettings | None = None):
         self.max_running = max_running
         self.settings = settings  # None: the shipped recipe (the model's encoder.pth if it has one, else the bank)
-        self.executor = ThreadPoolExecutor(
-            max_running, thread_name_prefix="ganpaint-project", initializer=lower_thread_priority
-        )
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="ganpaint-project", initializer=lower_thread_priority)
         self._projectors: dict[tuple[str, str], Projector] = {}
         self._lock = threading.Lock()
         self.running = 0
@@ -184,6 +185,7 @@ class Projections:
             if self.closed:  # the server is shutting down: stop at the next step, not after the whole projection
                 raise ProjectionCancelled("projection: cancelled, the server is shutting down; upload it again")
             up.stage, up.fraction = stage, fraction
+            FOREGROUND.wait()  # painters first: each step waits while a painter's frame renders (priority.py)
 
         def run() -> Upload:
             try:
