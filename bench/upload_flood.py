@@ -80,9 +80,8 @@ def main() -> int:
         log = server.output()
     finally:
         server.stop()
-    print(
-        f"upload flood: {args.clients} x {args.mib} MiB junk, {'one address' if args.same_address else 'one address each'}"
-    )
+    where = "all from one address" if args.same_address else "each from its own address"
+    print(f"upload flood: {args.clients} x {args.mib} MiB junk, {where}")
     print(f"  answers in {took:.1f} s: {dict(counts)}")
     print("  server RSS: " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items()))
     print(f"  server log: {len(log.splitlines())} lines, {log.count('Traceback')} tracebacks")
