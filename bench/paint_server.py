@@ -186,7 +186,7 @@ async def ws_painter(url: str, model: str, image: int, concepts, duration: float
         stats["sent"] += seq
         try:
             await asyncio.wait_for(receiver, timeout=10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             receiver.cancel()
 
 

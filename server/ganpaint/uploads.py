@@ -18,11 +18,10 @@ import os
 import re
 import secrets
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,6 @@ class Upload:
     fraction: float = 0.0
     projected: ProjectedImage | None = None
     error: str | None = None
-    created: float = field(default_factory=time.time)
     future: Future | None = None
 
     def summary(self) -> dict:

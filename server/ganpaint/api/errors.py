@@ -9,7 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganpaint.api.gate import BusyError
@@ -47,10 +46,6 @@ def format_errors(errors: Sequence[dict]) -> str:
     if err.get("type") == "extra_forbidden":
         return f"{where}: unknown field"
     return f"{where}: {msg}, got {short(err.get('input'))}"
-
-
-def validation_detail(exc: ValidationError) -> str:
-    return format_errors(exc.errors())
 
 
 def refusal(exc: Exception, request: Request, close: bool = False) -> JSONResponse:

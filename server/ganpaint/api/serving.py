@@ -261,7 +261,7 @@ class BodyTimeout:
             left = deadline - time.monotonic()
             try:
                 return await asyncio.wait_for(receive(), max(left, 0.001))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise BodyTimedOut from None
             except asyncio.CancelledError:
                 raise CancelledWaitingForBody from None

@@ -387,5 +387,5 @@ async def paint(ws: WebSocket) -> None:
     if code is not None and code != 1000:
         try:
             await asyncio.wait_for(ws.close(code, reason[:120]), settings.ws_send_timeout)
-        except (asyncio.TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
+        except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
             pass
