@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import math
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -40,37 +39,12 @@ from PIL import Image, ImageDraw
 
 from ganpaint.nn.intervene import Pooling, pool_mask
 from ganpaint.priority import FOREGROUND
+from ganpaint.values import integer, number, short_repr
 
 MAX_POINTS = 2048
 MAX_SIDE = 2048
 DEFAULT_SHAPE = (256, 256)  # the original's default when neither shape nor a PNG gives one
 PNG_PREFIX = "data:image/png;base64,"
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    if isinstance(value, int) and value.bit_length() > 256:  # repr of a huge int is slow (or refused)
-        return f"an integer of {value.bit_length()} bits"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _number(v: Any, where: str, lo: float, hi: float) -> float:
-    """A finite int or float in lo..hi; ints are compared exactly, never converted (10**400 would overflow)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        ok = False
-    elif isinstance(v, int):
-        ok = lo <= v <= hi
-    else:
-        ok = math.isfinite(v) and lo <= v <= hi
-    if not ok:
-        raise ValueError(f"{where}: expected a number in {lo:g}..{hi:g}, got {_short(v)}")
-    return float(v)
-
-
-def _int(v: Any, where: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValueError(f"{where}: expected an integer in {lo}..{hi}, got {_short(v)}")
-    return v
 
 
 def decode_mask(
@@ -82,7 +56,7 @@ def decode_mask(
     if not isinstance(spec, dict):
         raise ValueError(
             f"{where}: expected an object (polyline, bitstring or run-length form) or a PNG data URL, "
-            f"got {_short(spec)}"
+            f"got {short_repr(spec)}"
         )
     if "points" in spec:
         return torch.from_numpy(rasterize_polyline(spec, raster, where, max_points))
@@ -99,16 +73,16 @@ def rasterize_polyline(spec: dict, raster: int, where: str = "mask", max_points:
     """{points, radius} -> (raster, raster) float32 of 0/1 (PIL: round caps and joins)."""
     points = spec.get("points")
     if not isinstance(points, list) or not 1 <= len(points) <= max_points:
-        count = len(points) if isinstance(points, list) else _short(points)
+        count = len(points) if isinstance(points, list) else short_repr(points)
         raise ValueError(f"{where}.points: expected a list of 1..{max_points} [x, y] points, got {count}")
-    radius = _number(spec.get("radius"), f"{where}.radius", 0, 1)
+    radius = number(spec.get("radius"), f"{where}.radius", 0, 1)
     if radius <= 0:
-        raise ValueError(f"{where}.radius: expected a number in 0..1 above 0, got {_short(spec.get('radius'))}")
+        raise ValueError(f"{where}.radius: expected a number in 0..1 above 0, got {short_repr(spec.get('radius'))}")
     xy = []
     for i, p in enumerate(points):
         if not isinstance(p, list) or len(p) != 2:
-            raise ValueError(f"{where}.points[{i}]: expected [x, y], got {_short(p)}")
-        xy.append((_number(p[0], f"{where}.points[{i}][0]", 0, 1), _number(p[1], f"{where}.points[{i}][1]", 0, 1)))
+            raise ValueError(f"{where}.points[{i}]: expected [x, y], got {short_repr(p)}")
+        xy.append((number(p[0], f"{where}.points[{i}][0]", 0, 1), number(p[1], f"{where}.points[{i}][1]", 0, 1)))
     img = Image.new("L", (raster, raster), 0)
     draw = ImageDraw.Draw(img)
     r = radius * raster
@@ -123,7 +97,7 @@ def rasterize_polyline(spec: dict, raster: int, where: str = "mask", max_points:
 def _png_image(url: Any, where: str, max_side: int) -> Image.Image:
     """A PNG data URL -> the loaded PIL image (size checked before the pixels are decoded)."""
     if not isinstance(url, str) or not url.startswith(PNG_PREFIX):
-        raise ValueError(f"{where}: expected a PNG data URL starting with {PNG_PREFIX!r}, got {_short(url)}")
+        raise ValueError(f"{where}: expected a PNG data URL starting with {PNG_PREFIX!r}, got {short_repr(url)}")
     try:
         raw = base64.b64decode(url[len(PNG_PREFIX) :], validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -172,8 +146,8 @@ def _shape(spec: dict, where: str, max_side: int, default: tuple[int, int] | Non
     if shape in ([], None) and default is not None:
         return default
     if not isinstance(shape, list) or len(shape) != 2:
-        raise ValueError(f"{where}.shape: expected [h, w], got {_short(shape)}")
-    return _int(shape[0], f"{where}.shape[0]", 1, max_side), _int(shape[1], f"{where}.shape[1]", 1, max_side)
+        raise ValueError(f"{where}.shape: expected [h, w], got {short_repr(shape)}")
+    return integer(shape[0], f"{where}.shape[0]", 1, max_side), integer(shape[1], f"{where}.shape[1]", 1, max_side)
 
 
 def _bounds(spec: dict, key: str, shape: tuple[int, int], where: str) -> tuple[int, int, int, int]:
@@ -181,11 +155,11 @@ def _bounds(spec: dict, key: str, shape: tuple[int, int], where: str) -> tuple[i
     if b in ([], None):
         return 0, 0, shape[0], shape[1]
     if not isinstance(b, list) or len(b) != 4:
-        raise ValueError(f"{where}.{key}: expected [y0, x0, y1, x1], got {_short(b)}")
-    y0 = _int(b[0], f"{where}.{key}[0]", 0, shape[0])
-    x0 = _int(b[1], f"{where}.{key}[1]", 0, shape[1])
-    y1 = _int(b[2], f"{where}.{key}[2]", y0, shape[0])
-    x1 = _int(b[3], f"{where}.{key}[3]", x0, shape[1])
+        raise ValueError(f"{where}.{key}: expected [y0, x0, y1, x1], got {short_repr(b)}")
+    y0 = integer(b[0], f"{where}.{key}[0]", 0, shape[0])
+    x0 = integer(b[1], f"{where}.{key}[1]", 0, shape[1])
+    y1 = integer(b[2], f"{where}.{key}[2]", y0, shape[0])
+    x1 = integer(b[3], f"{where}.{key}[3]", x0, shape[1])
     return y0, x0, y1, x1
 
 
@@ -225,7 +199,7 @@ def _bitstring_box(spec: dict, where: str, max_side: int) -> _Box:
         cols = _nearest_index(inner.shape[1], x1 - x0)
         return _Box(shape, (y0, x0, y1, x1), bits=inner[np.ix_(rows, cols)])  # nearest resize into the bounds
     if not isinstance(bits, str):
-        raise ValueError(f"{where}.bitstring: expected a string of 0/1 or a PNG data URL, got {_short(bits)}")
+        raise ValueError(f"{where}.bitstring: expected a string of 0/1 or a PNG data URL, got {short_repr(bits)}")
     shape = _shape(spec, where, max_side, DEFAULT_SHAPE)
     y0, x0, y1, x1 = _bounds(spec, "bitbounds", shape, where)
     n = (y1 - y0) * (x1 - x0)
@@ -252,7 +226,7 @@ def _runs_box(spec: dict, where: str, max_side: int) -> _Box:
     runs = spec.get("runs")
     n = (y1 - y0) * (x1 - x0)
     if not isinstance(runs, list):
-        raise ValueError(f"{where}.runs: expected a list of run lengths, got {_short(runs)}")
+        raise ValueError(f"{where}.runs: expected a list of run lengths, got {short_repr(runs)}")
     arr = None
     if set(map(type, runs)) <= {int}:  # then numpy reads them, unless one is huge
         try:
@@ -261,7 +235,7 @@ def _runs_box(spec: dict, where: str, max_side: int) -> _Box:
             arr = None
     if arr is None or arr.size and (arr.min() < 0 or arr.max() > n):
         for i, r in enumerate(runs):  # the first bad one, named
-            _int(r, f"{where}.runs[{i}]", 0, n)
+            integer(r, f"{where}.runs[{i}]", 0, n)
     ends = np.cumsum(arr)  # runs are each <= n <= 2048**2, so the sum of a 2 MB body fits easily
     total = int(ends[-1]) if ends.size else 0
     if total != n:

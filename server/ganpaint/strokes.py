@@ -25,8 +25,9 @@ from ganpaint.engine import LoadedModel, NotFoundError
 from ganpaint.masks import MAX_POINTS, MAX_SIDE, PLAN, pool_spec
 from ganpaint.nn.intervene import Pooling, UnitEdit
 from ganpaint.precomputed import Precomputed
-from ganpaint.stamps.place import MIN_STAMP_SIZE, number, row_centres, stamp_edits, stamp_points
+from ganpaint.stamps.place import MIN_STAMP_SIZE, row_centres, stamp_edits, stamp_points
 from ganpaint.stamps.templates import default_style
+from ganpaint.values import number
 
 MAX_STRENGTH = 20
 MAX_STAMPS = 64  # stamps one request may place (all its stamp strokes together)

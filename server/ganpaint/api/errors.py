@@ -16,11 +16,7 @@ from ganpaint.api.serving import REFUSED
 from ganpaint.api.upload_body import BodyRefused
 from ganpaint.engine import NotFoundError
 from ganpaint.project.images import PictureTooLarge
-
-
-def short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+from ganpaint.values import short_repr
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -45,7 +41,7 @@ def format_errors(errors: Sequence[dict]) -> str:
     msg = err.get("msg", "invalid")
     if err.get("type") == "extra_forbidden":
         return f"{where}: unknown field"
-    return f"{where}: {msg}, got {short(err.get('input'))}"
+    return f"{where}: {msg}, got {short_repr(err.get('input'))}"
 
 
 def refusal(exc: Exception, request: Request, close: bool = False) -> JSONResponse:

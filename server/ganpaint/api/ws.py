@@ -36,6 +36,7 @@ from ganpaint.api.gate import BusyError
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
 from ganpaint.api.serving import REFUSED, RecentAddresses
 from ganpaint.engine import Engine, LoadedModel, RenderJob
+from ganpaint.values import short_repr
 
 router = APIRouter(tags=["paint"])
 log = logging.getLogger("ganpaint")
@@ -161,7 +162,7 @@ class PaintSession:
             seq = msg["seq"]
         kind = msg.get("type") if isinstance(msg, dict) else None
         if not isinstance(kind, str) or kind not in MESSAGES:
-            return await self.error(seq, f"type: expected 'open', 'render' or 'ping', got {format_value(kind)}")
+            return await self.error(seq, f"type: expected 'open', 'render' or 'ping', got {short_repr(kind)}")
         try:
             parsed = MESSAGES[kind].model_validate(msg)
         except ValidationError as exc:
@@ -302,11 +303,6 @@ def retrieve_exception(task: asyncio.Task) -> None:
         task.exception()
 
 
-def format_value(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 class RefusalLog:
     """Says whether to log a refusal: at most once per client address per ``interval`` seconds (a client
     looping on a refused Origin would otherwise write a line per try); remembers ``size`` addresses."""
@@ -342,7 +338,7 @@ async def paint(ws: WebSocket) -> None:
     origin = ws.headers.get("origin")
     if not origin_allowed(origin, ws.headers.get("host"), settings.ws_origins):
         registry.refused += 1
-        detail = f"origin: {format_value(origin)} is not allowed (set GANPAINT_WS_ORIGINS)"
+        detail = f"origin: {short_repr(origin)} is not allowed (set GANPAINT_WS_ORIGINS)"
         address = ws.client.host if ws.client else "unknown"
         REFUSED.note(address)  # its next connections wait refusal_delay (api/serving.py)
         if ORIGIN_REFUSALS.allow(address):

@@ -17,41 +17,27 @@ import torch
 
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.stamps.templates import StampStyle
+from ganpaint.values import number, short_repr
 
 MAX_STAMPS = 32  # stamps one stroke may place (a drag row)
 OPACITY_FLOOR = 0.15  # footprint value below which a stamp leaves the features alone
 MIN_STAMP_SIZE = 1e-3  # of the image width: smaller boxes would divide by (nearly) zero
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def number(v: Any, where: str, lo: float, hi: float) -> float:
-    """A finite number in lo..hi (ints compared exactly: 10**400 is refused, never converted)."""
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-    if ok and isinstance(v, float):
-        ok = math.isfinite(v)
-    if not ok or not lo <= v <= hi:
-        raise ValueError(f"{where}: expected a number in {lo:g}..{hi:g}, got {_short(v)}")
-    return float(v)
-
-
 def stamp_points(mask: Any, where: str, max_points: int) -> list[tuple[float, float]]:
     """The polyline points of a stamp stroke's mask ({"points": [[x, y], ...], "radius"?})."""
     if not isinstance(mask, dict) or "points" not in mask:
         raise ValueError(
-            f"{where}: a stamp stroke needs a polyline mask {{'points': [[x, y], ...]}}, got {_short(mask)}"
+            f"{where}: a stamp stroke needs a polyline mask {{'points': [[x, y], ...]}}, got {short_repr(mask)}"
         )
     points = mask["points"]
     if not isinstance(points, list) or not 1 <= len(points) <= max_points:
-        count = len(points) if isinstance(points, list) else _short(points)
+        count = len(points) if isinstance(points, list) else short_repr(points)
         raise ValueError(f"{where}.points: expected a list of 1..{max_points} [x, y] points, got {count}")
     out = []
     for i, p in enumerate(points):
         if not isinstance(p, (list, tuple)) or len(p) != 2:
-            raise ValueError(f"{where}.points[{i}]: expected [x, y], got {_short(p)}")
+            raise ValueError(f"{where}.points[{i}]: expected [x, y], got {short_repr(p)}")
         out.append((number(p[0], f"{where}.points[{i}][0]", 0, 1), number(p[1], f"{where}.points[{i}][1]", 0, 1)))
     if "radius" in mask:  # accepted for the page's stroke form; a stamp's size comes from ``size``
         number(mask["radius"], f"{where}.radius", 0, 1)
