@@ -225,6 +225,16 @@ def test_page_loads_without_console_errors(open_page):
     page.keyboard.press("?")
     assert page.locator("#help").is_visible()
     assert page.locator("#shortcut-rows tr").count() >= 10
+    # the help names the modes and controls with the words on the buttons and labels, and no other mode names
+    help_text = page.locator("#help p").inner_text()
+    modes = [re.sub(r"^\W+", "", t).strip() for t in page.locator("fieldset.mode .seg span").all_inner_texts()]
+    assert modes == ["Stamp", "Unit brush", "Erase"]
+    labels = ["Stamp style", "Stamp size", "Brush size", "Strength (units)", "Strokes"]
+    for word in modes + labels:
+        assert f"{word}" in help_text, (word, help_text)
+    assert "Draw" not in help_text  # the unit brush's old name
+    rows = page.locator("#shortcut-rows").inner_text()
+    assert "Unit brush mode" in rows and "draw" not in rows.lower(), rows
     page.keyboard.press("Escape")
     assert w.errors == []
 
