@@ -5,7 +5,7 @@ Always: demo mode's pictures, refused on a server without the LSUN church model,
 the notice's words.
 
 With the client itself (gandissect's prebuilt ``client_dist/``, which ganpaint neither ships nor copies: set
-``GANPAINT_CLASSIC_CLIENT=/path/to/client_dist``; skipped without it), unchanged, served by ``ganpaint serve
+``GANDISSECT_CLIENT_DIST=/path/to/client_dist``; skipped without it), unchanged, served by ``ganpaint serve
 --classic-client`` on the tiny model dissected at layer3 too (which sorts first): ``?expert=1`` opens layer4
 and asks for its rankings; demo mode shows the notice on its canvas and no broken image; and from another
 origin, ``api=`` with a trailing slash paints. Requests to other hosts (the client's analytics script) are
@@ -37,12 +37,18 @@ from ganpaint.tiny import make_tiny_model, tiny_dissection
 
 pytestmark = pytest.mark.browser
 
-CLIENT = os.environ.get("GANPAINT_CLASSIC_CLIENT", "")
+CLIENT = os.environ.get("GANDISSECT_CLIENT_DIST", "")
 needs_client = pytest.mark.skipif(
     not (CLIENT and (Path(CLIENT) / "ganpaint.html").is_file()),
-    reason="set GANPAINT_CLASSIC_CLIENT to gandissect's client_dist/ folder (not shipped: docs/api.md)",
+    reason="set GANDISSECT_CLIENT_DIST to gandissect's client_dist/ folder (not shipped: docs/api.md)",
 )
 DEMO_IMAGE = "/data/churchoutdoor/cache/img/id/104.jpg"
+# the client's canvas holds a picture: opaque everywhere (before, it shows a line of placeholder text)
+PICTURE_DRAWN = (
+    "(() => { const c = document.querySelector('#painting canvas');"
+    " return !!c && c.getContext('2d').getImageData(0, 0, 256, 256).data"
+    ".every((v, i) => i % 4 !== 3 || v === 255); })()"
+)
 
 
 def tiny_with_layer3(root: Path) -> tuple[Path, Path]:
@@ -150,10 +156,7 @@ def test_demo_mode_shows_what_to_do_not_broken_images(browser, server):  # noqa:
         page.wait_for_function("Array.from(document.querySelectorAll('.image_list img')).every((i) => i.complete)")
         widths = page.evaluate("Array.from(document.querySelectorAll('.image_list img')).map((i) => i.naturalWidth)")
         assert widths == [256] * 16  # pictures, not broken-image icons
-        page.wait_for_function(
-            "(() => { const c = document.querySelector('#painting canvas');"
-            " return c && c.getContext('2d').getImageData(0, 0, 256, 256).data.some((v, i) => i % 4 === 3 && v); })()"
-        )
+        page.wait_for_function(PICTURE_DRAWN)
         shown = canvas_pixels(page, "#painting canvas")
         assert np.array_equal(shown, notice(server.url + DEMO_IMAGE))  # the words, on the client's canvas
         OUTPUT.mkdir(exist_ok=True)
@@ -183,11 +186,7 @@ def test_another_origin_with_a_trailing_slash_in_api_paints(browser, tmp_path): 
             page = ctx.new_page()
             page.goto(f"{origin}/ganpaint.html?expert=1&api={s.url}/")
             page.wait_for_function("document.querySelectorAll('.image_list img').length === 16", timeout=60_000)
-            page.wait_for_function(
-                "(() => { const c = document.querySelector('#painting canvas');"
-                " return c && c.getContext('2d').getImageData(0, 0, 256, 256).data.some((v, i) => i % 4 === 3 && v);"
-                " })()"
-            )
+            page.wait_for_function(PICTURE_DRAWN)
             before = canvas_pixels(page, "#painting canvas")
             box = page.locator("#painting canvas").bounding_box()
             painted = f"{s.url}//api/generate"  # the client's prefix + '/api/generate'
