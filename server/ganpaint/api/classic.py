@@ -175,7 +175,7 @@ def demo_model(engine, project: str) -> LoadedModel:
         raise DemoUnavailable(
             f"project: demo mode of the original GANPaint client paints only {DEMO_PROJECT!r} (its built-in "
             f"rankings and levels), got {project!r}: {expert}",
-            f"Demo mode paints only {DEMO_PROJECT!r} (its built-in brushes), not {project!r}.",
+            f"Demo mode paints only {DEMO_PROJECT!r} (its built-in brushes), not the project it was asked for.",
             action,
         )
     if project not in engine.available_models():
@@ -200,7 +200,7 @@ def demo_model(engine, project: str) -> LoadedModel:
 
 
 @lru_cache(maxsize=32)
-def _notice(body: str, action: str, side: int) -> bytes:
+def _notice(body: str, action: str, side: int) -> bytes:  # the texts name no requested value: a few per server
     return notice_png("Demo mode cannot paint on this server", body, action, side)
 
 
