@@ -91,3 +91,23 @@ def test_a_click_stamps_a_dome_where_clicked_and_styles_undo_and_share_reproduce
     assert w.frame_for(w.seq()) == stamped_bytes
     assert w.errors == [] and shared.errors == []
     ctx.close()
+
+
+def test_the_picker_offers_the_served_styles_and_sizes_a_stamp_by_its_own_style(browser, embedded):  # noqa: F811
+    """Near-invisible styles are not in the picker (dome at layer6: 3 and 5), so a picker position is not a style
+    index: a stamp in style 4 (the fourth choice) has style 4's natural size."""
+    ctx = browser.new_context(viewport=LAPTOP)
+    w = Watched(ctx.new_page())
+    page = w.page
+    page.goto(embedded + "/#model=scenes64&image=23")
+    w.settle()
+    page.locator('#concept-palette input[data-concept="dome"]').check(force=True)
+    values = [x.get_attribute("value") for x in page.locator("#style-picker input").all()]
+    assert values == ["0", "1", "2", "4"]
+    page.locator('#style-picker input[value="4"]').check(force=True)
+    w.drag([(0.5, 0.3)])
+    w.settle()
+    sent = [m for m in w.sent if m["type"] == "render"][-1]["strokes"]
+    assert sent[0]["style"] == 4 and [round(v * 64, 1) for v in sent[0]["size"]] == [9.0, 9.0]  # style 4: 9 x 9 px
+    assert w.errors == []
+    ctx.close()

@@ -2,16 +2,19 @@
 CORS for a client served elsewhere, demo mode's data route, and ``--classic-client`` serving its files.
 
 The requests follow the original client's source (gandissect client/ts/ganpaint.ts, GanterAPI.ts and
-vis/GanPaintView.ts, read, not copied): expert mode lists the projects, takes the layer ending in 4, reads the
-rankings and the 0.99 levels, generates its image strip and the main image (``ablations: [], wantz: 0``), then
-for every stroke sends the whole stack as interventions whose mask is a 32 x 32 canvas (discs of radius 1 grid
-cell, colour #0bc6d4, antialiased) as a PNG data URL with empty ``shape`` and ``bitbounds``; a stroke sets the
-first 15 units of the ascending sort of the chosen ranking to ``levels[unit][0]`` (0 to remove).
+vis/GanPaintView.ts, read, not copied): expert mode lists the projects, takes the first layer of the list (its
+first load marks the layer ending in 4 as selected on d3's update selection, empty while the options are being
+created, so the <select> keeps its first option), reads the rankings and the 0.99 levels, generates its image
+strip and the main image (``ablations: [], wantz: 0``), then for every stroke sends the whole stack as
+interventions whose mask is a 32 x 32 canvas (discs of radius 1 grid cell, colour #0bc6d4, antialiased) as a PNG
+data URL with empty ``shape`` and ``bitbounds``; a stroke sets the first 15 units of the ascending sort of the
+chosen ranking to ``levels[unit][0]`` (0 to remove).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import logging
 import os
@@ -24,13 +27,17 @@ import pytest
 import torch
 from api_helpers import tiny_client
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageFont
 from starlette.testclient import WebSocketDenialResponse
 
 from ganpaint.api.app import create_app
+from ganpaint.api.classic import classic_layer_order
+from ganpaint.api.notice import notice_png, wrap
 from ganpaint.api.settings import Settings
 from ganpaint.models import write_model_json
-from ganpaint.nn.proggan import ProgressiveGenerator
+from ganpaint.nn.proggan import ProgressiveGenerator, load_generator
+from ganpaint.precomputed import write_precomputed
+from ganpaint.tiny import make_tiny_model, tiny_dissection
 
 ROOT = Path(__file__).resolve().parents[1]
 STRIP = [104, 425, 457, 489, 495, 570, 584, 644, 700, 705, 719, 726, 816, 1085, 1146, 1362]  # the client's ids
@@ -63,8 +70,7 @@ def replay(client: TestClient, recipe_name: str | None = None, remove: bool = Fa
     """The client's requests up to one stroke dragged across the top-right of the canvas; returns the images."""
     projects = client.get("/api/all_projects").json()
     project = projects[0]["project"]
-    layers = projects[0]["info"]["layers"]
-    layer = next((x for x in layers if x.endswith("4")), layers[0])
+    layer = projects[0]["info"]["layers"][0]  # what the client's first load selects (module docstring)
     ranks = client.get(f"/api/rankings?project={project}&layer={layer}").json()["res"]
     levels = client.get(f"/api/levels?project={project}&layer={layer}&quantiles=0.99").json()["res"]
     strip = client.post(
@@ -144,6 +150,27 @@ def test_rankings_and_levels_give_the_client_the_brushes_draw_units_and_values(t
     assert sorted(range(16), key=lambda u: sky["scores"][u])[2:5] == [7, 6, 14]
 
 
+def test_the_layer_the_client_opens_first_is_the_one_the_docs_name(tmp_path):
+    """The client opens the first listed layer: /api lists the first layer ending in 4 first (docs/api.md: its
+    recipe paints like the brushes there), else the model's painting layer, then the rest in layer order."""
+    make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
+    g = load_generator(tmp_path / "models" / "tiny" / "generator.pth")
+    sha = hashlib.sha256((tmp_path / "models" / "tiny" / "generator.pth").read_bytes()).hexdigest()
+    for layer in ("layer3", "layer5"):  # layer3 sorts before layer4: the first entry before this fix
+        doc = tiny_dissection(layer, g.feature_shape(layer), sha, "tiny")
+        write_precomputed(doc, tmp_path / "precomputed" / "tiny" / f"{layer}.json")
+    with tiny_client(tmp_path) as c:
+        assert c.get("/api/all_projects").json()[0]["info"]["layers"] == ["layer4", "layer3", "layer5", "layer6"]
+        assert [x["layer"] for x in c.get("/api/layers?project=tiny").json()["res"]] == [
+            "layer4", "layer3", "layer5", "layer6"
+        ]  # fmt: skip
+        assert replay(c)["layer"] == "layer4"
+    # no layer ending in 4: the model's painting layer leads
+    assert classic_layer_order(["layer3", "layer6", "layer8"], "layer6") == ["layer6", "layer3", "layer8"]
+    assert classic_layer_order(["layer3", "layer8"], "layer6") == ["layer3", "layer8"]
+    assert classic_layer_order(["layer6", "layer8", "layer14"], None) == ["layer14", "layer6", "layer8"]
+
+
 def test_image_size_setting_and_models_larger_than_the_canvas(tmp_path, caplog):
     with tiny_client(tmp_path, classic_image_size=0) as c:
         r = c.post("/api/generate", json={"project": "tiny", "ids": [3]}).json()
@@ -158,6 +185,7 @@ def test_image_size_setting_and_models_larger_than_the_canvas(tmp_path, caplog):
 def test_replayed_client_paints_where_it_draws_on_the_embedded_model():
     settings = Settings(models_dir=ROOT / "models", precomputed_dir=ROOT / "precomputed", model="scenes64", threads=1)
     with TestClient(create_app(settings)) as c:
+        assert c.get("/api/all_projects").json()[0]["info"]["layers"][0] == "layer4"  # layer3 is dissected too
         got = replay(c, recipe_name="tree-ace")
         assert got["layer"] == "layer4" and len(got["units"]) == HIGH
         tree = c.get("/models/scenes64/concepts/tree", params={"layer": "layer4"}).json()
@@ -175,6 +203,7 @@ def cors(tmp_path_factory):
         yield c
 
 
+SERVER = "http://testserver"  # before a path with two slashes, which alone would name a host
 PREFLIGHT = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
 
 
@@ -192,15 +221,42 @@ def test_cors_allows_listed_origins_on_api_and_rest(cors):
     assert "content-type" in pre.headers["access-control-allow-headers"].lower()
 
 
+def cors_headers(r) -> list[str]:
+    return [k for k in r.headers if k.lower().startswith("access-control-")]
+
+
 def test_cors_refuses_other_origins_and_leaves_the_websocket_allow_list_alone(cors):
     r = cors.get("/api/all_projects", headers={"origin": "https://evil.example"})
-    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers  # the browser blocks it
+    assert r.status_code == 200 and cors_headers(r) == []  # the browser blocks it
     pre = cors.options("/api/generate", headers={"origin": "https://evil.example", **PREFLIGHT})
-    assert pre.status_code == 400 and "access-control-allow-origin" not in pre.headers
+    # a refused preflight tells nothing of the policy: no allowed methods, headers or max-age
+    assert pre.status_code == 400 and cors_headers(pre) == [], dict(pre.headers)
+    assert pre.json()["detail"] == "Origin: 'https://evil.example' is not in GANPAINT_CORS_ORIGINS"
+    bad = {"origin": "https://paint.example", "access-control-request-method": "PUT"}
+    pre = cors.options("/api/generate", headers={**bad, "access-control-request-headers": "content-type, x-secret"})
+    assert pre.status_code == 400 and cors_headers(pre) == [], dict(pre.headers)
+    assert pre.json()["detail"] == (
+        "Access-Control-Request-Method: 'PUT' is not allowed (allowed: GET, HEAD, POST); "
+        "Access-Control-Request-Headers: 'content-type, x-secret' names a header that is not allowed"
+    )
     with pytest.raises(WebSocketDenialResponse) as exc:  # GANPAINT_WS_ORIGINS is the websocket's own list
         with cors.websocket_connect("/ws/paint", headers={"origin": "https://paint.example"}):
             pass
     assert exc.value.status_code == 403
+
+
+def test_an_api_prefix_with_a_trailing_slash_reaches_the_api(cors):
+    """The client joins ``api=`` and ``/api/...`` as strings: ``api=http://host:8000/`` asks ``//api/...``."""
+    r = cors.get(SERVER + "//api/all_projects", headers={"origin": "https://paint.example"})
+    assert r.status_code == 200 and r.json()[0]["project"] == "tiny"
+    assert r.headers["access-control-allow-origin"] == "https://paint.example"
+    pre = cors.options(SERVER + "///api/generate", headers={"origin": "https://paint.example", **PREFLIGHT})
+    assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "https://paint.example"
+    r = cors.post(SERVER + "//api/generate", json={"project": "tiny", "ids": [1], "wantz": 0})
+    assert r.status_code == 200 and jpeg(r.json()["res"][0]["d"]).shape == (CANVAS, CANVAS, 3)
+    assert cors.get(SERVER + "//data/tiny/cache/img/id/1.jpg").headers["x-ganpaint-error"].startswith("project: demo")
+    assert cors.get(SERVER + "//nope").status_code == 404
+    assert cors.get("/api//all_projects").status_code == 404  # only leading slashes are merged
 
 
 def test_cors_is_off_by_default_and_star_allows_any(tiny, tmp_path):
@@ -245,29 +301,56 @@ def test_demo_data_route_renders_the_clients_images_for_churchoutdoor(tmp_path):
         assert c.get("/data/churchoutdoor/cache/img/id/100000.jpg").status_code == 422
 
 
-def test_demo_data_route_refuses_other_models_with_a_reason(tiny, tmp_path):
+def demo_refusal(r) -> str:
+    """A refused demo picture: 404, a PNG at the client's canvas that is not blank, the reason in the header."""
+    assert r.status_code == 404 and r.headers["content-type"] == "image/png"
+    assert r.headers["cache-control"] == "no-store"
+    img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")).astype(int)
+    assert img.shape == (CANVAS, CANVAS, 3)
+    assert (img.max(axis=2) > 180).mean() > 0.02  # light text on the dark ground
+    return r.headers["x-ganpaint-error"]
+
+
+def test_demo_data_route_refuses_other_models_with_a_picture_of_the_reason(tiny, tmp_path):
     r = tiny.get("/data/churchoutdoor/cache/img/id/104.jpg")
-    assert r.status_code == 404
-    assert r.json()["detail"] == (
+    assert demo_refusal(r) == (
         "project: demo mode of the original GANPaint client paints 'churchoutdoor', which this server does not "
         "have: open the client with ?expert=1 to paint this server's models (tiny), or register the LSUN church "
         "ProGAN as 'churchoutdoor' (docs/api.md)"
     )
-    assert tiny.get("/data/tiny/cache/img/id/104.jpg").json()["detail"] == (
+    # the picture is the words of the reason and of what to do (the same text renders the same pixels)
+    assert r.content == notice_png(
+        "Demo mode cannot paint on this server",
+        "Demo mode paints only the LSUN church ProGAN, registered as 'churchoutdoor'; this server has no such model.",
+        "Open this page with ?expert=1 to paint this server's models: tiny",
+    )
+    assert demo_refusal(tiny.get("/data/tiny/cache/img/id/104.jpg")) == (
         "project: demo mode of the original GANPaint client paints only 'churchoutdoor' (its built-in rankings "
         "and levels), got 'tiny': open the client with ?expert=1 to paint this server's models (tiny)"
     )
+    # a name that is not ASCII comes back escaped in the header, never a 500
+    assert "got 'ch\\xe9'" in demo_refusal(tiny.get("/data/ch%C3%A9/cache/img/id/1.jpg"))
     with _tiny_as_church(tmp_path) as c:  # another model under the demo's name: its units would be wrong
-        assert c.get("/data/churchoutdoor/cache/img/id/104.jpg").json()["detail"] == (
+        assert demo_refusal(c.get("/data/churchoutdoor/cache/img/id/104.jpg")) == (
             "project: demo mode's built-in rankings and levels are for layer4 of the LSUN church ProGAN (512 "
             "units); model 'churchoutdoor' has 16 layer4 units: open the client with ?expert=1 to paint this "
             "server's models (churchoutdoor)"
         )
+    with tiny_client(tmp_path / "zero", classic_image_size=0) as c:  # the model's 32 px would not be readable
+        r = c.get("/data/churchoutdoor/cache/img/id/104.jpg")
+        assert Image.open(io.BytesIO(r.content)).size == (CANVAS, CANVAS)
+
+
+def test_notice_wraps_its_words_to_the_picture():
+    font = ImageFont.load_default(size=16)
+    lines = wrap("Open this page with ?expert=1 to paint this server's models: scenes64", font, 200)
+    assert len(lines) == 3 and all(font.getlength(x) <= 200 for x in lines)
+    assert " ".join(lines) == "Open this page with ?expert=1 to paint this server's models: scenes64"
+    small = Image.open(io.BytesIO(notice_png("a", "b", "c", side=16)))
+    assert small.size == (128, 128)  # never too small to read
 
 
 def _tiny_as_church(root: Path):
-    from ganpaint.tiny import make_tiny_model
-
     make_tiny_model(root / "models", root / "precomputed", "churchoutdoor")
     settings = Settings(
         models_dir=root / "models", precomputed_dir=root / "precomputed", model="churchoutdoor", threads=1

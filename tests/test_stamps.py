@@ -10,12 +10,20 @@ import torch
 from api_helpers import STROKE, tiny_client, tiny_settings
 
 from ganpaint.dissect.stamps import build_stamps, choose_styles, collect
-from ganpaint.dissect.stamps_cli import best_style
+from ganpaint.dissect.stamps_cli import best_style, write_measured
 from ganpaint.engine import Engine
 from ganpaint.nn.intervene import UnitEdit, apply_edits
 from ganpaint.precomputed import load_precomputed, validate
 from ganpaint.stamps.place import MAX_STAMPS, row_centres, stamp_edits, stamp_maps
-from ganpaint.stamps.templates import StampStyle, default_mode, default_style, load_stamps, save_stamps
+from ganpaint.stamps.templates import (
+    MIN_STYLE_SUCCESS,
+    StampStyle,
+    default_mode,
+    default_style,
+    load_stamps,
+    offered_styles,
+    save_stamps,
+)
 from ganpaint.strokes import Stroke, stroke_edits
 
 C, H, CELLS = 6, 64, 16  # units, image side, feature-map side (4 px per cell)
@@ -330,3 +338,70 @@ def test_stamps_are_bounded_per_request_and_placed_off_the_event_loop(tmp_path, 
         r = client.post("/intervene", json={"image": 2, "strokes": [row, {**row, "style": 1}]})  # 34: refused
         assert r.status_code == 422 and "strokes[1].mask: at most 20 stamps per request" in r.json()["detail"]
     assert threads and all(name.startswith("ganpaint-masks") for name in threads), threads
+
+
+def test_near_invisible_styles_are_not_offered(tmp_path):
+    """Styles whose measured success is below MIN_STYLE_SUCCESS are left out of the API's list (the page's
+    picker); the default style always stays; a stroke may still name one (saved paintings keep painting)."""
+    sky = {
+        "styles": [{"index": 0}, {"index": 1}, {"index": 2}],
+        "measured": {"style": 2, "style_success": [0.9, 0.1, 0.2]},
+    }
+    assert MIN_STYLE_SUCCESS == 0.25
+    assert offered_styles(sky, 3) == [0, 2]  # 1 is below; 2 is below but the default
+    assert offered_styles({"measured": {"style": 0}}, 3) == [0, 1, 2] and offered_styles(None, 2) == [0, 1]
+    settings = tiny_settings(tmp_path)
+    path = settings.precomputed_dir / "tiny" / "layer4.json"
+    doc = json.loads(path.read_text())
+    measured = {"placement": "sky", "tries": 4, "style": 0, "stamp_success": 1.0, "classic_success": 0.5}
+    for bad, field in (
+        ([0.9], "style_success"),
+        ([0.9, 1.5], r"style_success\[1\]"),
+        ([0.9, "x"], r"style_success\[1\]"),
+    ):
+        doc["stamps"]["concepts"]["sky"]["measured"] = {**measured, "style_success": bad}
+        with pytest.raises(ValueError, match=rf"stamps\.concepts\.sky\.measured\.{field}"):
+            validate(doc)
+    doc["stamps"]["concepts"]["sky"]["measured"] = {**measured, "style_success": [0.9, 0.24]}
+    path.write_text(json.dumps(doc))
+    with tiny_client(tmp_path) as client:
+        sky = next(c for c in client.get("/models/tiny").json()["concepts"] if c["name"] == "sky")
+        assert [s["index"] for s in sky["styles"]] == [0]
+        stamp = {"concept": "sky", "mode": "stamp", "style": 1, "mask": {"points": [[0.5, 0.5]]}}
+        assert client.post("/intervene", json={"image": 3, "strokes": [stamp]}).status_code == 200
+        assert client.get("/models/tiny/concepts/sky/styles/1.png").status_code == 200
+
+
+def test_write_measured_records_every_styles_success(tmp_path):
+    settings = tiny_settings(tmp_path)
+    path = settings.precomputed_dir / "tiny" / "layer4.json"
+    place = {"sky": {"kind": "favourable", "stamp": {"tries": 9, "success": 0.5}, "classic": {"success": 0.4}}}
+    styles = [{"style": 1, "stamp": {"success": 0.1}}, {"style": 0, "stamp": {"success": 0.8}}]
+    write_measured(path, {"sky": {"style": 0, "placements": place, "styles": styles}})
+    assert load_precomputed(path).raw["stamps"]["concepts"]["sky"]["measured"]["style_success"] == [0.8, 0.1]
+    write_measured(path, {"sky": {"style": 0, "placements": place, "styles": styles[:1]}})  # not every style
+    assert "style_success" not in load_precomputed(path).raw["stamps"]["concepts"]["sky"]["measured"]
+
+
+@pytest.mark.embedded
+def test_the_embedded_models_near_invisible_styles_are_not_offered():
+    """scenes64 layer6, by the committed stamp evaluation (precomputed/scenes64/stamps-eval-layer6.json): the
+    styles offered are those that succeeded in at least a quarter of the tries at their favourable placement."""
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from ganpaint.api.app import create_app
+    from ganpaint.api.settings import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    evaluation = json.loads((root / "precomputed" / "scenes64" / "stamps-eval-layer6.json").read_text())
+    settings = Settings(models_dir=root / "models", precomputed_dir=root / "precomputed", model="scenes64", threads=1)
+    with TestClient(create_app(settings)) as client:
+        concepts = {c["name"]: c for c in client.get("/models/scenes64", params={"layer": "layer6"}).json()["concepts"]}
+    for name, r in evaluation["concepts"].items():
+        want = [s["style"] for s in r["styles"] if s["stamp"]["success"] >= 0.25 or s["style"] == r["style"]]
+        assert [s["index"] for s in concepts[name]["styles"]] == want, name
+    assert [s["index"] for s in concepts["dome"]["styles"]] == [0, 1, 2, 4]  # 3 (19%) and 5 (1%) are not offered
+    assert sum(len(r["styles"]) for r in evaluation["concepts"].values()) == 34
+    assert sum(len(c["styles"]) for c in concepts.values()) == 23  # 11 of 34 left out

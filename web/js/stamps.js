@@ -19,7 +19,8 @@ export class StampControls extends EventTarget {
     });
   }
 
-  /** concept: a ConceptSummary ({styles: [{index, members, natural_size, thumbnail}]}); shows its styles. */
+  /** concept: a ConceptSummary ({styles: [{index, members, natural_size, thumbnail}]}); shows its styles (those the
+   * server offers: near-invisible ones are left out, so an index is not a position in the list). */
   setConcept(concept, resolution) {
     const same = JSON.stringify(concept?.styles ?? []) === JSON.stringify(this.styles);
     this.styles = concept?.styles ?? [];
@@ -70,7 +71,7 @@ export class StampControls extends EventTarget {
 
   /** [w, h] of a stamp in 0..1 of the image width: the style's natural size times the slider. */
   get size() {
-    const s = this.styles[this.style ?? 0];
+    const s = this.styles.find((x) => x.index === this.style) ?? this.styles[0];
     if (!s) return null;
     const k = Number(this.slider.value) / 100;
     return s.natural_size.map((v) => Math.min(1, Math.max(1e-3, (v * k) / this.resolution)));

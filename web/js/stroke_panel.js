@@ -1,5 +1,7 @@
-// The stroke list as a panel: one row per stroke (concept colour, name, draw/erase, strength) with a toggle and
+// The stroke list as a panel: one row per stroke (concept colour, name, mode, strength) with a toggle and
 // a delete button. A view of StrokeList: it re-renders on every "change" and calls back into the list.
+
+const MODE_WORDS = { draw: "unit brush", erase: "erase", stamp: "stamp" }; // the mode buttons' words
 
 export class StrokePanel {
   constructor(listEl, strokes, colourOf) {
@@ -28,8 +30,8 @@ export class StrokePanel {
       swatch.setAttribute("aria-hidden", "true");
       const text = document.createElement("span");
       text.className = "stroke-text";
-      const verb = s.mode;
-      text.textContent = s.mode === "stamp" ? `${i + 1}. stamp ${s.concept} (style ${s.style + 1})` : `${i + 1}. ${verb} ${s.concept} (${s.strength})`;
+      const verb = MODE_WORDS[s.mode] ?? s.mode;
+      text.textContent = s.mode === "stamp" ? `${i + 1}. ${verb} ${s.concept} (style ${s.style + 1})` : `${i + 1}. ${verb} ${s.concept} (${s.strength})`;
       const toggle = document.createElement("button");
       toggle.type = "button";
       toggle.dataset.strokeAction = "toggle";

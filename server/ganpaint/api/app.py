@@ -14,13 +14,14 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from ganpaint import __version__
 from ganpaint.api import classic, compat, errors, ws
+from ganpaint.api.cors import CORS, LeadingSlashes
+from ganpaint.api.docs_pages import install_redoc
 from ganpaint.api.edits import MASK_DECODER
 from ganpaint.api.gate import RenderGate, Shed, ShedWhenBusy
 from ganpaint.api.routes import health, models, render, reports, uploads
@@ -145,8 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.projections.close()
             engine.close()
 
-    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN (work offline)
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN (work offline);
+    # /redoc is ganpaint's, with the one address in ReDoc's bundle that leaves the server replaced (api/docs_pages.py)
     app = FastAPIOffline(
+        redoc_url=None,
         title="ganpaint",
         version=__version__,
         description="Semantic painting on a Progressive GAN. Protocol and errors: docs/api.md.",
@@ -163,15 +166,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Draining, registry=app.state.paint)
     app.add_middleware(ShedWhenBusy, shed=shed)
     app.add_middleware(BodyTimeout, timeout=settings.body_timeout)  # 408 for a stalled body (api/serving.py)
-    if origins:  # outermost, so refusals (413, 503) carry the headers too; websockets pass through untouched
+    if origins:  # around the others, so refusals (413, 503) carry the headers too; websockets pass untouched
         allow = ["*"] if "*" in origins else origins
         app.add_middleware(
-            CORSMiddleware,
+            CORS,  # Starlette's, whose refused preflights carry no CORS headers (api/cors.py)
             allow_origins=allow,
             allow_methods=["GET", "HEAD", "POST"],
             allow_headers=["Content-Type"],
             max_age=600,
         )
+    app.add_middleware(LeadingSlashes)  # the original client with api=<url>/ asks //api/...: outermost of all
+    install_redoc(app)
     errors.install(app)
     for module in (health, models, render, reports, uploads):
         app.include_router(module.router)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import mimetypes
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from PIL import Image
 
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep
+from ganpaint.api.notice import notice_png
 from ganpaint.engine import LoadedModel, NotFoundError, RenderJob
 from ganpaint.precomputed import Precomputed
 
@@ -33,6 +35,8 @@ JPEG_QUALITY = 99  # the original's
 DEMO_PROJECT = "churchoutdoor"  # the only project the client's demo mode knows (its built-in rankings and levels)
 DEMO_LAYER, DEMO_CHANNELS = "layer4", 512
 LEVEL_RULES = ("draw", "quantile_99")
+ERROR_HEADER = "X-Ganpaint-Error"  # demo mode's 404 pictures: the reason, for scripts
+NOTICE_SIDE = 256  # the client's canvas: the notice's side when classic_image_size is 0
 _warned: set[str] = set()
 
 
@@ -61,6 +65,19 @@ def classic_jpeg(png: bytes, side: int) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=JPEG_QUALITY)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ the layer it opens
+
+
+def classic_layer_order(layers: list[str], painting_layer: str | None = None) -> list[str]:
+    """The dissected layers in the order /api lists them: the one the client should open first. On first load
+    the client shows the first entry of the list: it marks the layer ending in 4 as ``selected`` (ganpaint.ts,
+    updateLayerSelector) on d3's update selection, which is still empty while the options are being created.
+    So the layer it means, the first whose name ends in 4 (where its recipe paints like the brushes: docs/api.md),
+    else the model's painting layer, leads; the others follow in layer order."""
+    first = next((x for x in layers if x.endswith("4")), painting_layer if painting_layer in layers else None)
+    return ([first] if first else []) + [x for x in layers if x != first]
 
 
 # ------------------------------------------------------------------------------ the client's draw recipe
@@ -140,31 +157,70 @@ def classic_levels(pre: Precomputed, rule: str = "draw") -> list[float]:
 # ------------------------------------------------------------------------------ demo mode's data route
 
 
+class DemoUnavailable(NotFoundError):
+    """Why demo mode cannot paint on this server: ``str()`` the whole reason, ``body`` the short one its picture
+    shows, ``action`` what to do instead."""
+
+    def __init__(self, detail: str, body: str, action: str):
+        super().__init__(detail)
+        self.body, self.action = body, action
+
+
 def demo_model(engine, project: str) -> LoadedModel:
-    """The model demo mode paints on, or NotFoundError saying why demo mode cannot work on this server."""
+    """The model demo mode paints on, or DemoUnavailable saying why demo mode cannot work on this server."""
     have = ", ".join(engine.available_models()) or "none"
     expert = f"open the client with ?expert=1 to paint this server's models ({have})"
+    action = f"Open this page with ?expert=1 to paint this server's models: {have}"
     if project != DEMO_PROJECT:
-        raise NotFoundError(
+        raise DemoUnavailable(
             f"project: demo mode of the original GANPaint client paints only {DEMO_PROJECT!r} (its built-in "
-            f"rankings and levels), got {project!r}: {expert}"
+            f"rankings and levels), got {project!r}: {expert}",
+            f"Demo mode paints only {DEMO_PROJECT!r} (its built-in brushes), not the project it was asked for.",
+            action,
         )
     if project not in engine.available_models():
-        raise NotFoundError(
+        raise DemoUnavailable(
             f"project: demo mode of the original GANPaint client paints {DEMO_PROJECT!r}, which this server does "
-            f"not have: {expert}, or register the LSUN church ProGAN as {DEMO_PROJECT!r} (docs/api.md)"
+            f"not have: {expert}, or register the LSUN church ProGAN as {DEMO_PROJECT!r} (docs/api.md)",
+            f"Demo mode paints only the LSUN church ProGAN, registered as {DEMO_PROJECT!r}; this server has no "
+            "such model.",
+            action,
         )
     m = engine.model(project)
     c = m.generator.feature_shape(DEMO_LAYER)[0] if DEMO_LAYER in m.generator.layer_names else 0
     if c != DEMO_CHANNELS:
-        raise NotFoundError(
+        raise DemoUnavailable(
             f"project: demo mode's built-in rankings and levels are for {DEMO_LAYER} of the LSUN church ProGAN "
-            f"({DEMO_CHANNELS} units); model {project!r} has {c} {DEMO_LAYER} units: {expert}"
+            f"({DEMO_CHANNELS} units); model {project!r} has {c} {DEMO_LAYER} units: {expert}",
+            f"{project!r} here is not the LSUN church ProGAN: its {DEMO_LAYER} has {c} units, demo mode's built-in "
+            f"brushes are for {DEMO_CHANNELS}.",
+            action,
         )
     return m
 
 
-@router.get("/data/{project}/cache/img/id/{image}.jpg", response_class=Response)
+@lru_cache(maxsize=32)
+def _notice(body: str, action: str, side: int) -> bytes:  # the texts name no requested value: a few per server
+    return notice_png("Demo mode cannot paint on this server", body, action, side)
+
+
+def demo_notice(exc: DemoUnavailable, side: int) -> Response:
+    """404 whose body is a picture of the reason (the client shows only images) and whose ``X-Ganpaint-Error``
+    header carries the whole reason for scripts (ASCII: anything else backslash-escaped)."""
+    detail = str(exc).encode("ascii", "backslashreplace").decode()
+    return Response(
+        _notice(exc.body, exc.action, side or NOTICE_SIDE),
+        status_code=404,
+        media_type="image/png",
+        headers={ERROR_HEADER: detail, "Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/data/{project}/cache/img/id/{image}.jpg",
+    response_class=Response,
+    responses={404: {"description": "demo mode cannot paint here: a PNG saying why, the reason in X-Ganpaint-Error"}},
+)
 def read_demo_image(
     project: Annotated[str, PathParam(max_length=64)],
     image: Annotated[int, PathParam(ge=0, le=99999)],
@@ -172,8 +228,12 @@ def read_demo_image(
     settings: SettingsDep,
     gate: GateDep,
 ) -> Response:
-    """Demo mode's picture of image ``image`` (the original served a cached file): JPEG q99 at the client's size."""
-    m = demo_model(engine, project)
+    """Demo mode's picture of image ``image`` (the original served a cached file): JPEG q99 at the client's size;
+    where demo mode cannot paint, 404 with a picture that says why and what to do (``demo_notice``)."""
+    try:
+        m = demo_model(engine, project)
+    except DemoUnavailable as exc:
+        return demo_notice(exc, settings.classic_image_size)
     with gate.admit(1):
         frame = engine.render(RenderJob(m.id, image=image, fmt="png"))  # this (pool) thread waits
     data = classic_jpeg(frame.data, classic_size(m, settings.classic_image_size))

@@ -17,12 +17,13 @@ import torch
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ganpaint.api.classic import classic_jpeg, classic_levels, classic_rankings, classic_size
+from ganpaint.api.classic import classic_jpeg, classic_layer_order, classic_levels, classic_rankings, classic_size
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, data_url
 from ganpaint.api.edits import planned
 from ganpaint.api.errors import nesting_depth
 from ganpaint.api.schemas import Finite, ImageId
 from ganpaint.engine import RenderJob
+from ganpaint.models import load_model_info
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.precomputed import precomputed_layers
 from ganpaint.strokes import pooled_mask
@@ -56,19 +57,25 @@ class CompatGenerateRequest(BaseModel):
 
 @router.get("/all_projects")
 def read_all_projects(engine: EngineDep) -> list[dict]:
-    """[{project, info: {layers}}] for every model on disk."""
-    return [
-        {"project": p, "info": {"layers": precomputed_layers(engine.precomputed_dir, p)}}
-        for p in engine.available_models()
-    ]
+    """[{project, info: {layers}}] for every model on disk; the layer the client should open first leads (its
+    first load takes the first entry: ``classic_layer_order``)."""
+    res = []
+    for p in engine.available_models():
+        try:
+            painting = load_model_info(p, engine.models_dir).default_layer
+        except (OSError, ValueError):  # a broken model.json: listed, in layer order (loading it says why)
+            painting = None
+        layers = classic_layer_order(precomputed_layers(engine.precomputed_dir, p), painting)
+        res.append({"project": p, "info": {"layers": layers}})
+    return res
 
 
 @router.get("/layers")
 def read_layers(engine: EngineDep, project: Annotated[str, Query(max_length=64)]) -> dict:
-    """The dissected layers with their channel count and feature-map shape."""
+    """The dissected layers with their channel count and feature-map shape, in /api/all_projects' order."""
     m = engine.model(project)
     res = []
-    for layer in m.precomputed:
+    for layer in classic_layer_order(list(m.precomputed), m.info.default_layer):
         c, h, w = m.generator.feature_shape(layer)
         res.append({"layer": layer, "channels": c, "shape": [h, w]})
     return {"request": {"project": project}, "res": res}

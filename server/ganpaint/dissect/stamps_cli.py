@@ -5,6 +5,8 @@ ganpaint stamps evaluate --model scenes64 --layer layer4 --tries 40 --figures do
 
 Besides its JSON, it writes each concept's favourable-placement success (stamp and classic brush) into the
 layer's stamps index as ``measured``: the page then starts with the unit brush where stamps measured worse.
+With ``--all-styles`` it also writes each style's success there (``style_success``): styles below
+``MIN_STYLE_SUCCESS`` are then not offered (``ganpaint.stamps.templates.offered_styles``).
 With ``--all-styles`` every style is first measured at the favourable placement and the concept's default
 style chosen (``best_style``: the most successful, the most realistic by the critic among styles within 0.02
 of it); the placements are then measured with that style (without it: the index's default style).
@@ -167,4 +169,8 @@ def write_measured(path, results: dict) -> None:
         }
         if p.get("dD_stamp_minus_classic"):
             layer_doc["stamps"]["concepts"][name]["measured"]["dD"] = p["dD_stamp_minus_classic"]["mean"]
+        styles = sorted(r.get("styles", []), key=lambda s: s["style"])
+        if [s["style"] for s in styles] == list(range(len(layer_doc["stamps"]["concepts"][name]["styles"]))):
+            # every style measured (--all-styles): the near-invisible ones are not offered (offered_styles)
+            layer_doc["stamps"]["concepts"][name]["measured"]["style_success"] = [s["stamp"]["success"] for s in styles]
     write_precomputed(layer_doc, path)

@@ -12,7 +12,8 @@ The layer's JSON (schema version 2) carries the index under ``"stamps"``; the ar
                  "measured": {"placement": "roof top", "tries": 100,       # optional: ganpaint stamps evaluate
                               "style": 1,                                   # the default style (else 0)
                               "stamp_success": 1.0, "classic_success": 0.98,
-                              "dD": 0.21}}                                  # optional: critic, stamp - brush
+                              "dD": 0.21,                                   # optional: critic, stamp - brush
+                              "style_success": [1.0, 1.0, 0.71, ...]}}      # optional (--all-styles): per style
       }
     }
 
@@ -130,6 +131,16 @@ def validate_index(doc: Any, channels: int) -> dict[str, Any]:
                 f"{where}.measured.style",
                 f"expected a style index in 0..{len(styles) - 1}, got {st!r}",
             )
+            if "style_success" in m:
+                per = m["style_success"]
+                _require(
+                    isinstance(per, list) and len(per) == len(styles),
+                    f"{where}.measured.style_success",
+                    f"expected one share per style ({len(styles)}), got {per!r}",
+                )
+                for i, v in enumerate(per):
+                    at = f"{where}.measured.style_success[{i}]"
+                    _require(0 <= _number(v, at, positive=False) <= 1, at, f"expected a share in 0..1, got {v!r}")
     return doc
 
 
@@ -137,6 +148,22 @@ def default_style(index_concept: dict[str, Any] | None) -> int:
     """A stamp stroke's style when it names none: the measured default (``ganpaint stamps evaluate
     --all-styles``), else 0, the largest."""
     return (index_concept or {}).get("measured", {}).get("style", 0)
+
+
+MIN_STYLE_SUCCESS = 0.25  # a style measured below it is near-invisible: not offered (``offered_styles``)
+
+
+def offered_styles(index_concept: dict[str, Any] | None, count: int) -> list[int]:
+    """The indices of the ``count`` styles the API lists (and so the page offers): all, less those near-invisible
+    by ``ganpaint stamps evaluate --all-styles`` (``measured.style_success``): at the concept's favourable
+    placement and natural size, the concept covered 30% of the stamp's footprint in fewer than
+    ``MIN_STYLE_SUCCESS`` of the tries. The default style is always offered; unmeasured styles are offered.
+    A stroke may still name any style (paintings saved before keep painting the same)."""
+    success = (index_concept or {}).get("measured", {}).get("style_success")
+    if success is None:
+        return list(range(count))
+    keep = default_style(index_concept)
+    return [i for i in range(count) if i == keep or success[i] >= MIN_STYLE_SUCCESS]
 
 
 REALISM_FLOOR = -0.25  # a stamp the critic scores this much below the unit brush's result is not the default

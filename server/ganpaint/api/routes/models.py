@@ -19,7 +19,7 @@ from ganpaint.api.schemas import (
 )
 from ganpaint.engine import NotFoundError
 from ganpaint.models import load_model_info
-from ganpaint.stamps.templates import default_mode, default_style
+from ganpaint.stamps.templates import default_mode, default_style, offered_styles
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -108,18 +108,19 @@ def stamp_summary(model_id: str, layer: str, pre, concept: str) -> dict:
     if st is None:
         return {}
     base = f"/models/{model_id}/concepts/{concept}/styles"
+    index = pre.raw["stamps"]["concepts"].get(concept)
     return {
-        "default_mode": default_mode(pre.raw["stamps"]["concepts"].get(concept)),
-        "default_style": default_style(pre.raw["stamps"]["concepts"].get(concept)),
+        "default_mode": default_mode(index),
+        "default_style": default_style(index),
         "natural_size": [st.natural_size["w"], st.natural_size["h"]],
-        "styles": [
+        "styles": [  # near-invisible styles by the stamp evaluation are not offered (stamps/templates.py)
             StyleSummary(
                 index=s.index,
                 members=s.members,
                 natural_size=list(s.natural_size),
                 thumbnail=f"{base}/{s.index}.png?layer={layer}",
             )
-            for s in st.styles
+            for s in (st.styles[i] for i in offered_styles(index, len(st.styles)))
         ],
     }
 
