@@ -199,7 +199,8 @@ class GuardedH11(H11Protocol):
         declared = [value.strip() for name, _, value in fields if name.strip().lower() == b"content-length"]
         if len(parts) != 3 or len(declared) != 1:
             return False
-        if not shed.refuses("POST", parts[1].partition(b"?")[0].decode("latin-1"), declared[0]):
+        path = "/" + parts[1].partition(b"?")[0].decode("latin-1").lstrip("/")  # //api/... as the app routes it
+        if not shed.refuses("POST", path, declared[0]):
             return False
         self.transport.write(error_response(503, shed.detail, retry_after=True))
         self.transport.close()
