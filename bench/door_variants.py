@@ -38,7 +38,6 @@ import time
 import numpy as np
 import torch
 
-from ganpaint.dissect.run import load_segmenter
 from ganpaint.dissect.stamp_eval import _dilate, find_place, mean_ci, wilson
 from ganpaint.dissect.stamps import collect
 from ganpaint.masks import rasterize_polyline
@@ -46,6 +45,7 @@ from ganpaint.models import default_precomputed_dir, load_model_info
 from ganpaint.nn.intervene import UnitEdit, apply_edits
 from ganpaint.nn.proggan import image_latents, load_generator
 from ganpaint.precomputed import load_precomputed
+from ganpaint.segment import load_segmenter
 from ganpaint.stamps.place import opacity, stamp_edits, stamp_maps
 from ganpaint.train.critic import Critic
 

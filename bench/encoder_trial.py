@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from project import Brushes, summarise  # noqa: E402
 
-from ganpaint.dissect.run import load_segmenter  # noqa: E402
 from ganpaint.engine import Engine  # noqa: E402
 from ganpaint.project import Projector, ProjectSettings, image_tensor  # noqa: E402
 from ganpaint.project.encoder import load_encoder, train_encoder  # noqa: E402
 from ganpaint.scenes import render_scene  # noqa: E402
+from ganpaint.segment import load_segmenter  # noqa: E402
 
 
 def main() -> None:

@@ -31,13 +31,13 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
-from ganpaint.dissect.run import load_segmenter  # noqa: E402
 from ganpaint.engine import Engine, to_pixels  # noqa: E402
 from ganpaint.nn.intervene import UnitEdit, apply_edits  # noqa: E402
 from ganpaint.nn.proggan import image_latents  # noqa: E402
 from ganpaint.project import Projector, ProjectSettings, image_tensor  # noqa: E402
 from ganpaint.project.encoder import projector_for  # noqa: E402
 from ganpaint.scenes import ID, render_scene  # noqa: E402
+from ganpaint.segment import load_segmenter  # noqa: E402
 
 FRESH = 3_000_000_000
 

@@ -21,10 +21,11 @@ import torch
 
 from ganpaint.api.classic import classic_levels, classic_recipe
 from ganpaint.dissect.causal import Evaluator, sample_windows, set_units, window_cells, window_mask
-from ganpaint.dissect.run import latents, load_segmenter
+from ganpaint.dissect.common import latents
 from ganpaint.models import default_precomputed_dir, load_model_info
 from ganpaint.nn.proggan import load_generator
 from ganpaint.precomputed import load_precomputed
+from ganpaint.segment import load_segmenter
 
 
 def main() -> None:

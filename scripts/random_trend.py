@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from ganpaint.dissect.causal import Evaluator, random_baseline, summarise_random
-from ganpaint.dissect.run import latents, segment_latents
-from ganpaint.nn.proggan import load_generator
+from ganpaint.dissect.common import derived_seed, latents
+from ganpaint.dissect.run import segment_latents
+from ganpaint.nn.proggan import layer_index, load_generator
 from ganpaint.train.segmenter import load_segmenter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def main() -> None:
         h, f = g.split(args.layer)
         with torch.no_grad():
             r = torch.cat([h(z[a : a + 32]) for a in range(0, len(z), 32)])  # (N, C, h, w)
-        rnd_seed = int(np.random.default_rng([0, 17, int(args.layer[5:])]).integers(1 << 30))
+        rnd_seed = derived_seed(0, 17, layer_index(args.layer))  # the dissection's random baseline seed
         sets = random_baseline(Evaluator(f, seg), r, labels, len(seg.names), SIZES, args.draws, rnd_seed)
         rows = {name: summarise_random(sets, seg.names.index(name))["mean_abs"] for name in BRUSHES}
         rows["mean of the 7"] = list(np.mean([rows[n] for n in BRUSHES], axis=0))

@@ -78,8 +78,7 @@ def test_concept_names_map_ade_labels_to_brushes():
 
 
 def test_adapter_shapes_names_resize_and_sums(segformer_dir):
-    from ganpaint.dissect.run import load_segmenter
-    from ganpaint.segment import Segmenter, segment
+    from ganpaint.segment import Segmenter, load_segmenter, segment
 
     seg = load_segmenter(f"hf:{segformer_dir}")
     assert isinstance(seg, Segmenter)

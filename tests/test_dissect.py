@@ -11,17 +11,18 @@ from conftest import tiny_generator
 from ganpaint.dissect import erase as erase_mod
 from ganpaint.dissect import iou as iou_mod
 from ganpaint.dissect.causal import AlphaSettings, Evaluator, ablation_effect, optimise_alpha
+from ganpaint.dissect.common import parse_sizes
 from ganpaint.dissect.fake import ChannelSegmenter
 from ganpaint.dissect.run import (
     CURVE_SIZES,
     Context,
-    Settings,
+    DissectSettings,
     default_layers,
     dissect_layer,
     dissect_layers,
-    parse_sizes,
 )
 from ganpaint.dissect.stats import Reservoir, iqr
+from ganpaint.nn.proggan import layer_index
 from ganpaint.precomputed import load_precomputed, validate
 
 PLANTED = 3  # layer7 unit that drives the red channel
@@ -57,7 +58,7 @@ def small_settings(**kw):
         alpha=AlphaSettings(steps=6, batch=8, pool=12, probe=8),
     )
     base.update(kw)
-    return Settings(**base)
+    return DissectSettings(**base)
 
 
 def make_ctx(tmp_path, g=None, cache="cache", **kw):
@@ -223,7 +224,7 @@ def test_erase_set_is_chosen_by_removal_on_unseen_latents_and_cached_apart(tmp_p
         validate(broken)
 
 
-def test_erase_set_takes_a_draw_ranking_when_it_removes_more(tmp_path, monkeypatch, capsys):
+def test_erase_set_takes_a_draw_ranking_when_it_removes_more(tmp_path, monkeypatch, caplog):
     def alpha_without_the_planted_unit(h_fn, ev, latents, labels, c, k, init, cfg, seed, objective):
         alpha = np.ones(len(k), np.float32)
         alpha[PLANTED] = 0.0
@@ -238,7 +239,7 @@ def test_erase_set_takes_a_draw_ranking_when_it_removes_more(tmp_path, monkeypat
     assert choice["removal"] < 0.5 < choice[red["erase"]["ranking"]]
     small = dissect_layer(make_ctx(tmp_path, samples=12), "layer7")  # no latents after the pool: no erase sets
     assert "erase" not in small["concepts"]["red"] and small["layer_summary"]["erase_sets"] is False
-    assert "--samples 12 <= its pool of 12" in capsys.readouterr().err
+    assert "--samples 12 <= its pool of 12" in caplog.text  # logged (ganpaint.dissect), not printed
 
 
 def test_random_baseline_nests_its_sets_and_finds_the_planted_unit(tmp_path):
@@ -347,3 +348,11 @@ def test_parse_curve_sizes():
     for bad in ("0-3", "5-2", "x", "1-4:0"):
         with pytest.raises(ValueError, match="--curve-sizes"):
             parse_sizes(bad)
+
+
+def test_layer_index_parses_block_names_only():
+    assert layer_index("layer4") == 4 and layer_index("layer10") == 10
+    for bad in ("output_32x32", "layer", "layerX", "4"):
+        with pytest.raises(ValueError, match="layer"):
+            layer_index(bad)
+        assert layer_index(bad, default=0) == 0

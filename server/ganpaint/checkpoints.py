@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ganpaint.models import check_model_id, default_models_dir, default_precomputed_dir, write_model_json
+from ganpaint.nn.proggan import layer_index
 
 REGISTERED_BY = "ganpaint --checkpoint"
 GALLERY = list(range(12))
@@ -44,7 +45,7 @@ def _default_layer(precomputed: Path, layers: list[str]) -> str:
                 return best
         except (OSError, ValueError):
             pass
-    done = sorted((p.stem for p in precomputed.glob("layer*.json")), key=lambda n: int(n[5:]) if n[5:].isdigit() else 0)
+    done = sorted((p.stem for p in precomputed.glob("layer*.json")), key=lambda n: layer_index(n, default=0))
     done = [n for n in done if n in layers]
     return done[0] if done else ("layer4" if "layer4" in layers else layers[len(layers) // 2])
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganpaint.nn.proggan import layer_index
 from ganpaint.stamps.templates import ConceptStamps, load_stamps, validate_index
 
 SCHEMA_VERSION = 2
@@ -234,4 +235,4 @@ def precomputed_layers(root: str | Path, model_id: str) -> list[str]:
     """Layers with a precomputed file for ``model_id``, in layer order."""
     folder = Path(root) / model_id
     layers = [p.stem for p in folder.glob("layer*.json")] if folder.is_dir() else []
-    return sorted(layers, key=lambda s: int(s[5:]) if s[5:].isdigit() else 0)
+    return sorted(layers, key=lambda s: layer_index(s, default=0))

@@ -11,5 +11,8 @@ Pipeline (``run.dissect_layer``), each pass cached so a rerun resumes:
 4. ``concept``: per concept, both rankings measured (ablation, insertion at each draw value, curves,
    context) and the brush chosen.
 5. ``run``: writes ``precomputed/<model_id>/<layer>.json`` (``ganpaint.precomputed`` schema v1) and
-   ``summary.json``; ``report`` writes the static HTML report.
+   ``summary.json`` (``summary``: the default layer); ``report`` writes the static HTML report.
+
+``common`` holds what the passes share (seeded latents, cache keys, cached JSON) and imports no other module
+of ``dissect``; of those, only the CLI imports ``run``.
 """

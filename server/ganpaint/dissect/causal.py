@@ -221,32 +221,10 @@ def optimise_alpha(
     latents, labels = latents[: cfg.pool], labels[: cfg.pool]
     dev = next(ev.f.parameters()).device
     with torch.no_grad():
-        r0 = h_fn(latents[:1].to(dev))
-    _, n_units, hh, ww = r0.shape
-    side = window_cells(hh)
-    shares = _window_shares(labels, c, hh, side)  # (N, P, P)
-    rem = np.argwhere(shares >= 0.5)  # (n, 3): image, y0, x0
-    if cfg.removal == "image":  # images where c covers >= 1% of the pixels, ablated everywhere
-        with_c = np.flatnonzero((labels == c).reshape(len(labels), -1).mean(1) >= 0.01)
-        rem = np.column_stack([with_c, np.zeros_like(with_c), np.zeros_like(with_c)])
-    # insertion candidates: probe windows without c, set all units to k there, keep those where c appears
-    absent = [np.argwhere(shares[i] < 0.1) for i in range(len(labels))]
+        r0 = h_fn(latents[:1].to(dev))  # (1, C, h, w)
+    hh = r0.shape[2]
     probe = cfg.probe if objective == "both" else 0
-    probe_imgs = [i for i in rng.permutation(len(labels)) if len(absent[i])][:probe]
-    ins = np.zeros((0, 3), np.int64)
-    probe_gain = 0.0
-    if probe_imgs:
-        pos = np.array([absent[i][rng.integers(len(absent[i]))] for i in probe_imgs])  # (P, 2)
-        with torch.no_grad():
-            r = h_fn(latents[probe_imgs].to(dev))
-        res = measure_insertion(ev, r, labels[probe_imgs], range(n_units), k, pos[:, 0], pos[:, 1], c)
-        gain = res["after"] - res["before"]
-        probe_gain = float(gain.mean())
-        order = np.argsort(-gain, kind="stable")
-        keep = order[gain[order] >= 0.25]
-        if len(keep) < 4:  # c hardly appears anywhere: use the windows where it grew most
-            keep = order[: max(4, len(order) // 4)]
-        ins = np.column_stack([np.array(probe_imgs)[keep], pos[keep]])
+    rem, ins, probe_gain = _alpha_candidates(h_fn, ev, latents, labels, c, k, cfg.removal, probe, rng, hh)
     info = {"removal_candidates": int(len(rem)), "insertion_candidates": int(len(ins)), "probe_gain": probe_gain}
     seg_ok = soft_probabilities(ev.segmenter, ev.f(r0[:1]).detach()) is not None
     if not seg_ok or (len(rem) == 0 and len(ins) == 0) or cfg.steps <= 0:
@@ -265,23 +243,7 @@ def optimise_alpha(
         p = np.array(picks)  # (B, 4): image, y0, x0, kind
         with torch.no_grad():
             r = h_fn(latents[p[:, 0]].to(dev))  # (B, C, h, w)
-        m = window_mask(len(p), hh, ww, p[:, 1], p[:, 2], side, dev)  # (B, 1, h, w)
-        region = F.interpolate(m, size=labels.shape[1:], mode="nearest")[:, 0]  # (B, H, W) pixels scored
-        if cfg.removal == "image":
-            is_rem = torch.as_tensor(p[:, 3] == 0, device=dev)
-            m = torch.where(is_rem[:, None, None, None], torch.ones_like(m), m)
-            c_pixels = torch.from_numpy(labels[p[:, 0]] == c).float().to(dev)  # (B, H, W)
-            region = torch.where(is_rem[:, None, None], c_pixels, region)
-        is_ins = torch.as_tensor(p[:, 3] == 1, device=dev)[:, None, None, None]
-        a = alpha[None, :, None, None] * m  # (B, C, h, w)
-        target = torch.where(is_ins, kt.expand_as(r), torch.zeros_like(r))
-        r_edit = r + a * (target - r)  # insertion: a*k + (1-a)*r; ablation: (1-a)*r
-        prob = soft_probabilities(ev.segmenter, ev.f(r_edit))[:, c]  # (B, H, W)
-        share = (prob * region).sum(dim=(1, 2)) / region.sum(dim=(1, 2))  # (B,) share of c in the scored pixels
-        sign = torch.where(is_ins[:, 0, 0, 0], 1.0, -1.0)
-        n_ins, n_rem = int((p[:, 3] == 1).sum()), int((p[:, 3] == 0).sum())
-        weight = torch.where(is_ins[:, 0, 0, 0], 1.0 / max(n_ins, 1), 1.0 / max(n_rem, 1))
-        delta = (sign * weight * share).sum()
+        delta = _alpha_delta(ev, r, labels, p, alpha, kt, c, cfg.removal, window_cells(hh))
         loss = -delta + cfg.l2 * alpha.norm()
         (grad,) = torch.autograd.grad(loss, alpha)
         with torch.no_grad():
@@ -293,6 +255,64 @@ def optimise_alpha(
         losses.append(float(loss.detach()))
     info.update(optimised=True, loss_first=losses[0], loss_last=float(np.mean(losses[-3:])))
     return alpha.detach().cpu().numpy(), info
+
+
+def _alpha_candidates(
+    h_fn, ev: Evaluator, latents, labels: np.ndarray, c: int, k: np.ndarray, removal: str, probe: int, rng, hh: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(removal candidates (n, 3), insertion candidates (m, 3), mean probe gain) of ``optimise_alpha``; rows are
+    (image, y0, x0) (y0 = x0 = 0 for whole-image removal). Insertion candidates: ``probe`` images' windows
+    without c, where setting all units to k makes c appear."""
+    dev = next(ev.f.parameters()).device
+    side = window_cells(hh)
+    shares = _window_shares(labels, c, hh, side)  # (N, P, P)
+    rem = np.argwhere(shares >= 0.5)  # (n, 3): image, y0, x0
+    if removal == "image":  # images where c covers >= 1% of the pixels, ablated everywhere
+        with_c = np.flatnonzero((labels == c).reshape(len(labels), -1).mean(1) >= 0.01)
+        rem = np.column_stack([with_c, np.zeros_like(with_c), np.zeros_like(with_c)])
+    absent = [np.argwhere(shares[i] < 0.1) for i in range(len(labels))]
+    probe_imgs = [i for i in rng.permutation(len(labels)) if len(absent[i])][:probe]
+    ins = np.zeros((0, 3), np.int64)
+    probe_gain = 0.0
+    if probe_imgs:
+        pos = np.array([absent[i][rng.integers(len(absent[i]))] for i in probe_imgs])  # (P, 2)
+        with torch.no_grad():
+            r = h_fn(latents[probe_imgs].to(dev))  # (P, C, h, w)
+        res = measure_insertion(ev, r, labels[probe_imgs], range(r.shape[1]), k, pos[:, 0], pos[:, 1], c)
+        gain = res["after"] - res["before"]
+        probe_gain = float(gain.mean())
+        order = np.argsort(-gain, kind="stable")
+        keep = order[gain[order] >= 0.25]
+        if len(keep) < 4:  # c hardly appears anywhere: use the windows where it grew most
+            keep = order[: max(4, len(order) // 4)]
+        ins = np.column_stack([np.array(probe_imgs)[keep], pos[keep]])
+    return rem, ins, probe_gain
+
+
+def _alpha_delta(
+    ev: Evaluator, r, labels: np.ndarray, p: np.ndarray, alpha, kt, c: int, removal: str, side: int
+) -> torch.Tensor:
+    """The objective of one step of ``optimise_alpha`` on the picked candidates ``p`` (B, 4: image, y0, x0, kind
+    0 removal / 1 insertion) with features ``r`` (B, C, h, w): mean share of c gained by the insertions minus
+    mean share left by the removals, each in its scored pixels (differentiable in ``alpha``)."""
+    dev = r.device
+    m = window_mask(len(p), r.shape[2], r.shape[3], p[:, 1], p[:, 2], side, dev)  # (B, 1, h, w)
+    region = F.interpolate(m, size=labels.shape[1:], mode="nearest")[:, 0]  # (B, H, W) pixels scored
+    if removal == "image":
+        is_rem = torch.as_tensor(p[:, 3] == 0, device=dev)
+        m = torch.where(is_rem[:, None, None, None], torch.ones_like(m), m)
+        c_pixels = torch.from_numpy(labels[p[:, 0]] == c).float().to(dev)  # (B, H, W)
+        region = torch.where(is_rem[:, None, None], c_pixels, region)
+    is_ins = torch.as_tensor(p[:, 3] == 1, device=dev)[:, None, None, None]
+    a = alpha[None, :, None, None] * m  # (B, C, h, w)
+    target = torch.where(is_ins, kt.expand_as(r), torch.zeros_like(r))
+    r_edit = r + a * (target - r)  # insertion: a*k + (1-a)*r; ablation: (1-a)*r
+    prob = soft_probabilities(ev.segmenter, ev.f(r_edit))[:, c]  # (B, H, W)
+    share = (prob * region).sum(dim=(1, 2)) / region.sum(dim=(1, 2))  # (B,) share of c in the scored pixels
+    sign = torch.where(is_ins[:, 0, 0, 0], 1.0, -1.0)
+    n_ins, n_rem = int((p[:, 3] == 1).sum()), int((p[:, 3] == 0).sum())
+    weight = torch.where(is_ins[:, 0, 0, 0], 1.0 / max(n_ins, 1), 1.0 / max(n_rem, 1))
+    return (sign * weight * share).sum()
 
 
 def rank_by(score: np.ndarray, tiebreak: np.ndarray, n: int) -> list[int]:

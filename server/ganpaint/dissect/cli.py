@@ -10,6 +10,9 @@ ganpaint dissect --model scenes64 --all-layers --stamps-only   # add concept sta
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,55 +78,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_dissect)
 
 
-def _dissect(args: argparse.Namespace) -> None:
-    import time
-    from pathlib import Path
-
-    import torch
-
-    from ganpaint.dissect.causal import AlphaSettings
-    from ganpaint.dissect.run import (
-        Context,
-        Settings,
-        default_layers,
-        dissect_layers,
-        load_segmenter,
-        parse_sizes,
-        sha256_file,
-    )
-    from ganpaint.models import check_model_id, default_precomputed_dir, load_model_info
-    from ganpaint.nn.proggan import load_generator
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device!r}: CUDA is not available")
-    if args.model is None:
-        if not args.weights:
-            raise ValueError("--model: required (or give --checkpoint PATH.pth to derive it from the file name)")
-        from ganpaint.checkpoints import model_id_from_checkpoint
-
-        args.model = model_id_from_checkpoint(args.weights)
-    check_model_id(args.model)
-    info = None
+@contextlib.contextmanager
+def _log_to_stderr():
+    """While the command runs, the library's messages (logger ``ganpaint``, INFO and up) print on stderr as
+    plain lines; the handler goes again afterwards (it holds the stderr of its time)."""
+    log = logging.getLogger("ganpaint")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
-        info = load_model_info(args.model, args.models_dir)
-    except FileNotFoundError:
-        if args.weights and not args.segmenter:
-            raise ValueError(
-                f"--segmenter: required for the external checkpoint {args.weights} (no models/{args.model}/), "
-                "e.g. --segmenter hf:path/to/segformer-ade (docs/byo-gan.md)"
-            ) from None
-        if not args.weights:
-            raise
-    weights = Path(args.weights) if args.weights else info.generator_path
-    generator = load_generator(weights).to(args.device)
-    segmenter = load_segmenter(args.segmenter, info)
-    if hasattr(getattr(segmenter, "net", None), "to"):
-        segmenter.net.to(args.device)
-    settings = Settings(
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def _dissect(args: argparse.Namespace) -> None:
+    with _log_to_stderr():
+        _run(args)
+
+
+def _settings(args: argparse.Namespace):
+    from ganpaint.dissect.causal import AlphaSettings
+    from ganpaint.dissect.common import parse_sizes
+    from ganpaint.dissect.run import DissectSettings
+
+    return DissectSettings(
         samples=args.samples,
         heldout=args.heldout,
         insertion=args.insertion,
@@ -139,12 +121,63 @@ def _dissect(args: argparse.Namespace) -> None:
         stamps=not args.no_stamps,
         stamp_samples=args.stamp_samples,
     )
+
+
+def _model_info(args: argparse.Namespace):
+    """models/<id>/model.json, or None for an external checkpoint not registered yet (which needs
+    --segmenter); sets ``args.model`` from the checkpoint's name when not given."""
+    from ganpaint.models import check_model_id, load_model_info
+
+    if args.model is None:
+        if not args.weights:
+            raise ValueError("--model: required (or give --checkpoint PATH.pth to derive it from the file name)")
+        from ganpaint.checkpoints import model_id_from_checkpoint
+
+        args.model = model_id_from_checkpoint(args.weights)
+    check_model_id(args.model)
+    try:
+        return load_model_info(args.model, args.models_dir)
+    except FileNotFoundError:
+        if args.weights and not args.segmenter:
+            raise ValueError(
+                f"--segmenter: required for the external checkpoint {args.weights} (no models/{args.model}/), "
+                "e.g. --segmenter hf:path/to/segformer-ade (docs/byo-gan.md)"
+            ) from None
+        if not args.weights:
+            raise
+        return None
+
+
+def _run(args: argparse.Namespace) -> None:
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from ganpaint.dissect.common import sha256_file
+    from ganpaint.dissect.run import Context, add_stamps, default_layers, dissect_layers
+    from ganpaint.models import default_precomputed_dir
+    from ganpaint.nn.proggan import load_generator
+    from ganpaint.segment import load_segmenter
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device!r}: CUDA is not available")
+    info = _model_info(args)
+    weights = Path(args.weights) if args.weights else info.generator_path
+    generator = load_generator(weights).to(args.device)
+    segmenter = load_segmenter(args.segmenter, info)
+    if hasattr(getattr(segmenter, "net", None), "to"):
+        segmenter.net.to(args.device)
     ctx = Context(
         generator,
         segmenter,
         args.model,
         sha256_file(weights),
-        settings,
+        _settings(args),
         Path(args.cache_dir),
         Path(args.out_dir) if args.out_dir else default_precomputed_dir(),
         device=args.device,
@@ -156,8 +189,6 @@ def _dissect(args: argparse.Namespace) -> None:
         layers = [args.layer or (info.default_layer if info else "layer4")]
     t0 = time.time()
     if args.stamps_only:
-        from ganpaint.dissect.run import add_stamps
-
         for layer in layers:
             doc = add_stamps(ctx, layer)
             styles = {n: len(c["styles"]) for n, c in doc.get("stamps", {}).get("concepts", {}).items()}

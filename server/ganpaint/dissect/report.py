@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ganpaint.dissect.common import latents
 from ganpaint.dissect.iou import upsample
 
 CROPS = 4
@@ -71,8 +72,6 @@ def _outline(mask: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def unit_strips(ctx, layer: str, doc: dict, folder: Path) -> None:
     """One PNG per unit: its top-activating images, cropped around the peak, thresholded region outlined."""
-    from ganpaint.dissect.run import latents
-
     g = ctx.generator
     # the layer's own selection latents: it may have been dissected with other settings than this run
     z_all = latents(doc["samples"]["selection"], g.z_dim, doc["settings"]["seed"], 0)

@@ -1,17 +1,24 @@
 """Orchestration: dissect one layer (or all) of a model and write ``precomputed/<model_id>/<layer>.json``.
 
+``dissect_layer`` runs the steps of one layer in order: (1) split the generator at the layer, (2) the unit
+statistics (``iou`` passes 1 and 2), (3) the unit table, (4) the held-out features and the random unit set,
+(5) every concept (``concept``, ``erase``, ``context``), (6) the random baseline, (7) the layer's counts and
+score, (8) the document, with (9) its stamps (``stamps``). ``dissect_layers`` runs it per layer and merges
+``summary.json`` (``summary``); ``report`` writes the HTML report.
+
 Every pass is cached under ``cache_dir/<model_id>/`` in a file named by a hash of everything it depends on
 (model sha256, segmenter id, layer, sample counts, seed, settings), so a rerun skips finished passes
-and an interrupted run resumes at the last finished pass or concept.
+and an interrupted run resumes at the last finished pass or concept. Warnings go to the ``ganpaint.dissect``
+logger (``ganpaint dissect`` shows them on stderr).
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
-import sys
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,11 +36,17 @@ from ganpaint.dissect.causal import (
     summarise_random,
     window_cells,
 )
+from ganpaint.dissect.common import cache_key, cached_json, derived_seed, latents
 from ganpaint.dissect.concept import LayerData, dissect_concept, rounded
 from ganpaint.dissect.context import measure_context
 from ganpaint.dissect.erase import erase_set
+from ganpaint.dissect.report import write_report
 from ganpaint.dissect.stamps import layer_stamps
+from ganpaint.dissect.summary import write_summary
+from ganpaint.nn.proggan import layer_index
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
+
+log = logging.getLogger("ganpaint.dissect")
 
 CACHE_VERSION = 1
 # settings of measurements cached apart from the concepts (a new value re-measures only them)
@@ -51,27 +64,12 @@ LABEL_IOU = 0.05  # ICLR "confident label" (IQR threshold)
 MATCH_IOU_TOP1 = 0.04  # PNAS criterion (top-1% threshold)
 # ACE/removal curve set sizes: every size from 1 to 40 (--curve-sizes picks fewer for a cheaper run)
 CURVE_SIZES = tuple(range(1, 41))
-
-
-def parse_sizes(text: str) -> tuple[int, ...]:
-    """'1-10,12,20-40:5' -> (1, ..., 10, 12, 20, 25, ..., 40): ranges with an optional step, sorted, unique."""
-    sizes = set()
-    for part in text.split(","):
-        part = part.strip()
-        span, _, step = part.partition(":")
-        lo, _, hi = span.partition("-")
-        try:
-            a, b, s = int(lo), int(hi or lo), int(step or 1)
-        except ValueError:
-            raise ValueError(f"--curve-sizes: expected sizes like '1-10,12,20-40:5', got {text!r}") from None
-        if a < 1 or b < a or s < 1:
-            raise ValueError(f"--curve-sizes: bad range {part!r} in {text!r} (sizes >= 1, low <= high, step >= 1)")
-        sizes.update(range(a, b + 1, s))
-    return tuple(sorted(sizes))
+# tags of the seeds derived per layer (and concept): each measurement its own random stream
+SEED_RANDOM_UNITS, SEED_CONTEXT, SEED_RANDOM_BASELINE, SEED_ERASE = 7, 13, 17, 19
 
 
 @dataclass
-class Settings:
+class DissectSettings:
     """Dissection arguments; all of them are written into the JSON ``settings``."""
 
     samples: int = 1000  # selection latents: IoU, thresholds, k, quantiles
@@ -99,49 +97,9 @@ class Settings:
         return d
 
 
-# ---------------------------------------------------------------------------------------- helpers
-
-
-def cache_key(**parts) -> str:
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def latents(n: int, z_dim: int, seed: int, stream: int) -> torch.Tensor:
-    """(n, z_dim) float32; stream 0 = selection, 1 = held-out (disjoint by construction)."""
-    return torch.from_numpy(np.random.default_rng([seed, stream]).standard_normal((n, z_dim)).astype(np.float32))
-
-
-def load_segmenter(spec: str | None, model_info=None):
-    """Resolve ``--segmenter``: None/'embedded' = the model folder's segmenter; a path to a segmenter .pth;
-    'hf:FOLDER_OR_HUB_NAME[?size=S&batch=B]' (a Hugging Face ADE20K model, ``ganpaint.hf_segmenter``);
-    or 'package.module:factory' (called with model_info) for other segmenters."""
-    if spec and spec.startswith("hf:"):
-        from ganpaint.hf_segmenter import load_hf_segmenter
-
-        return load_hf_segmenter(spec)
-    if spec and ":" in spec and not Path(spec).exists():
-        module, _, attr = spec.partition(":")
-        return getattr(__import__(module, fromlist=[attr]), attr)(model_info)
-    from ganpaint.train.segmenter import load_segmenter as load_embedded
-
-    if spec in (None, "", "embedded"):
-        path = getattr(model_info, "segmenter_path", None)
-        if path is None:
-            raise ValueError(f"model {getattr(model_info, 'id', '?')!r} has no embedded segmenter: pass --segmenter")
-        return load_embedded(path)
-    return load_embedded(spec)
-
-
 @torch.no_grad()
 def segment_latents(generator, segmenter, z: torch.Tensor, device, batch: int, desc: str, progress: bool):
+    """(N, H, W) uint8 segmenter labels of the images of latents ``z`` (N, z_dim)."""
     out = []
     for a in tqdm(range(0, len(z), batch), desc=desc, disable=not progress, leave=False):
         x = generator(z[a : a + batch].to(device))  # (B, 3, H, W)
@@ -149,27 +107,15 @@ def segment_latents(generator, segmenter, z: torch.Tensor, device, batch: int, d
     return np.concatenate(out)
 
 
-def _cached_json(path: Path, fn):
-    if path.is_file():
-        return json.loads(path.read_text())
-    out = fn()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(path)
-    return out
-
-
-# ---------------------------------------------------------------------------------------- one layer
-
-
 @dataclass
 class Context:
+    """One model's dissection run: generator, segmenter, settings, where the cache and the output go."""
+
     generator: torch.nn.Module
     segmenter: object
     model_id: str
     model_sha256: str
-    settings: Settings
+    settings: DissectSettings
     cache_dir: Path
     out_dir: Path
     device: str = "cpu"
@@ -200,26 +146,112 @@ class Context:
         return z, arr["labels"]
 
 
+# ---------------------------------------------------------------------------------------- one layer
+
+
+@dataclass
+class UnitStats:
+    """Step 2: every unit's statistics on the selection latents (C units, K classes, G quantile levels)."""
+
+    thresholds: np.ndarray  # (C, G) activation quantiles
+    k_all: np.ndarray  # (C, K) conditional-mean activation where each class is present
+    top_ids: np.ndarray  # (C, T) top-activating selection latents (-1: none)
+    top_scores: np.ndarray  # (C, T)
+    iou_iqr: np.ndarray  # (C, K) IoU at the IQR threshold
+    iou_top1: np.ndarray  # (C, K) IoU at the top-1% level
+    iqr_index: np.ndarray  # (C, K) level index of the IQR threshold
+    class_pixels: np.ndarray  # (K,)
+
+    @property
+    def q99(self) -> np.ndarray:
+        return self.thresholds[:, iou_mod.TOP1]  # (C,)
+
+
+@dataclass
+class HeldOut:
+    """Step 4: what every concept's causal measurements share: the evaluator, the held-out features and
+    labels, each class's base share, the concepts' cache key and the layer's random unit set."""
+
+    ev: Evaluator
+    r_held: torch.Tensor  # (N, C, h, w)
+    lab_held: np.ndarray  # (N, H, W)
+    base_share: np.ndarray  # (K,)
+    ckey: str
+    rnd_units: list[int]
+    rnd_conf: np.ndarray  # (K, K) confusion matrix of ablating rnd_units
+
+
+@dataclass
+class ConceptResults:
+    """Step 5: the document of every concept present in the images, and why the others were skipped."""
+
+    concepts: dict[str, dict]
+    skipped: dict[str, str]
+
+
 def dissect_layer(ctx: Context, layer: str) -> dict:
     """Dissect ``layer``; writes and returns the precomputed document (with an extra ``layer_summary``)."""
-    s, g, names = ctx.settings, ctx.generator, ctx.names
-    erase_sets = s.erase_choice > 0 and s.samples > s.alpha.pool
-    if s.erase_choice > 0 and not erase_sets:
-        print(
-            f"{layer}: no erase sets: they are chosen on selection latents the alpha optimisation does not use, "
-            f"but --samples {s.samples} <= its pool of {s.alpha.pool} (pass more --samples); erase uses the draw units",
-            file=sys.stderr,
-        )
+    erase_sets = _erase_sets_possible(ctx.settings, layer)
     t0 = time.time()
-    n_cls = len(names)
-    h_fn, f_fn = g.split(layer)
-    h_fn, f_fn = h_fn.to(ctx.device), f_fn.to(ctx.device)
+    h_fn, f_fn = (m.to(ctx.device) for m in ctx.generator.split(layer))  # 1
 
     def features(z: torch.Tensor) -> torch.Tensor:
-        return h_fn(z.to(ctx.device))
+        return h_fn(z.to(ctx.device))  # (B, C, h, w)
 
-    z_sel, lab_sel = ctx.labels(0, s.samples)
-    z_held, lab_held = ctx.labels(1, s.heldout)
+    z_sel, lab_sel = ctx.labels(0, ctx.settings.samples)
+    z_held, lab_held = ctx.labels(1, ctx.settings.heldout)
+    stats = unit_statistics(ctx, layer, features, z_sel, lab_sel)  # 2
+    units = unit_table(stats, ctx.names)  # 3
+    n_top = min(ctx.settings.top, len(units))
+    held = held_out(ctx, layer, f_fn, features, z_held, lab_held, n_top)  # 4
+    data = LayerData(
+        layer=layer,
+        ev=held.ev,
+        h_fn=h_fn,
+        z_sel=z_sel,
+        lab_sel=lab_sel,
+        r_held=held.r_held,
+        lab_held=held.lab_held,
+        iou_iqr=stats.iou_iqr,
+        iou_top1=stats.iou_top1,
+        k_all=stats.k_all,
+        q99=stats.q99,
+        base_share=held.base_share,
+        rnd_conf=held.rnd_conf,
+        rnd_units=held.rnd_units,
+        n_top=n_top,
+    )
+    results = measure_concepts(ctx, data, stats, held.ckey, erase_sets)  # 5
+    baseline = random_baseline_summary(ctx, data, held.ckey, list(results.concepts))  # 6
+    summary = layer_summary(ctx, units, results.concepts, held, baseline, erase_sets, time.time() - t0)  # 7
+    doc = layer_document(ctx, layer, units, results, held.base_share, summary)  # 8
+    if ctx.settings.stamps:  # 9
+        index = layer_stamps(ctx, layer, list(results.concepts))
+        if index["concepts"]:
+            doc["stamps"] = index
+    write_precomputed(doc, ctx.out_dir / ctx.model_id / f"{layer}.json")
+    return doc
+
+
+def _erase_sets_possible(s: DissectSettings, layer: str) -> bool:
+    """Erase sets are chosen on selection latents the alpha optimisation does not use: are there any?"""
+    possible = s.erase_choice > 0 and s.samples > s.alpha.pool
+    if s.erase_choice > 0 and not possible:
+        log.warning(
+            "%s: no erase sets: they are chosen on selection latents the alpha optimisation does not use, "
+            "but --samples %s <= its pool of %s (pass more --samples); erase uses the draw units",
+            layer,
+            s.samples,
+            s.alpha.pool,
+        )
+    return possible
+
+
+def unit_statistics(
+    ctx: Context, layer: str, features: Callable[[torch.Tensor], torch.Tensor], z_sel: torch.Tensor, lab_sel
+) -> UnitStats:
+    """Step 2: pass 1 (quantiles, k, top images) and pass 2 (IoU counts) on the selection latents, cached."""
+    s, n_cls = ctx.settings, len(ctx.names)
     key = cache_key(**ctx.base_key, layer=layer, n=s.samples)
     p1 = iou_mod.load_or_run(
         ctx.folder / f"pass1-{layer}-{key}.npz",
@@ -248,92 +280,104 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
         ),
     )
     summ = iou_mod.summarise(p2["hist"])
-    iou_iqr, iou_top1, k_all = summ["iou_iqr"], summ["iou_top1"], p1["k"]  # (C, K) each
-    thresholds = p1["thresholds"]  # (C, G)
-    q99 = thresholds[:, iou_mod.TOP1]
-    n_units = len(q99)
-    n_top = min(s.top, n_units)
+    return UnitStats(
+        thresholds=p1["thresholds"],
+        k_all=p1["k"],
+        top_ids=p1["top_ids"],
+        top_scores=p1["top_scores"],
+        iou_iqr=summ["iou_iqr"],
+        iou_top1=summ["iou_top1"],
+        iqr_index=summ["iqr_index"],
+        class_pixels=summ["class_pixels"],
+    )
 
+
+def unit_table(stats: UnitStats, names: list[str]) -> list[dict]:
+    """Step 3: the document's ``units``: each unit's best concepts (IQR and top-1% IoU), levels, top images."""
     units = []
-    for u in range(n_units):
-        best, best1 = int(iou_iqr[u].argmax()), int(iou_top1[u].argmax())
+    q99 = stats.q99
+    for u in range(len(q99)):
+        iqr, top1 = stats.iou_iqr[u], stats.iou_top1[u]  # (K,) each
+        best, best1 = int(iqr.argmax()), int(top1.argmax())
         units.append(
             {
                 "unit": u,
-                "label": names[best] if iou_iqr[u, best] > LABEL_IOU else None,
-                "iou": rounded(iou_iqr[u, best]),
+                "label": names[best] if iqr[best] > LABEL_IOU else None,
+                "iou": rounded(iqr[best]),
                 "quantile_99": rounded(q99[u]),
                 "best_concept": names[best],
-                "threshold": rounded(thresholds[u, summ["iqr_index"][u, best]]),
-                "iou_top1": rounded(iou_top1[u, best1]),
-                "label_top1": names[best1] if iou_top1[u, best1] > MATCH_IOU_TOP1 else None,
-                "top": [int(i) for i in p1["top_ids"][u] if i >= 0],
-                "top_act": [rounded(v) for v in p1["top_scores"][u] if np.isfinite(v)],
+                "threshold": rounded(stats.thresholds[u, stats.iqr_index[u, best]]),
+                "iou_top1": rounded(top1[best1]),
+                "label_top1": names[best1] if top1[best1] > MATCH_IOU_TOP1 else None,
+                "top": [int(i) for i in stats.top_ids[u] if i >= 0],
+                "top_act": [rounded(v) for v in stats.top_scores[u] if np.isfinite(v)],
             }
         )
+    return units
 
-    # ------------------------------------------------------------------ causal, on held-out latents
+
+def held_out(ctx: Context, layer: str, f_fn, features, z_held: torch.Tensor, lab_held, n_top: int) -> HeldOut:
+    """Step 4: the held-out features, the classes' base shares, the concepts' cache key (the settings they
+    depend on), and the layer's random set of ``n_top`` units with its ablation (cached)."""
+    s, n_cls = ctx.settings, len(ctx.names)
     ev = Evaluator(f_fn, ctx.segmenter, batch=s.batch)
     with torch.no_grad():
         r_held = torch.cat([features(z_held[a : a + s.batch]) for a in range(0, len(z_held), s.batch)])
-    base_share = np.bincount(lab_held.ravel(), minlength=n_cls) / lab_held.size
+    base_share = np.bincount(lab_held.ravel(), minlength=n_cls) / lab_held.size  # (K,)
     concept_settings = {k: v for k, v in s.to_json().items() if k not in MEASURED_APART}
     ckey = cache_key(**ctx.base_key, layer=layer, settings=concept_settings)
-    rnd_units = sorted(np.random.default_rng([s.seed, 7, int(layer[5:])]).permutation(n_units)[:n_top].tolist())
+    n_units = r_held.shape[1]
+    rng = np.random.default_rng([s.seed, SEED_RANDOM_UNITS, layer_index(layer)])
+    rnd_units = sorted(rng.permutation(n_units)[:n_top].tolist())
     rnd_conf = np.array(
-        _cached_json(
+        cached_json(
             ctx.folder / f"random-{layer}-{ckey}.json",
             lambda: measure_ablation(ev, r_held, lab_held, rnd_units, n_cls).tolist(),
         )
     )
-    concepts, skipped = {}, {}
-    present = [c for c in range(n_cls) if summ["class_pixels"][c] > 0 and base_share[c] > 0]
-    data = LayerData(
-        layer,
-        ev,
-        h_fn,
-        z_sel,
-        lab_sel,
-        r_held,
-        lab_held,
-        iou_iqr,
-        iou_top1,
-        k_all,
-        q99,
-        base_share,
-        rnd_conf,
-        rnd_units,
-        n_top,
-    )
-    for c in tqdm(present, desc=f"{layer} concepts", disable=not ctx.progress, leave=False):
+    return HeldOut(ev, r_held, lab_held, base_share, ckey, rnd_units, rnd_conf)
+
+
+def measure_concepts(ctx: Context, d: LayerData, stats: UnitStats, ckey: str, erase_sets: bool) -> ConceptResults:
+    """Step 5: each concept present in the images: its draw set and brush (``concept``, cached), erase set
+    (``erase``) and, for ``context_concepts``, its context table."""
+    names = ctx.names
+    present = [c for c in range(len(names)) if stats.class_pixels[c] > 0 and d.base_share[c] > 0]
+    concepts = {}
+    for c in tqdm(present, desc=f"{d.layer} concepts", disable=not ctx.progress, leave=False):
         name = names[c]
-        res = _cached_json(
-            ctx.folder / f"concept-{layer}-{name}-{ckey}.json", lambda c=c: dissect_concept(ctx, data, c)
-        )
-        finish_brush(res, concept_erase(ctx, data, res, c, layer, ckey) if erase_sets else None)
-        in_context = name in s.context_concepts
+        res = cached_json(ctx.folder / f"concept-{d.layer}-{name}-{ckey}.json", lambda c=c: dissect_concept(ctx, d, c))
+        finish_brush(res, concept_erase(ctx, d, res, c, ckey) if erase_sets else None)
+        in_context = name in ctx.settings.context_concepts
         res["context"], res["effect"]["context_detail"] = (
-            concept_context(ctx, ev, r_held, lab_held, res, c, layer, ckey) if in_context else ({}, {})
+            concept_context(ctx, d, res, c, ckey) if in_context else ({}, {})
         )
         concepts[name] = res
-    for c in range(n_cls):
-        if c not in present:
-            skipped[names[c]] = "absent from the generated images"
+    skipped = {names[c]: "absent from the generated images" for c in range(len(names)) if c not in present}
+    return ConceptResults(concepts, skipped)
+
+
+def random_baseline_summary(ctx: Context, d: LayerData, ckey: str, concepts: list[str]) -> dict:
+    """Step 6: ``random_draws`` random unit sets of each of ``random_sizes`` ablated (cached), summarised per
+    measured concept."""
+    s = ctx.settings
     rnd_key = cache_key(ckey=ckey, draws=s.random_draws, sizes=list(s.random_sizes))
-    rnd_seed = int(np.random.default_rng([s.seed, 17, int(layer[5:])]).integers(1 << 30))
-    rnd_sets = _cached_json(
-        ctx.folder / f"random-baseline-{layer}-{rnd_key}.json",
-        lambda: random_baseline(ev, r_held, lab_held, n_cls, s.random_sizes, s.random_draws, rnd_seed),
+    seed = derived_seed(s.seed, SEED_RANDOM_BASELINE, layer_index(d.layer))
+    sets = cached_json(
+        ctx.folder / f"random-baseline-{d.layer}-{rnd_key}.json",
+        lambda: random_baseline(d.ev, d.r_held, d.lab_held, len(ctx.names), s.random_sizes, s.random_draws, seed),
     )
-    random_summary = {
+    return {
         "draws": s.random_draws,
         "sizes": list(s.random_sizes),
-        "concepts": {n: summarise_random(rnd_sets, names.index(n)) for n in concepts},
+        "concepts": {n: summarise_random(sets, ctx.names.index(n)) for n in concepts},
     }
 
-    # ------------------------------------------------------------------ per-layer counts and score
-    counts = {
-        "units": n_units,
+
+def unit_counts(units: list[dict], names: list[str]) -> dict:
+    """Units matching concepts (ICLR Fig. 6 style): at the IQR and top-1% IoU criteria, and per concept."""
+    return {
+        "units": len(units),
         "matching_iqr_0.05": int(sum(1 for u in units if u["iou"] > LABEL_IOU)),
         "matching_top1_0.04": int(sum(1 for u in units if u["iou_top1"] > MATCH_IOU_TOP1)),
         "concepts_iqr_0.05": sorted({u["label"] for u in units if u["label"]}),
@@ -342,39 +386,48 @@ def dissect_layer(ctx: Context, layer: str) -> dict:
             n: int(sum(1 for u in units if u["label"] == n)) for n in names if any(u["label"] == n for u in units)
         },
     }
-    scored = [v["effect"]["layer_score"] for n, v in concepts.items() if base_share[names.index(n)] >= 0.005]
-    layer_summary = {
-        "counts": counts,
+
+
+def layer_summary(
+    ctx: Context, units: list[dict], concepts: dict, held: HeldOut, baseline: dict, erase_sets: bool, seconds: float
+) -> dict:
+    """Step 7: the layer's counts and score (the mean layer score of the concepts covering >= 0.5% of the
+    pixels), which ``summary.choose_layer`` compares."""
+    s, names = ctx.settings, ctx.names
+    scored = [v["effect"]["layer_score"] for n, v in concepts.items() if held.base_share[names.index(n)] >= 0.005]
+    return {
+        "counts": unit_counts(units, names),
         "score": rounded(np.mean(scored)) if scored else 0.0,
-        "seconds": round(time.time() - t0, 1),
+        "seconds": round(seconds, 1),
         "samples": {"selection": s.samples, "heldout": s.heldout},
-        "random_units": rnd_units,
-        "random_baseline": random_summary,
+        "random_units": held.rnd_units,
+        "random_baseline": baseline,
         "erase_sets": erase_sets,  # False: the scores count the draw units' removal
     }
-    doc = {
+
+
+def layer_document(
+    ctx: Context, layer: str, units: list[dict], results: ConceptResults, base_share: np.ndarray, summary: dict
+) -> dict:
+    """Step 8: the precomputed document of the layer (``ganpaint.precomputed`` schema), without stamps."""
+    s, names, shape = ctx.settings, ctx.names, ctx.generator.feature_shape(layer)
+    return {
         "schema_version": SCHEMA_VERSION,
         "created_by": f"ganpaint {__version__} dissect",
         "model_id": ctx.model_id,
         "model_sha256": ctx.model_sha256,
         "segmenter": ctx.seg_id,
         "layer": layer,
-        "feature_shape": list(g.feature_shape(layer)),
-        "settings": {**s.to_json(), "window_cells": window_cells(g.feature_shape(layer)[1]), "levels": "see docs"},
+        "feature_shape": list(shape),
+        "settings": {**s.to_json(), "window_cells": window_cells(shape[1]), "levels": "see docs"},
         "samples": {"selection": s.samples, "heldout": s.heldout},
         "class_names": names,
         "base_share": {n: rounded(base_share[i]) for i, n in enumerate(names)},
         "units": units,
-        "concepts": {n: {key: v for key, v in c.items() if key != "_extra"} for n, c in concepts.items()},
-        "skipped_concepts": skipped,
-        "layer_summary": layer_summary,
+        "concepts": {n: {key: v for key, v in c.items() if key != "_extra"} for n, c in results.concepts.items()},
+        "skipped_concepts": results.skipped,
+        "layer_summary": summary,
     }
-    if s.stamps:
-        index = layer_stamps(ctx, layer, list(concepts))
-        if index["concepts"]:
-            doc["stamps"] = index
-    write_precomputed(doc, ctx.out_dir / ctx.model_id / f"{layer}.json")
-    return doc
 
 
 def add_stamps(ctx: Context, layer: str) -> dict:
@@ -395,34 +448,34 @@ def add_stamps(ctx: Context, layer: str) -> dict:
     return doc
 
 
-# ---------------------------------------------------------------------------------------- all layers
+# ---------------------------------------------------------------------------------------- one concept's extras
 
 
-def concept_context(ctx: Context, ev, r_held, lab_held, res: dict, c: int, layer: str, ckey: str):
+def concept_context(ctx: Context, d: LayerData, res: dict, c: int, ckey: str):
     """(context table, detail) of a concept's brush: ``context_windows`` class-stratified windows on each of
     the first ``context`` held-out latents (cached by the brush and these settings)."""
     s = ctx.settings
-    n = min(s.context, len(r_held))
+    n = min(s.context, len(d.r_held))
     key = cache_key(ckey=ckey, units=res["units"], draw=res["draw_values"], n=n, windows=s.context_windows)
-    seed = int(np.random.default_rng([s.seed, 13, int(layer[5:]), c]).integers(1 << 30))
-    out = _cached_json(
-        ctx.folder / f"context-{layer}-{ctx.names[c]}-{key}.json",
+    seed = derived_seed(s.seed, SEED_CONTEXT, layer_index(d.layer), c)
+    out = cached_json(
+        ctx.folder / f"context-{d.layer}-{ctx.names[c]}-{key}.json",
         lambda: measure_context(
-            ev, r_held[:n], lab_held[:n], res["units"], res["draw_values"], c, ctx.names, seed, s.context_windows
+            d.ev, d.r_held[:n], d.lab_held[:n], res["units"], res["draw_values"], c, ctx.names, seed, s.context_windows
         ),
     )
     return out[0], out[1]
 
 
-def concept_erase(ctx: Context, d: LayerData, res: dict, c: int, layer: str, ckey: str) -> dict:
+def concept_erase(ctx: Context, d: LayerData, res: dict, c: int, ckey: str) -> dict:
     """The erase set of a concept (``erase.erase_set``), cached by the concept's key and ``erase_choice``."""
     s = ctx.settings
     e = res["effect"]
     draw = {"ace": e["ace_ranked"], "iou": e["iou_ranked"]}
     key = cache_key(ckey=ckey, erase=1, choice=s.erase_choice)
-    seed = int(np.random.default_rng([s.seed, 19, int(layer[5:]), c]).integers(1 << 30))
-    return _cached_json(
-        ctx.folder / f"erase-{layer}-{ctx.names[c]}-{key}.json",
+    seed = derived_seed(s.seed, SEED_ERASE, layer_index(d.layer), c)
+    return cached_json(
+        ctx.folder / f"erase-{d.layer}-{ctx.names[c]}-{key}.json",
         lambda: erase_set(d, c, len(ctx.names), draw, s.alpha, seed, s.erase_choice, s.curve_sizes, e["curve_samples"]),
     )
 
@@ -443,50 +496,12 @@ def finish_brush(res: dict, erase: dict | None) -> None:
     e["layer_score"] = rounded(0.5 * (removal["removed"] - removal["collateral"]) + 0.5 * ins["score"])
 
 
+# ---------------------------------------------------------------------------------------- all layers
+
+
 def default_layers(generator) -> list[str]:
     """layer3 .. the last layer before the output (toRGB): layer3..layer10 at 64 px."""
     return generator.layer_names[2:]
-
-
-def _heldout(layer_summary: dict) -> int:
-    return int(layer_summary.get("samples", {}).get("heldout", 0))
-
-
-def choose_layer(summaries: dict[str, dict]) -> tuple[str, str]:
-    """The layer with the best mean concept score (0.5*(removal - collateral) of its erase set + 0.5*(insertion
-    gain - spill) of its draw set, over concepts covering >= 0.5% of pixels); ties go to the earlier layer. Only
-    layers measured on the most held-out latents compete (a layer dissected with fewer samples is noisier)."""
-    most = max(_heldout(v) for v in summaries.values())
-    candidates = [n for n, v in summaries.items() if _heldout(v) == most]
-    best = max(candidates, key=lambda n: (summaries[n]["score"], -int(n[5:])))
-    others = [n for n in summaries if n not in candidates]
-    plain = [n for n, v in summaries.items() if v.get("erase_sets") is False]  # (older summaries: unknown)
-    why = (
-        f"{best} has the highest mean brush score {summaries[best]['score']:.3f} "
-        "(per concept: 0.5*(share of its pixels removed by ablating its erase units - share of other pixels changed) "
-        "+ 0.5*(window gain of insertion at its draw value - spill outside the window)); scores: "
-        + ", ".join(f"{n} {v['score']:.3f}" for n, v in summaries.items())
-        + (f" (not candidates, fewer held-out latents than {most}: {', '.join(others)})" if others else "")
-        + (f" (no erase sets, scored by their draw units' removal: {', '.join(plain)})" if plain else "")
-    )
-    return best, why
-
-
-def write_summary(ctx: Context, summaries: dict[str, dict]) -> dict:
-    best, why = choose_layer(summaries)
-    doc = {
-        "model_id": ctx.model_id,
-        "model_sha256": ctx.model_sha256,
-        "segmenter": ctx.seg_id,
-        "default_layer": best,
-        "why": why,
-        "layers": summaries,
-        "settings": ctx.settings.to_json(),  # of the latest run; each layer's own counts are in its JSON
-    }
-    path = ctx.out_dir / ctx.model_id / "summary.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1))
-    return doc
 
 
 def dissect_layers(ctx: Context, layers: list[str], report: bool = True) -> dict:
@@ -506,10 +521,8 @@ def dissect_layers(ctx: Context, layers: list[str], report: bool = True) -> dict
             if old.get("model_sha256") == ctx.model_sha256:
                 summaries = old.get("layers", {})
         summaries.update(done)
-        summaries = dict(sorted(summaries.items(), key=lambda kv: int(kv[0][5:])))
+        summaries = dict(sorted(summaries.items(), key=lambda kv: layer_index(kv[0])))
         summary = write_summary(ctx, summaries)
         if report:  # under the lock too: the last writer's report has every layer
-            from ganpaint.dissect.report import write_report
-
             write_report(ctx, summary, fresh=tuple(done))
     return summary

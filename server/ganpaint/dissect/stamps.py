@@ -20,12 +20,16 @@ and writes the sidecar beside the layer's JSON.
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ganpaint.stamps.templates import MAX_STYLES, ConceptStamps, StampStyle
+from ganpaint.dissect.common import cache_key
+from ganpaint.stamps.templates import MAX_STYLES, ConceptStamps, StampStyle, save_stamps
 
 GRID = 8  # template lattice side
 MIN_AREA = 12  # pixels of an instance
@@ -211,12 +215,6 @@ def build_stamps(found: dict[str, _Instances], seed: int = 0) -> dict[str, Conce
 def layer_stamps(ctx, layer: str, concepts: list[str]) -> dict:
     """Stamps of ``concepts`` at ``layer`` from the selection samples; writes the sidecar into the output
     folder and returns its index (cached in ctx.folder by everything it depends on)."""
-    import json
-    import shutil
-
-    from ganpaint.dissect.run import cache_key
-    from ganpaint.stamps.templates import save_stamps
-
     s = ctx.settings
     count = s.stamp_samples or s.samples
     key = cache_key(

@@ -46,11 +46,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     import torch
     from PIL import Image
 
-    from ganpaint.dissect.run import load_segmenter
     from ganpaint.dissect.stamp_eval import PLACES, evaluate_concept, example_grid
     from ganpaint.models import default_precomputed_dir, load_model_info
     from ganpaint.nn.proggan import image_latents, load_generator
     from ganpaint.precomputed import load_precomputed
+    from ganpaint.segment import load_segmenter
     from ganpaint.stamps.templates import default_style
     from ganpaint.train.critic import Critic
 

@@ -13,6 +13,7 @@ Usage::
     g = load_generator("churchoutdoor_lsun.pth")     # architecture inferred from the weights
     x = g(image_latents([0, 1, 2], g.z_dim))          # (3, 3, R, R), nominally in [-1, 1]
     h, f = g.split("layer4")                          # x == f(h(z))
+    layer_index("layer4")                             # 4
 """
 
 from __future__ import annotations
@@ -81,6 +82,17 @@ class OutputBlock(nn.Sequential):
                 ]
             )
         )
+
+
+def layer_index(name: str, default: int | None = None) -> int:
+    """The number N of a block name ``layerN`` ('layer6' -> 6): it orders layers and seeds their measurements.
+    A name not of that form raises ValueError, or gives ``default`` when one is given (for sorting file stems)."""
+    digits = name[len("layer") :] if name.startswith("layer") else ""
+    if digits.isdecimal():
+        return int(digits)
+    if default is None:
+        raise ValueError(f"layer: expected a block name like 'layer4', got {name!r}")
+    return default
 
 
 def _as_feature_input(z: torch.Tensor) -> torch.Tensor:
