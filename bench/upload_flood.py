@@ -2,6 +2,7 @@
 
     python bench/upload_flood.py                      # 190 x 8 MiB, each from its own loopback address
     python bench/upload_flood.py --same-address       # all from 127.0.0.2 (the per-address cap refuses most)
+    python bench/upload_flood.py --png-header         # bodies that start like a real PNG (read whole, spooled)
     python bench/upload_flood.py --server-path /tmp/old/server   # another checkout's server (before/after)
 
 Starts ``ganpaint serve`` on 127.0.0.1 (tiny model, one worker), then opens ``--clients`` connections at once,
@@ -16,10 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import struct
 import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -53,10 +56,19 @@ def main() -> int:
     ap.add_argument("--mib", type=int, default=8, help="MiB each (default 8: max_upload_bytes)")
     ap.add_argument("--idle", type=float, default=60, help="seconds idle after the flood (default 60)")
     ap.add_argument("--same-address", action="store_true", help="every client from 127.0.0.2")
+    ap.add_argument(
+        "--png-header",
+        action="store_true",
+        help="each body starts with a valid 64 x 64 PNG header (its start passes; the body must be read whole)",
+    )
     ap.add_argument("--server-path", type=Path, help="put this folder first on the server's PYTHONPATH")
     args = ap.parse_args()
     env = {"PYTHONPATH": str(args.server_path.resolve())} if args.server_path else {}
     body = os.urandom(1 << 20) * args.mib
+    if args.png_header:
+        ihdr = struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0)
+        chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+        body = b"\x89PNG\r\n\x1a\n" + chunk + body[: len(body) - 33]
     server = LiveServer(Path(tempfile.mkdtemp(prefix="ganpaint-flood-")), **env).wait_ready(120)
     try:
         rss = {"start": server.rss_mb()}
@@ -81,7 +93,8 @@ def main() -> int:
     finally:
         server.stop()
     where = "all from one address" if args.same_address else "each from its own address"
-    print(f"upload flood: {args.clients} x {args.mib} MiB junk, {where}")
+    start = "a valid PNG header, then junk" if args.png_header else "junk"
+    print(f"upload flood: {args.clients} x {args.mib} MiB of {start}, {where}")
     print(f"  answers in {took:.1f} s: {dict(counts)}")
     print("  server RSS: " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items()))
     print(f"  server log: {len(log.splitlines())} lines, {log.count('Traceback')} tracebacks")
