@@ -13,7 +13,8 @@ connections (partial headers, partial bodies, silent; reopened as the server clo
 refused websocket Origins, the error-shape cases (a zTXt bomb, ``/reports/<id>/%00``, a 300-deep extra field),
 scene uploads (each a projection; half wait for it) and 8 MiB junk uploads. The attackers connect from
 127.0.0.2 (``--spread``: POSTs from random addresses); the painter and a prober that times ``GET /health``
-every 0.25 s connect from 127.0.0.1, as other clients of the server would. Then the server idles ``--idle``
+every 0.25 s connect from 127.0.0.1, as other clients of the server would. The server's RSS "start" is taken
+after one upload (the first pays once for the projector's sample bank). Then the server idles ``--idle``
 seconds, and finally gets SIGTERM while a client holds a request with an incomplete body. Prints the painter's
 p95 idle vs under attack, /health's worst latency, server RSS (start, peak, end of the attack, after the idle),
 status counts, and the seconds from SIGTERM to exit. Exit status 1 if a target is missed. Results:
