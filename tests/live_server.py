@@ -50,6 +50,7 @@ class LiveServer:
         **env: str,
     ):  # fmt: skip
         self.models, self.precomputed = dirs or tiny_dirs(root)
+        env.setdefault("GANPAINT_UPLOAD_DIR", str(root / "uploads"))  # not the checkout's data/uploads
         self.port = free_port()
         cmd = serve_command(self.models, self.precomputed, self.port, *extra, model=model)
         if prelude:

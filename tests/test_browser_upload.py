@@ -1,5 +1,7 @@
 """'Your picture' in chromium: a PNG chosen in the file picker is projected (progress bar), then painted like any
-image; far from the stroke the picture keeps its own pixels."""
+image; far from the stroke the picture keeps its own pixels. Nothing lost: a reload reopens the painted upload
+with its undo history; a server that no longer has the upload gets the picture this browser kept, projected again,
+and the painting moves to it. "Show what the model made of it" shows the generator's own version."""
 
 from __future__ import annotations
 
@@ -56,3 +58,78 @@ def test_upload_a_picture_and_paint_on_it(browser, tiny):  # noqa: F811
     assert renders[-1]["strokes"], renders[-1]
     assert not w.errors, w.errors
     ctx.close()
+
+
+def _upload_and_paint(w: Watched) -> str:
+    page = w.page
+    page.set_input_files("#upload-file", files=[{"name": "mine.png", "mimeType": "image/png", "buffer": _picture()}])
+    page.wait_for_function("() => document.body.dataset.upload === 'ready'", timeout=60_000)
+    w.settle()
+    w.drag([(0.2, 0.3), (0.35, 0.3)])
+    w.settle()
+    page.wait_for_function("() => Number(document.body.dataset.strokes) > 0")
+    page.wait_for_function("() => document.body.dataset.savedAt !== undefined")  # stored (history.js)
+    return page.evaluate("document.body.dataset.image")
+
+
+def test_reload_keeps_an_upload_painting_and_shows_the_models_view(browser, tiny):  # noqa: F811
+    ctx = browser.new_context(viewport=LAPTOP)
+    w = Watched(ctx.new_page())
+    warnings = []
+    w.page.on("console", lambda m: m.type == "warning" and warnings.append(m.text))
+    page = w.page
+    page.goto(tiny + "/")
+    w.settle()
+    key = _upload_and_paint(w)
+    assert key.startswith("upload:")
+    painted = w.pixels()
+    # the model's own version of the picture, and back
+    page.check("#upload-view")
+    page.wait_for_function("() => document.querySelector('#image-canvas').dataset.view === 'override'")
+    page.wait_for_timeout(300)
+    assert w.pixels() != painted
+    page.uncheck("#upload-view")
+    page.wait_for_function("() => document.querySelector('#image-canvas').dataset.view === 'frames'")
+    page.reload()
+    page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
+    w.settle()
+    assert page.evaluate("document.body.dataset.image") == key  # the same upload, not a gallery image
+    assert int(page.evaluate("document.body.dataset.strokes")) > 0
+    assert page.locator("[data-action=undo]").is_enabled()
+    assert w.pixels() == painted
+    assert page.locator("#image-id").input_value() == ""
+    assert not [t for t in warnings if "cannot be parsed" in t], warnings
+    assert not w.errors, w.errors
+    ctx.close()
+
+
+def test_a_server_that_lost_the_upload_gets_the_kept_picture_again(browser, tiny, tmp_path):  # noqa: F811
+    ctx = browser.new_context(viewport=LAPTOP)
+    w = Watched(ctx.new_page())
+    w.page.goto(tiny + "/")
+    w.settle()
+    key = _upload_and_paint(w)
+    stored = w.page.evaluate("() => ({p: localStorage['ganpaint.paintings'], u: localStorage['ganpaint.uploads']})")
+    ctx.close()
+    with LiveServer(tmp_path) as other:  # another server (its own upload folder): it never saw the upload
+        ctx = browser.new_context(viewport=LAPTOP)
+        w = Watched(ctx.new_page())
+        page = w.page
+        page.goto(other.url + "/")
+        w.settle()
+        page.evaluate(
+            "(s) => { localStorage['ganpaint.paintings'] = s.p; localStorage['ganpaint.uploads'] = s.u; }", stored
+        )
+        page.reload()
+        page.wait_for_function(
+            f"() => {{ const d = document.body.dataset; return (d.image || '').startsWith('upload:') "
+            f"&& d.image !== '{key}' && d.upload === 'ready'; }}",
+            timeout=60_000,
+        )
+        w.settle()
+        assert int(page.evaluate("document.body.dataset.strokes")) > 0  # the painting moved to the new id
+        assert page.locator("[data-action=undo]").is_enabled()
+        renders = [m for m in w.sent if m["type"] == "render"]
+        assert renders[-1]["strokes"], renders[-1]
+        assert not [e for e in w.errors if "unknown or expired" not in e], w.errors
+        ctx.close()

@@ -255,3 +255,37 @@ def test_embedded_model_projects_a_fresh_scene_from_its_encoder_and_paints_it():
         out = pixels_of(c.post("/intervene", json={"upload": up, "strokes": [tree], "format": "png"}).json()["data"])
         changed = np.abs(out.astype(int) - plain.astype(int)).max(axis=2) > 0
         assert changed[44:60, 24:40].any() and not changed[:20].any()  # near the stroke only
+
+
+def test_reconstruction_route_and_fit_warning(client, uploaded):
+    r = client.get(f"/uploads/{uploaded['upload']}/reconstruction.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    recon = pixels_of(r.content)
+    assert recon.shape == (32, 32, 3)
+    plain = pixels_of(client.post("/intervene", json={"upload": uploaded["upload"], "format": "png"}).json()["data"])
+    assert (recon != plain).any()  # the generator's own version, not the picture's bytes
+    assert client.get("/uploads/" + "x" * 24 + "/reconstruction.png").status_code == 404
+    from ganpaint.uploads import FIT_FLOORS, fit_warning
+
+    assert fit_warning({"features": FIT_FLOORS["features"] + 1, "adapted": 30.0}) is None
+    warning = fit_warning({"features": 21.3, "adapted": 30.0})
+    assert "21.3 dB" in warning and "far from the scenes this model knows" in warning
+    assert "warning" in uploaded  # None or the text: always there for the page
+
+
+def test_upload_folder_is_bounded_and_expires(tmp_path):
+    import os
+
+    from ganpaint.uploads import UploadStore
+
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    store = UploadStore(4, folder, max_saved=3, ttl=3600)
+    ids = [f"{'a' * 20}{i:04d}" for i in range(5)]
+    for i, upload_id in enumerate(ids):
+        path = folder / f"{upload_id}.pt"
+        path.write_bytes(b"x")
+        os.utime(path, (1e9 + i, time.time() - 10 * (5 - i)))  # the later, the more recently used
+    os.utime(folder / f"{ids[4]}.pt", (1e9, time.time() - 7200))  # unused for two hours: past the ttl
+    assert store.prune() == 2  # the oldest of five (over max_saved 3 with the expired one) and the expired one
+    assert sorted(p.stem for p in folder.glob("*.pt")) == ids[1:4]

@@ -189,7 +189,7 @@ export class PaintSocket extends EventTarget {
       if (msg.type === "ready") {
         this.ready = true;
         this.emit("status", { state: "open", detail: "connected" });
-        this.emit("ready", { model: msg.model, image: msg.image, upload: msg.upload, psnr: msg.psnr, layer: msg.layer, resolution: msg.resolution, format: msg.format, transport: "websocket" });
+        this.emit("ready", { model: msg.model, image: msg.image, upload: msg.upload, psnr: msg.psnr, warning: msg.warning, layer: msg.layer, resolution: msg.resolution, format: msg.format, transport: "websocket" });
       } else if (msg.type === "progress") {
         this.emit("progress", msg); // an upload projecting (upload.js)
       } else if (msg.type === "error") {

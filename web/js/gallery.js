@@ -111,7 +111,7 @@ export class Gallery extends EventTarget {
   /** Show `image` as chosen without dispatching (e.g. a share link opened it). */
   mark(image) {
     this.current = image;
-    this.input.value = image === null ? "" : String(image);
+    this.input.value = Number.isInteger(image) ? String(image) : ""; // an upload has no id to show here
     for (const b of this.strip.querySelectorAll(".thumb")) {
       if (Number(b.dataset.image) === image) {
         b.setAttribute("aria-current", "true");

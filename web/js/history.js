@@ -14,6 +14,9 @@
 
 import { isGoto, makeStroke, MAX_STEPS, strokeData } from "./strokes.js";
 
+/** An image key: a generated image id (an integer) or an upload's "upload:<id>". */
+const isImageKey = (image) => Number.isInteger(image) || (typeof image === "string" && image.startsWith("upload:"));
+
 export const STORAGE_KEY = "ganpaint.paintings";
 export const STORAGE_VERSION = 1;
 export const MAX_RECORDS = 40;
@@ -65,7 +68,7 @@ export function unpackRecord(packed) {
   };
   const entry = (e) => {
     if (Array.isArray(e)) return list(e);
-    if (e && Number.isInteger(e.goto)) return { goto: e.goto };
+    if (e && isImageKey(e.goto)) return { goto: e.goto };
     throw new Error("stored painting: bad history entry");
   };
   return {
@@ -139,6 +142,31 @@ export class PaintingHistory extends EventTarget {
     return true;
   }
 
+  /**
+   * An image got a new key (an upload projected again under a new id after the server lost it): its painting and
+   * undo history move to the new key, and every {goto} that named the old key names the new one.
+   */
+  rename(model, from, to) {
+    if (from === to) return;
+    if (this.model === model && this.image === from) {
+      this.park();
+      this.image = to;
+    }
+    const rec = this.records.get(this.key(model, from));
+    if (rec) {
+      this.records.delete(this.key(model, from));
+      this.records.set(this.key(model, to), rec);
+    }
+    const fix = (entries) => entries.forEach((e) => isGoto(e) && e.goto === from && (e.goto = to));
+    for (const [k, r] of this.records) {
+      if (k.startsWith(`${model}/`)) {
+        fix(r.past);
+        fix(r.future);
+      }
+    }
+    this.scheduleSave();
+  }
+
   // ---- storage --------------------------------------------------------------------------------------------------
 
   read() {
@@ -156,7 +184,7 @@ export class PaintingHistory extends EventTarget {
         console.warn(`stored painting ${k} dropped:`, err.message);
       }
     }
-    if (doc.last && typeof doc.last.model === "string" && Number.isInteger(doc.last.image)) this.last = doc.last;
+    if (doc.last && typeof doc.last.model === "string" && isImageKey(doc.last.image)) this.last = doc.last;
   }
 
   scheduleSave() {

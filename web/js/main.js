@@ -106,6 +106,10 @@ socket.addEventListener("ready", (ev) => {
 socket.addEventListener("error", (ev) => {
   const { seq, detail } = ev.detail;
   body.dataset.errorSeq = String(seq);
+  if (seq === null && isUpload(state.image) && /unknown or expired upload id/.test(detail)) {
+    recoverUpload(state.image);
+    return;
+  }
   showError(`Server: ${detail}`);
 });
 
@@ -297,7 +301,29 @@ async function openPainting(p) {
 }
 
 gallery.addEventListener("select", (ev) => openImage(ev.detail.image));
-new UploadPanel({ root: $("#upload-box"), socket, model: () => state.model, open: (key) => openImage(key), error: showError });
+const uploads = new UploadPanel({
+  root: $("#upload-box"),
+  socket,
+  model: () => state.model,
+  open: (key) => openImage(key),
+  error: showError,
+  canvas,
+});
+
+/** The server no longer has the open upload (expired, restarted without its folder, another server): project the
+ * picture this browser kept again and move the painting, with its undo history, to the new id. */
+async function recoverUpload(key) {
+  setMessage("Your picture is no longer on the server: projecting it again…");
+  const fresh = await uploads.restore(key).catch(() => null);
+  if (state.image !== key) return; // the user moved on meanwhile
+  if (!fresh) {
+    showError("Your picture is no longer on the server, and this browser kept no copy of it: upload it again.");
+    return;
+  }
+  paintings.rename(state.model, key, fresh);
+  openImage(fresh, null, { how: "quiet" });
+  setMessage("");
+}
 
 $("#model-select").addEventListener("change", async (ev) => {
   try {
@@ -520,7 +546,7 @@ async function start() {
   }
   showStampControls();
   const gal = state.info.gallery;
-  const lastImage = last?.model === state.model && !isUpload(last.image) ? last.image : null; // uploads expire
+  const lastImage = last?.model === state.model ? last.image : null; // an upload the server lost is projected again
   const image = shared?.image ?? lastImage ?? (gal.length ? gal[Math.floor(Math.random() * gal.length)] : randomImageId());
   openImage(image, shared?.strokes ?? null);
   clearHash();

@@ -30,6 +30,7 @@ export class PaintCanvas extends EventTarget {
     this.cursorColour = "#ffffff";
     this.current = null; // the frame on screen (ImageBitmap)
     this.original = null; // the unpainted frame, for compare
+    this.override = null; // a picture shown instead of the frames (an upload's preview or its reconstruction)
     this.comparing = false;
     this.overlayState = { strokes: [], live: null, colours: {}, style: "outline" };
     this.fresh = new Set(); // ids of strokes added while a stroke is being drawn (a long drag splits)
@@ -61,12 +62,21 @@ export class PaintCanvas extends EventTarget {
   showFrame(bitmap, { original = false } = {}) {
     if (original) this.original = bitmap;
     this.current = bitmap;
-    if (!this.comparing) this.paint(bitmap);
+    if (!this.comparing && !this.override) this.paint(bitmap);
+  }
+
+  /** Show `bitmap` instead of the frames (null: the frames again); frames keep arriving underneath. */
+  setOverride(bitmap) {
+    this.override = bitmap;
+    this.image.dataset.view = bitmap ? "override" : "frames";
+    if (bitmap) this.paint(bitmap);
+    else if (this.current) this.paint(this.comparing && this.original ? this.original : this.current);
+    this.drawOverlay();
   }
 
   setComparing(on) {
     this.comparing = on;
-    this.paint(on && this.original ? this.original : this.current);
+    this.paint(this.override ?? (on && this.original ? this.original : this.current));
     this.image.dataset.comparing = on ? "true" : "false";
     this.drawOverlay();
   }
@@ -82,6 +92,8 @@ export class PaintCanvas extends EventTarget {
   clearFrames() {
     this.current = null;
     this.original = null;
+    this.override = null;
+    this.image.dataset.view = "frames";
     this.imageCtx.clearRect(0, 0, this.image.width, this.image.height);
   }
 

@@ -1,10 +1,28 @@
 // "Your picture": upload a PNG/JPEG/WebP (file picker or drag-and-drop) or a fresh procedural scene; the server
 // projects it into the generator (POST /uploads, docs/projection.md) while the websocket reports progress; then
 // the usual painting. An upload is an image key "upload:<id>"; imageTarget() turns a key into the open target.
+//
+// Nothing lost: each upload's source is kept in this browser (LocalCopies: a fresh scene's seed, or a file's
+// centre square at PREVIEW_PX), so when the server no longer has an upload (expired, another server) restore()
+// projects the same picture again under a new id; main.js then moves the painting to it (history.js rename).
+// While a file projects, its picture is shown (not a grey square), then the frames; "Show what the model made of
+// it" swaps in the generator's own version (GET /uploads/<id>/reconstruction.png); a poor fit gets a warning.
 
 const PREFIX = "upload:";
 const TYPES = ["image/png", "image/jpeg", "image/webp"];
 const FRESH_MIN = 3_000_000_000; // scene seeds far outside every training range (training used 0..39,999)
+const PREVIEW_PX = 256; // the kept copy of a file: its centre square (what the server projects), this size
+const STAGES = {
+  // stage -> [start of the bar, its share of the bar, plain words]
+  queued: [0, 0, "waiting its turn"],
+  decoding: [0, 0.02, "reading the picture"],
+  encoder: [0.02, 0.03, "finding a starting point"],
+  bank: [0.02, 0.03, "finding a starting point"],
+  z: [0.05, 0.05, "searching the generator's inputs"],
+  features: [0.1, 0.55, "fitting the generator's features"],
+  adapted: [0.65, 0.35, "adapting the generator to your picture"],
+  done: [1, 0, "done"],
+};
 
 export function isUpload(image) {
   return typeof image === "string" && image.startsWith(PREFIX);
@@ -24,18 +42,77 @@ async function errorText(res) {
   }
 }
 
+/** A file's centre square at PREVIEW_PX as a PNG data URL (what the server projects, smaller). */
+async function centreSquare(file) {
+  const bitmap = await createImageBitmap(file);
+  const side = Math.min(bitmap.width, bitmap.height);
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = Math.min(PREVIEW_PX, side);
+  const sx = (bitmap.width - side) / 2;
+  const sy = (bitmap.height - side) / 2;
+  canvas.getContext("2d").drawImage(bitmap, sx, sy, side, side, 0, 0, canvas.width, canvas.height);
+  return canvas.toDataURL("image/png");
+}
+
+/** Each upload's source, kept in localStorage: {scene} or {data: a data URL}; the most recent MAX_ITEMS. */
+export class LocalCopies {
+  static KEY = "ganpaint.uploads";
+  static MAX_ITEMS = 12;
+  static MAX_CHARS = 2_000_000;
+
+  constructor(storage = window.localStorage) {
+    this.storage = storage;
+  }
+
+  all() {
+    try {
+      const doc = JSON.parse(this.storage.getItem(LocalCopies.KEY) ?? "{}");
+      return doc && typeof doc === "object" ? doc : {};
+    } catch {
+      return {};
+    }
+  }
+
+  get(id) {
+    return this.all()[id] ?? null;
+  }
+
+  put(id, source) {
+    const items = Object.entries({ ...this.all(), [id]: { ...source, at: Date.now() } }).sort((a, b) => b[1].at - a[1].at);
+    let kept = items.slice(0, LocalCopies.MAX_ITEMS);
+    while (kept.length > 1 && JSON.stringify(Object.fromEntries(kept)).length > LocalCopies.MAX_CHARS) kept = kept.slice(0, -1);
+    try {
+      this.storage.setItem(LocalCopies.KEY, JSON.stringify(Object.fromEntries(kept)));
+    } catch (err) {
+      console.warn("could not keep a copy of the picture:", err.message); // quota: the upload still works
+    }
+  }
+
+  drop(id) {
+    const items = this.all();
+    delete items[id];
+    this.storage.setItem(LocalCopies.KEY, JSON.stringify(items));
+  }
+}
+
 export class UploadPanel {
   /** root: the .upload-box element; socket: the PaintSocket (its "progress" and "ready" events); model(): the
-   * current model id; open(key): open an image key; error(text): show an error. */
-  constructor({ root, socket, model, open, error }) {
+   * current model id; open(key): open an image key; error(text): show an error; canvas: the PaintCanvas. */
+  constructor({ root, socket, model, open, error, canvas }) {
     this.root = root;
     this.model = model;
     this.open = open;
     this.error = error;
+    this.canvas = canvas;
+    this.copies = new LocalCopies();
     this.input = root.querySelector("#upload-file");
     this.bar = root.querySelector("#upload-progress");
     this.text = root.querySelector("#upload-status");
+    this.viewLabel = root.querySelector("#upload-view-label");
+    this.view = root.querySelector("#upload-view");
+    this.warning = root.querySelector("#upload-warning");
     this.pending = null; // the upload id being projected
+    this.shown = null; // the upload id open and ready
     this.input.addEventListener("change", () => {
       const file = this.input.files && this.input.files[0];
       if (file) this.uploadFile(file);
@@ -46,15 +123,8 @@ export class UploadPanel {
       if (ev.detail.upload !== this.pending) return;
       this.showProgress(ev.detail.stage, ev.detail.fraction);
     });
-    socket.addEventListener("ready", (ev) => {
-      if (!this.pending || ev.detail.upload !== this.pending) return;
-      this.pending = null;
-      this.bar.hidden = true;
-      const p = ev.detail.psnr || {};
-      const db = p.adapted !== undefined ? `, reconstructed at ${p.adapted.toFixed(1)} dB` : "";
-      this.text.textContent = `Your picture (centre square${db}): paint on it`;
-      document.body.dataset.upload = "ready";
-    });
+    socket.addEventListener("ready", (ev) => this.onReady(ev.detail));
+    this.view.addEventListener("change", () => this.showModelView(this.view.checked));
     // drag-and-drop anywhere on the page
     document.addEventListener("dragover", (ev) => {
       if (ev.dataTransfer && [...ev.dataTransfer.items].some((i) => i.kind === "file")) {
@@ -72,13 +142,47 @@ export class UploadPanel {
     });
   }
 
+  onReady({ upload, psnr, warning }) {
+    this.shown = upload ?? null;
+    this.viewLabel.hidden = !upload;
+    this.view.checked = false;
+    this.warning.hidden = !(upload && warning);
+    this.warning.textContent = upload && warning ? warning : "";
+    if (!upload) return;
+    this.canvas.setOverride(null); // the preview gives way to the frames
+    document.body.dataset.upload = "ready";
+    document.body.dataset.uploadFit = warning ? "poor" : "good";
+    if (upload !== this.pending) return;
+    this.pending = null;
+    this.bar.hidden = true;
+    const p = psnr || {};
+    const db = p.adapted !== undefined ? `, reconstructed at ${p.adapted.toFixed(1)} dB` : "";
+    this.text.textContent = `Your picture (centre square${db}): paint on it`;
+  }
+
+  async showModelView(on) {
+    const id = this.shown;
+    if (!on || !id) {
+      this.canvas.setOverride(null);
+      return;
+    }
+    try {
+      const res = await fetch(new URL(`uploads/${encodeURIComponent(id)}/reconstruction.png`, document.baseURI));
+      if (!res.ok) throw new Error(await errorText(res));
+      const bitmap = await createImageBitmap(await res.blob());
+      if (this.view.checked && this.shown === id) this.canvas.setOverride(bitmap);
+    } catch (err) {
+      this.view.checked = false;
+      this.error(`What the model made of it: ${err.message}`);
+    }
+  }
+
   showProgress(stage, fraction) {
-    const steps = { queued: 0, decoding: 0, bank: 0.02, z: 0.05, features: 0.1, adapted: 0.65, done: 1 };
-    const span = { features: 0.55, adapted: 0.35, z: 0.05 };
-    const value = (steps[stage] ?? 0) + (span[stage] ?? 0) * (fraction || 0);
+    const [start, share, words] = STAGES[stage] ?? [0, 0, stage];
+    const value = Math.min(1, start + share * (fraction || 0));
     this.bar.hidden = false;
-    this.bar.value = Math.min(1, value);
-    this.text.textContent = `Projecting your picture into the generator… (${stage})`;
+    this.bar.value = value;
+    this.text.textContent = `Projecting your picture into the generator: ${words}, ${Math.round(100 * value)}%`;
     document.body.dataset.upload = "projecting";
   }
 
@@ -87,16 +191,57 @@ export class UploadPanel {
       this.error(`Your picture: ${file.type || "this file"} is not a PNG, JPEG or WebP image`);
       return;
     }
+    let data = null;
+    try {
+      data = await centreSquare(file);
+    } catch {
+      data = null; // the browser cannot decode it; the server says why
+    }
     const q = new URLSearchParams({ model: this.model(), wait: "false" });
-    await this.post(`uploads?${q}`, { method: "POST", headers: { "Content-Type": file.type }, body: file });
+    const id = await this.post(`uploads?${q}`, { method: "POST", headers: { "Content-Type": file.type }, body: file });
+    if (id) this.start(id, data ? { model: this.model(), data } : null);
   }
 
   async freshScene() {
-    const seed = FRESH_MIN + Math.floor(Math.random() * 1_000_000_000);
-    const body = JSON.stringify({ scene: seed, model: this.model(), wait: false });
-    await this.post("uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    const scene = FRESH_MIN + Math.floor(Math.random() * 1_000_000_000);
+    const id = await this.post("uploads", this.jsonBody({ scene }));
+    if (id) this.start(id, { model: this.model(), scene });
   }
 
+  /** Open a new upload, keep its source, and show its picture (if we have one) while it projects. */
+  async start(id, source) {
+    if (source) this.copies.put(id, source);
+    this.open(PREFIX + id);
+    if (source?.data && this.pending === id) {
+      const img = new Image();
+      img.src = source.data;
+      await img.decode().catch(() => {});
+      if (this.pending === id) this.canvas.setOverride(await createImageBitmap(img));
+    }
+  }
+
+  /**
+   * The server no longer has upload `key`: project its kept source again. Returns the new key, or null when this
+   * browser kept nothing of it.
+   */
+  async restore(key) {
+    const old = key.slice(PREFIX.length);
+    const source = this.copies.get(old);
+    if (!source) return null;
+    const fields = source.scene !== undefined ? { scene: source.scene } : { data: source.data };
+    const id = await this.post("uploads", this.jsonBody({ ...fields, model: source.model }));
+    if (!id) return null;
+    this.copies.drop(old);
+    this.copies.put(id, source);
+    return PREFIX + id;
+  }
+
+  jsonBody(fields) {
+    const body = JSON.stringify({ model: this.model(), ...fields, wait: false });
+    return { method: "POST", headers: { "Content-Type": "application/json" }, body };
+  }
+
+  /** POST an upload; its id (now projecting) or null after showing the error. */
   async post(path, init) {
     this.showProgress("queued", 0);
     this.text.textContent = "Uploading…";
@@ -105,15 +250,15 @@ export class UploadPanel {
       res = await fetch(new URL(path, document.baseURI), init);
     } catch (err) {
       this.fail(`Your picture: ${err.message}`);
-      return;
+      return null;
     }
     if (!res.ok) {
       this.fail(`Your picture: ${await errorText(res)}`);
-      return;
+      return null;
     }
     const j = await res.json();
     this.pending = j.upload;
-    this.open(PREFIX + j.upload);
+    return j.upload;
   }
 
   fail(text) {

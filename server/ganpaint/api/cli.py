@@ -70,6 +70,11 @@ def _serve(args: argparse.Namespace) -> None:
             raise SystemExit(2)
         os.environ["GANPAINT_CLASSIC_CLIENT"] = os.path.abspath(args.classic_client)
 
+    if "GANPAINT_UPLOAD_DIR" not in os.environ:  # uploads survive a restart (bounded: docs/projection.md)
+        from ganpaint import REPO_ROOT
+
+        os.environ["GANPAINT_UPLOAD_DIR"] = str(REPO_ROOT / "data" / "uploads")
+
     import uvicorn
 
     from ganpaint.api.serving import uvicorn_options

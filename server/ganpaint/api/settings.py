@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     max_projections: int = Field(2, ge=1)  # projections admitted per worker (one runs, the rest wait); past it: 503
     max_upload_bodies: int = Field(4, ge=1)  # upload bodies being received at once per worker; past it: 503 at once
     upload_spool_bytes: int = Field(256 * 1024, ge=0)  # an upload body past this many bytes waits on disk, not in RAM
-    upload_dir: Path | None = None  # if set, ready uploads are also saved here (a volume shared by replicas)
+    # ready uploads are also saved here (a volume shared by replicas; a restart keeps them); ganpaint serve's
+    # default: data/uploads in the checkout. None: memory only
+    upload_dir: Path | None = None
+    max_saved_uploads: int = Field(256, ge=1)  # uploads kept in upload_dir (most recently used); older ones deleted
+    upload_ttl_hours: float = Field(72.0, gt=0)  # an upload unused this long is deleted from upload_dir (404 after)
 
     # connections and faults (docs/reliability.md)
     max_connections: int = Field(64, ge=1)  # concurrent /ws/paint connections per worker; past it: close 1013

@@ -31,8 +31,9 @@ from ganpaint.api.errors import format_errors
 from ganpaint.api.gate import BusyError
 from ganpaint.api.settings import Settings
 from ganpaint.api.upload_body import BodyRefused, UploadBodies, receive_body
-from ganpaint.engine import Engine, RenderJob
+from ganpaint.engine import Engine, RenderJob, encode_image
 from ganpaint.project.images import FORMATS, crop_box, decode_picture, probe_picture
+from ganpaint.project.projector import to_uint8
 from ganpaint.uploads import BusyPool, Projections, Upload, UploadStore
 
 router = APIRouter(tags=["uploads"])
@@ -43,7 +44,9 @@ MIN_SCENE_SEED = 1_000_000_000  # training renders seeds 0..39,999 (data/scenes6
 
 def install(app: FastAPI, settings: Settings) -> None:
     """The app's upload store, projection threads and body admission (per process)."""
-    app.state.uploads = UploadStore(settings.max_uploads, settings.upload_dir)
+    app.state.uploads = UploadStore(
+        settings.max_uploads, settings.upload_dir, settings.max_saved_uploads, settings.upload_ttl_hours * 3600
+    )
     app.state.projections = Projections(settings.max_projections)
     app.state.upload_bodies = UploadBodies(settings.max_upload_bodies)
 
@@ -235,15 +238,33 @@ async def read_upload(upload_id: str, request: Request, engine: EngineDep):
     return find_upload(request.app, engine, upload_id).summary()
 
 
-async def intervene_upload(body, request: Request, engine: Engine, settings: Settings, gate) -> Response:
-    """POST /intervene with "upload": the upload's adapted generator, blended with the picture."""
-    if body.image is not None or body.z is not None:
-        raise ValueError("image/z/upload: give exactly one of 'image', 'z' or 'upload'")
-    up = find_upload(request.app, engine, body.upload)
+@router.get(
+    "/uploads/{upload_id}/reconstruction.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "what the model made of the picture"}},
+)
+async def read_reconstruction(upload_id: str, request: Request, engine: EngineDep):
+    """The adapted generator's own picture of the upload, unblended (the page's "what the model made of it"), at
+    the model's resolution; 503 while still projecting, 422 if the projection failed."""
+    up = ready_upload(find_upload(request.app, engine, upload_id))
+    pixels = await asyncio.wrap_future(engine.call(lambda: to_uint8(up.projected.generate(()))))  # (R, R, 3)
+    return Response(encode_image(pixels, "png"), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+def ready_upload(up: Upload) -> Upload:
+    """``up`` if it is projected; ValueError (failed) or BusyError (still projecting) naming it otherwise."""
     if up.status != "ready":
         if up.status == "failed":
             raise ValueError(f"upload: {up.id!r} failed: {up.error}")
         raise BusyError(f"upload: {up.id!r} is still projecting ({up.stage}, {up.fraction:.0%}); retry shortly")
+    return up
+
+
+async def intervene_upload(body, request: Request, engine: Engine, settings: Settings, gate) -> Response:
+    """POST /intervene with "upload": the upload's adapted generator, blended with the picture."""
+    if body.image is not None or body.z is not None:
+        raise ValueError("image/z/upload: give exactly one of 'image', 'z' or 'upload'")
+    up = ready_upload(find_upload(request.app, engine, body.upload))
     if body.model is not None and body.model != up.model:
         raise ValueError(f"model: upload {up.id!r} was projected into {up.model!r}, got {body.model!r}")
     m = engine.model(up.model)
@@ -339,5 +360,6 @@ async def _ready(session, msg, up: Upload) -> None:
         "concepts": sorted(m.precomputed[layer].concepts),
         "psnr": summary.get("psnr"),
         "ms": summary.get("ms"),
+        "warning": summary.get("warning"),
     }
     await session.send_json(ready)
