@@ -65,10 +65,11 @@ def _upload_and_paint(w: Watched) -> str:
     page.set_input_files("#upload-file", files=[{"name": "mine.png", "mimeType": "image/png", "buffer": _picture()}])
     page.wait_for_function("() => document.body.dataset.upload === 'ready'", timeout=60_000)
     w.settle()
+    saved = page.evaluate("document.body.dataset.savedAt || ''")
     w.drag([(0.2, 0.3), (0.35, 0.3)])
     w.settle()
     page.wait_for_function("() => Number(document.body.dataset.strokes) > 0")
-    page.wait_for_function("() => document.body.dataset.savedAt !== undefined")  # stored (history.js)
+    page.wait_for_function(f"() => (document.body.dataset.savedAt || '') !== '{saved}'")  # stored (history.js)
     return page.evaluate("document.body.dataset.image")
 
 
@@ -115,12 +116,11 @@ def test_a_server_that_lost_the_upload_gets_the_kept_picture_again(browser, tiny
         ctx = browser.new_context(viewport=LAPTOP)
         w = Watched(ctx.new_page())
         page = w.page
-        page.goto(other.url + "/")
-        w.settle()
+        page.goto(other.url + "/health")  # this origin, without the page (whose unload would store its own state)
         page.evaluate(
             "(s) => { localStorage['ganpaint.paintings'] = s.p; localStorage['ganpaint.uploads'] = s.u; }", stored
         )
-        page.reload()
+        page.goto(other.url + "/")
         page.wait_for_function(
             f"() => {{ const d = document.body.dataset; return (d.image || '').startsWith('upload:') "
             f"&& d.image !== '{key}' && d.upload === 'ready'; }}",
