@@ -154,11 +154,11 @@ def _run(args: argparse.Namespace) -> None:
 
     import torch
 
-    from ganpaint.dissect.common import sha256_file
     from ganpaint.dissect.run import Context, add_stamps, default_layers, dissect_layers
     from ganpaint.models import default_precomputed_dir
     from ganpaint.nn.proggan import load_generator
     from ganpaint.segment import load_segmenter
+    from ganpaint.train.segmenter import sha256_of
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace) -> None:
         generator,
         segmenter,
         args.model,
-        sha256_file(weights),
+        sha256_of(weights),
         _settings(args),
         Path(args.cache_dir),
         Path(args.out_dir) if args.out_dir else default_precomputed_dir(),

@@ -41,14 +41,6 @@ def cached_json(path: Path, fn: Callable[[], Any]) -> Any:
     return out
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def parse_sizes(text: str) -> tuple[int, ...]:
     """'1-10,12,20-40:5' -> (1, ..., 10, 12, 20, 25, ..., 40): ranges with an optional step, sorted, unique."""
     sizes = set()
