@@ -82,7 +82,7 @@ class Draining:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.registry.draining:
             return await self.app(scope, receive, send)
-        await send_error(send, 503, "server: shutting down; retry on another server", retry_after=True)
+        await send_error(send, 503, "server: shutting down; retry on another server", retry_after=True, close=True)
 
 
 def drain_on_sigterm(registry: ws.PaintRegistry, timeout: float) -> None:

@@ -298,7 +298,8 @@ def _error(detail: str, retry_after: bool, close: bool) -> tuple[list[tuple[byte
 
 
 async def send_error(send, status: int, detail: str, retry_after: bool = False, close: bool = False) -> None:
-    """Answer ``{"detail": ...}`` with ``status`` straight from ASGI middleware (before any route runs)."""
+    """Answer ``{"detail": ...}`` with ``status`` straight from ASGI middleware (before any route runs); ``close``
+    for a refusal whose body is not read, or a 503 (a client that ignores Retry-After reconnects)."""
     headers, body = _error(detail, retry_after, close)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
