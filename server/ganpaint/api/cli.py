@@ -11,7 +11,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the painting server (web page at /, API, /ws/paint, OpenAPI at /docs)")
     p.add_argument("--model", help="default model id (default: GANPAINT_MODEL or scenes64)")
     p.add_argument("--checkpoint", help="serve an external ProGAN .pth (id: --model or the file name; docs/byo-gan.md)")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network, e.g. for a class "
+        "on the same Wi-Fi: the join URLs and a QR code are printed)",
+    )
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", choices=["cpu", "cuda"], help="default: GANPAINT_DEVICE or cpu")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each loads the model)")
@@ -89,7 +94,10 @@ def _serve(args: argparse.Namespace) -> None:
     if problem:
         print(f"ganpaint serve: error: {problem}", file=sys.stderr)
         raise SystemExit(2)
-    print(f"ganpaint: serving {settings.model!r} on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
+    from ganpaint.api.join import join_message
+
+    print(f"ganpaint: serving {settings.model!r} on port {args.port} (API docs at /docs)", flush=True)
+    print(join_message(args.host, args.port), flush=True)
     uvicorn.run(
         "ganpaint.api.app:create_app_from_env",
         factory=True,
