@@ -289,3 +289,24 @@ def test_upload_folder_is_bounded_and_expires(tmp_path):
     os.utime(folder / f"{ids[4]}.pt", (1e9, time.time() - 7200))  # unused for two hours: past the ttl
     assert store.prune() == 2  # the oldest of five (over max_saved 3 with the expired one) and the expired one
     assert sorted(p.stem for p in folder.glob("*.pt")) == ids[1:4]
+
+
+def test_projections_queue_with_their_place(tmp_path):
+    """Three "Fresh scene"s at once: one projects, two wait with their place (was: the third refused)."""
+    with tiny_client(tmp_path, max_projections=3) as c:
+        gate, pool, real = hold_projections(c)
+        ups = [c.post("/uploads", json={"scene": 3_000_000_010 + i, "wait": False}) for i in range(3)]
+        assert [r.status_code for r in ups] == [202, 202, 202]
+        time.sleep(0.2)  # the first has started
+        assert [c.get(f"/uploads/{r.json()['upload']}").json()["ahead"] for r in ups] == [0, 1, 2]
+        fourth = c.post("/uploads", json={"scene": 3_000_000_020, "wait": False})
+        assert fourth.status_code == 503 and "max_projections 3" in fourth.json()["detail"]
+        with c.websocket_connect("/ws/paint") as ws:
+            ws.send_text(json.dumps({"type": "open", "upload": ups[2].json()["upload"]}))
+            msg = json.loads(ws.receive_text())
+            assert msg["type"] == "progress" and msg["stage"] == "queued" and msg["ahead"] == 2
+            gate.set()
+            pool.projector = real
+            while msg["type"] == "progress":
+                msg = json.loads(ws.receive_text())
+            assert msg["type"] == "ready"

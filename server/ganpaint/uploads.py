@@ -188,7 +188,8 @@ class Projections:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="ganpaint-project", initializer=lower_thread_priority)
         self._projectors: dict[tuple[str, str], Projector] = {}
         self._lock = threading.Lock()
-        self.running = 0
+        self.running = 0  # admitted: projecting or waiting their turn
+        self.waiting: list[Upload] = []  # in their order: an upload's place is how many are ahead of it
         self.done = 0
         self.closed = False
 
@@ -208,7 +209,7 @@ class Projections:
 
     def _busy_detail(self) -> str:
         return (
-            f"server: busy, {self.running} pictures projecting (max_projections {self.max_running}); "
+            f"server: busy, {self.running} pictures projecting or waiting (max_projections {self.max_running}); "
             "retry in a few seconds"
         )
 
@@ -231,6 +232,8 @@ class Projections:
             FOREGROUND.wait()  # painters first: each step waits while a painter's frame renders (priority.py)
 
         def run() -> Upload:
+            with self._lock:
+                self.waiting.remove(up)
             try:
                 up.stage = "decoding"
                 px = pixels() if callable(pixels) else pixels  # (R, R, 3) uint8
@@ -252,13 +255,21 @@ class Projections:
             return up
 
         store.add(up)
+        with self._lock:
+            self.waiting.append(up)
         try:
             up.future = self.executor.submit(run)
         except RuntimeError:  # the executor is shut down
             with self._lock:
                 self.running -= 1
+                self.waiting.remove(up)
             raise
         return up
+
+    def ahead(self, up: Upload) -> int:
+        """How many projections run or wait before ``up`` (0 once it projects)."""
+        with self._lock:
+            return self.waiting.index(up) + (self.running > len(self.waiting)) if up in self.waiting else 0
 
     def close(self) -> None:
         """Cancel what waits and stop what runs at its next step (the server's shutdown)."""

@@ -121,7 +121,7 @@ export class UploadPanel {
     root.querySelector("#fresh-scene").addEventListener("click", () => this.freshScene());
     socket.addEventListener("progress", (ev) => {
       if (ev.detail.upload !== this.pending) return;
-      this.showProgress(ev.detail.stage, ev.detail.fraction);
+      this.showProgress(ev.detail.stage, ev.detail.fraction, ev.detail.ahead);
     });
     socket.addEventListener("ready", (ev) => this.onReady(ev.detail));
     this.view.addEventListener("change", () => this.showModelView(this.view.checked));
@@ -177,12 +177,17 @@ export class UploadPanel {
     }
   }
 
-  showProgress(stage, fraction) {
+  /** `ahead`: projections before this one on the server (it waits its turn). */
+  showProgress(stage, fraction, ahead = 0) {
     const [start, share, words] = STAGES[stage] ?? [0, 0, stage];
     const value = Math.min(1, start + share * (fraction || 0));
     this.bar.hidden = false;
     this.bar.value = value;
-    this.text.textContent = `Projecting your picture into the generator: ${words}, ${Math.round(100 * value)}%`;
+    const place = ahead > 0 ? `: ${ahead} ahead of you` : "";
+    this.text.textContent =
+      stage === "queued"
+        ? `Your picture is waiting its turn${place}`
+        : `Projecting your picture into the generator: ${words}, ${Math.round(100 * value)}%`;
     document.body.dataset.upload = "projecting";
   }
 

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # one upload's body; past it: 413
     max_upload_pixels: int = Field(25_000_000, ge=1)  # declared width x height, checked before decoding; past it: 413
     max_uploads: int = Field(64, ge=1)  # uploads kept per worker process (LRU); an evicted id answers 404
-    max_projections: int = Field(2, ge=1)  # projections admitted per worker (one runs, the rest wait); past it: 503
+    max_projections: int = Field(6, ge=1)  # projections admitted per worker (one runs, the rest queue); past it: 503
     max_upload_bodies: int = Field(4, ge=1)  # upload bodies being received at once per worker; past it: 503 at once
     upload_spool_bytes: int = Field(256 * 1024, ge=0)  # an upload body past this many bytes waits on disk, not in RAM
     # ready uploads are also saved here (a volume shared by replicas; a restart keeps them); ganpaint serve's

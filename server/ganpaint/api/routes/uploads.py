@@ -222,7 +222,7 @@ async def project_upload(request: Request, engine: Engine, settings: Settings, o
     except BusyPool as exc:
         raise BusyError(str(exc)) from exc
     if not opts.wait:
-        return JSONResponse(up.summary(), status_code=202)
+        return JSONResponse(with_place(request, up), status_code=202)
     done = asyncio.wrap_future(up.future)
     while not done.done():
         await asyncio.wait([done], timeout=0.25)
@@ -234,8 +234,17 @@ async def project_upload(request: Request, engine: Engine, settings: Settings, o
 
 @router.get("/uploads/{upload_id}")
 async def read_upload(upload_id: str, request: Request, engine: EngineDep):
-    """An upload's status: projecting (stage, fraction), ready (psnr, ms) or failed (error)."""
-    return find_upload(request.app, engine, upload_id).summary()
+    """An upload's status: projecting (stage, fraction, ``ahead``: projections before it), ready (psnr, ms,
+    warning) or failed (error)."""
+    return with_place(request, find_upload(request.app, engine, upload_id))
+
+
+def with_place(request: Request, up: Upload) -> dict:
+    """``up``'s summary; still projecting, with ``ahead``: how many projections run or wait before it."""
+    summary = up.summary()
+    if up.status == "projecting":
+        summary["ahead"] = request.app.state.projections.ahead(up)
+    return summary
 
 
 @router.get(
@@ -315,14 +324,15 @@ async def open_upload(session, msg) -> None:
 
 async def _open_when_projected(session, msg, up: Upload, generation: int) -> None:
     done = asyncio.wrap_future(up.future)
+    pool: Projections = session.ws.app.state.projections
     last = None
     try:
         while not done.done() and session.generation == generation and not session.closed:
-            now = (up.stage, round(up.fraction, 2))
+            now = (up.stage, round(up.fraction, 2), pool.ahead(up))
             if now != last:
                 last = now
                 await session.send_json({"type": "progress", "upload": up.id, "stage": up.stage,
-                                         "fraction": round(up.fraction, 3)})  # fmt: skip
+                                         "fraction": round(up.fraction, 3), "ahead": now[2]})  # fmt: skip
             await asyncio.wait([done], timeout=0.2)
         if done.done() and not done.cancelled():
             done.exception()  # seen: the upload's status says what happened
