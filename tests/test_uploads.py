@@ -297,7 +297,9 @@ def test_projections_queue_with_their_place(tmp_path):
         gate, pool, real = hold_projections(c)
         ups = [c.post("/uploads", json={"scene": 3_000_000_010 + i, "wait": False}) for i in range(3)]
         assert [r.status_code for r in ups] == [202, 202, 202]
-        time.sleep(0.2)  # the first has started
+        deadline = time.monotonic() + 10
+        while len(pool.waiting) > 2 and time.monotonic() < deadline:  # until the first has started
+            time.sleep(0.02)
         assert [c.get(f"/uploads/{r.json()['upload']}").json()["ahead"] for r in ups] == [0, 1, 2]
         fourth = c.post("/uploads", json={"scene": 3_000_000_020, "wait": False})
         assert fourth.status_code == 503 and "max_projections 3" in fourth.json()["detail"]
