@@ -50,8 +50,8 @@ class LiveServer:
         **env: str,
     ):  # fmt: skip
         self.models, self.precomputed = dirs or tiny_dirs(root)
-        env.setdefault("GANPAINT_UPLOAD_DIR", str(root / "uploads"))  # not the checkout's data/uploads
         self.port = free_port()
+        env.setdefault("GANPAINT_UPLOAD_DIR", str(root / f"uploads-{self.port}"))  # its own, not data/uploads
         cmd = serve_command(self.models, self.precomputed, self.port, *extra, model=model)
         if prelude:
             cmd[2] = prelude + "\n" + cmd[2]
