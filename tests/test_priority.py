@@ -143,3 +143,17 @@ def test_ganpaint_serve_freezes_what_startup_built_and_in_process_apps_do_not(tm
             assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
+
+
+def test_background_work_rests_while_painters_are_active():
+    """pace(): after a step, a background thread rests while a painter's frame was recent; not when nobody
+    paints, and never on a painter's own thread."""
+    fg = Foreground(recent=60)
+    run_in_thread(lambda: fg.pace(0.01), background=True).join(10)
+    assert fg.rests == 0  # nobody has painted
+    with fg.rendering():
+        pass  # a painter's frame just ended
+    run_in_thread(lambda: fg.pace(0.01), background=True).join(10)
+    assert fg.rests == 1
+    run_in_thread(lambda: fg.pace(0.01), background=False).join(10)
+    assert fg.rests == 1

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -541,7 +542,9 @@ class MaskPlan:
                 mask_id = (key[0], key[1], key[3])
                 if mask_id not in decoded:
                     FOREGROUND.wait()  # on a background thread: after the painter's frame that renders now
+                    t0 = time.monotonic()
                     decoded[mask_id] = decode_compact(job.spec, job.raster, job.where, *job.limits)
+                    FOREGROUND.pace(time.monotonic() - t0)  # while anyone paints, big decodes take half the time
                 job.run(decoded[mask_id])
         for job in self.deferred.values():
             if job.result is None:

@@ -225,11 +225,14 @@ class Projections:
         up = Upload(store.new_id(), m.id, layer)
         projector = self.projector(m, layer)
 
+        last_step = [time.monotonic()]
+
         def progress(stage: str, fraction: float) -> None:
             if self.closed:  # the server is shutting down: stop at the next step, not after the whole projection
                 raise ProjectionCancelled("projection: cancelled, the server is shutting down; upload it again")
             up.stage, up.fraction = stage, fraction
-            FOREGROUND.wait()  # painters first: each step waits while a painter's frame renders (priority.py)
+            FOREGROUND.pace(time.monotonic() - last_step[0])  # painters first (priority.py)
+            last_step[0] = time.monotonic()
 
         def run() -> Upload:
             with self._lock:
