@@ -49,6 +49,7 @@ from ganpaint.strokes import Stroke, stroke_edits  # noqa: E402
 HELD_OUT = 1_000_000_000
 KINDS = ("tree", "dome", "door", "tower", "cloud")
 METHODS = ("upload", "regen", "telea", "ns", "mean", "leave")
+VARIANTS = ("dilated", "fill", "fill_project", "fill_clip")
 BASELINES = ("telea", "ns", "mean", "leave")
 GRID_COLUMNS = {  # title: image
     "picture": "picture", "footprint": "footprint", "true background": "true background",
@@ -162,8 +163,14 @@ def bootstrap(v: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float
 class Bench:
     """The model, its projector and segmenter (None: no segmenter scores); erases objects and scores them."""
 
-    def __init__(self, m, projector, segmenter=None, cache: Path | None = None, strength: int = 20):
+    def __init__(
+        self, m, projector, segmenter=None, cache: Path | None = None, strength: int = 20, variants: tuple = ()
+    ):
         self.m, self.projector, self.seg, self.cache = m, projector, segmenter, cache
+        unknown = sorted(set(variants) - set(VARIANTS))
+        if unknown:
+            raise ValueError(f"variants: unknown {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+        self.variants = tuple(variants)
         self.layer = projector.paint_layer
         self.strength = strength
         self.concepts = set(m.dissection(self.layer).concepts)
@@ -198,6 +205,8 @@ class Bench:
             regen_before = to_uint8(self.f(proj.features))
             regen = to_uint8(self.f(apply_edits(proj.features, edits)))
         images = {"upload": proj.render(edits), "regen": regen}
+        for v in self.variants:
+            images[v] = self.variant(v, proj, mask, kind)
         if self.opencv:  # else (no opencv-python-headless) the OpenCV rows are left out
             images.update(telea=inpaint(picture, mask, "telea"), ns=inpaint(picture, mask, "ns"))
         images.update(mean=mean_fill(picture, mask), leave=picture)
@@ -227,6 +236,33 @@ class Bench:
         images = {"picture": picture, "footprint": footprint_tile(picture, mask), "true background": truth, **images}
         return row, images
 
+    def variant(self, name: str, proj, mask: np.ndarray, kind: str) -> np.ndarray:
+        """Item 3 of issue 33, measured beside the product (none of these is the product's erase):
+        - ``dilated``: the product's erase with the footprint grown by one feature cell (what a client can send);
+        - ``fill``: the painting layer's features, all units, in the cells the footprint touches replaced by a
+          harmonic fill from the untouched cells around them; the adapted generator renders; blended;
+        - ``fill_project``: the same fill at the projection layer (coarser), then the rest of the generator;
+        - ``fill_clip``: ``fill``, the change kept to the footprint grown by 2 px (the picture elsewhere)."""
+        from ganpaint.project.projector import blend
+
+        if name == "dilated":
+            cell = self.m.info.resolution // proj.features.shape[-1]
+            stroke = Stroke(kind, encode_runs(ring(mask, cell) | mask), "erase", self.strength)
+            return proj.render(stroke_edits(self.m, [stroke], self.layer))
+        unedited = proj.generate(())
+        with torch.no_grad():
+            if name == "fill_project":
+                fp = proj.project_features  # (1, Cp, hp, wp)
+                edited = proj._whole()(harmonic_fill(fp, cells(mask, fp.shape[-2:])))  # (1, 3, R, R)
+            else:
+                f = proj.features  # (1, C, h, w)
+                edited = proj.tail(harmonic_fill(f, cells(mask, f.shape[-2:])))  # (1, 3, R, R)
+        out = blend(edited, unedited, proj.original, proj.settings)
+        if name == "fill_clip":
+            keep = ring(mask, 2) | mask
+            out = np.where(keep[..., None], out, proj.original)
+        return out
+
     def run(self, objects: list[Removal], progress: bool = True) -> tuple[list[dict], dict[str, list[dict]]]:
         """Rows for every object the model has a concept for; images of the first 12 per kind (for grids)."""
         rows, shown = [], {}
@@ -251,6 +287,25 @@ class Bench:
         return rows, shown
 
 
+def cells(mask: np.ndarray, size) -> torch.Tensor:
+    """(h, w) bool: the feature cells a pixel mask touches."""
+    m = torch.from_numpy(mask.astype(np.float32))[None, None]  # (1, 1, H, W)
+    return F.adaptive_max_pool2d(m, tuple(size))[0, 0] > 0
+
+
+def harmonic_fill(f: torch.Tensor, hole: torch.Tensor, iters: int = 200) -> torch.Tensor:
+    """(1, C, h, w) features with the ``hole`` cells (h, w) replaced by a harmonic fill of the others (Jacobi
+    on 3 x 3 means, replicate padding), started from their mean."""
+    if bool(hole.all()) or not bool(hole.any()):
+        return f
+    out = f.clone()
+    out[..., hole] = f[..., ~hole].mean(-1, keepdim=True)
+    for _ in range(iters):
+        avg = F.avg_pool2d(F.pad(out, [1, 1, 1, 1], mode="replicate"), 3, stride=1)  # (1, C, h, w)
+        out = torch.where(hole, avg, f)
+    return out
+
+
 def footprint_tile(picture: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The picture darkened, the footprint in white."""
     out = (picture.astype(np.float32) * 0.35).astype(np.uint8)
@@ -264,16 +319,14 @@ def footprint_tile(picture: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def summarise(rows: list[dict]) -> dict:
     """Per method: mean, 95 % interval and n of each score; per-object PSNR wins of upload and regen."""
     out: dict = {"n": len(rows), "pixels": float(np.mean([r["pixels"] for r in rows])) if rows else 0.0}
-    for name in METHODS:
-        if not rows or name not in rows[0]:
-            continue
+    for name in methods(rows):
         entry = {}
         for key in ("psnr", "ssim", "seg_agree", "removed", "outside", "outside_max", "outside_changed"):
             v = np.array([r[name][key] for r in rows if r[name].get(key) is not None], dtype=float)
             if len(v):
                 lo, hi = bootstrap(v)
                 entry[key] = {"mean": float(v.mean()), "ci": [lo, hi], "n": int(len(v))}
-        if name in ("upload", "regen"):
+        if name not in BASELINES:
             removed = [r[name]["removed"] for r in rows if r[name].get("removed") is not None]
             if removed:
                 entry["removed_half"] = {"ok": int(sum(x >= 0.5 for x in removed)), "n": len(removed)}
@@ -286,6 +339,11 @@ def summarise(rows: list[dict]) -> dict:
     if rows and "truth_seg_agree" in rows[0]:
         out["truth_seg_agree"] = float(np.mean([r["truth_seg_agree"] for r in rows]))
     return out
+
+
+def methods(rows: list[dict]) -> list[str]:
+    """The methods scored in these rows, in order."""
+    return [k for k, v in rows[0].items() if isinstance(v, dict) and "psnr" in v] if rows else []
 
 
 def table(summary_by_kind: dict[str, dict]) -> str:
@@ -303,10 +361,9 @@ def table(summary_by_kind: dict[str, dict]) -> str:
         return f"{e['mean']:{fmt}} ({e['ci'][0]:{fmt}}..{e['ci'][1]:{fmt}})"
 
     for kind, s in summary_by_kind.items():
-        for name in METHODS:
-            if name not in s:
+        for name, e in s.items():
+            if not isinstance(e, dict) or "psnr" not in e:
                 continue
-            e = s[name]
             wins = " / ".join(str(e["wins"].get(b, "-")) for b in BASELINES) if "wins" in e else ""
             removed = f"{e['removed']['mean']:.2f}" if "removed" in e else "-"
             outside = f"{e['outside']['mean']:.2f}"
@@ -319,16 +376,19 @@ def table(summary_by_kind: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def save_grid(rows: list[dict], path: Path, scale: int = 2) -> None:
+def save_grid(rows: list[dict], path: Path, scale: int = 2, columns: dict[str, str] | None = None) -> None:
+    """Rows of images (dicts by name) side by side, one column per ``columns`` title: image name."""
     from PIL import Image, ImageDraw
 
+    columns = columns or GRID_COLUMNS
+
     r, gap, top = rows[0]["picture"].shape[0] * scale, 3, 14
-    sheet = Image.new("RGB", (len(GRID_COLUMNS) * (r + gap), top + len(rows) * (r + gap)), "white")
+    sheet = Image.new("RGB", (len(columns) * (r + gap), top + len(rows) * (r + gap)), "white")
     ink = ImageDraw.Draw(sheet)
-    for j, c in enumerate(GRID_COLUMNS):
+    for j, c in enumerate(columns):
         ink.text((j * (r + gap) + 2, 1), c, fill="black")
     for i, images in enumerate(rows):
-        for j, c in enumerate(GRID_COLUMNS.values()):
+        for j, c in enumerate(columns.values()):
             if c not in images:
                 continue
             tile = Image.fromarray(images[c]).resize((r, r), Image.Resampling.NEAREST)
@@ -359,6 +419,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cache", type=Path, default=ROOT / "cache" / "erase_truth", help="projections kept here")
     ap.add_argument("--out", type=Path, default=None, help="JSON of rows and summaries (default: under --cache)")
     ap.add_argument("--grids", type=Path, default=None, help="write erase_truth_<kind>.png grids here")
+    ap.add_argument("--variants", default="", help=f"item 3 trials, comma-separated: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -376,13 +437,18 @@ def main(argv: list[str] | None = None) -> dict:
         else:  # the shipped recipe, as the server projects uploads
             projector = projector_for(m.generator, layer, m.info.generator_path.parent)
         seg = None if args.segmenter == "none" else load_segmenter(args.segmenter, m.info)
+        have = m.dissection(layer).concepts
         kinds = [k for k in args.kinds.split(",") if k]
+        if any(k not in have for k in kinds):
+            print(f"no concept at {layer} for: {', '.join(k for k in kinds if k not in have)} (left out)", flush=True)
+            kinds = [k for k in kinds if k in have]
         t = time.perf_counter()
         objects = select(kinds, args.per_kind, args.start, m.info.resolution, args.min_pixels, args.max_scenes)
         seeds = sorted({r.seed for r in objects})
         print(f"{len(objects)} objects in {len(seeds)} scenes ({seeds[0]}..{seeds[-1]}), chosen in "
               f"{time.perf_counter() - t:.1f} s", flush=True)  # fmt: skip
-        bench = Bench(m, projector, seg, None if args.quick else args.cache, args.strength)
+        variants = tuple(v for v in args.variants.split(",") if v)
+        bench = Bench(m, projector, seg, None if args.quick else args.cache, args.strength, variants)
         rows, shown = bench.run(objects)
     finally:
         engine.close()
@@ -398,7 +464,12 @@ def main(argv: list[str] | None = None) -> dict:
     out.write_text(json.dumps(result, indent=1) + "\n")
     if args.grids is not None:
         for kind, images in shown.items():
-            save_grid(images, args.grids / f"erase_truth_{kind}.png")
+            if variants:
+                cols = {"picture": "picture", "true background": "true background", "erase on upload": "upload"}
+                cols.update({v: v for v in variants}, Telea="telea")
+                save_grid(images, args.grids / f"erase_truth_variants_{kind}.png", columns=cols)
+            else:
+                save_grid(images, args.grids / f"erase_truth_{kind}.png")
     return result
 
 

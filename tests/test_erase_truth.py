@@ -116,14 +116,14 @@ def test_erase_bench_runs_on_the_tiny_model(tmp_path):
     result = bench.main([
         "--models-dir", str(tmp_path / "models"), "--precomputed-dir", str(tmp_path / "precomputed"),
         "--model", "tiny", "--kinds", "tree,dome", "--per-kind", "2", "--min-pixels", "8", "--segmenter", "none",
-        "--quick", "--out", str(out), "--grids", str(tmp_path / "img"),
+        "--quick", "--out", str(out), "--grids", str(tmp_path / "img"), "--variants", "dilated,fill_clip",
     ])  # fmt: skip
-    assert out.is_file() and (tmp_path / "img" / "erase_truth_tree.png").is_file()
+    assert out.is_file() and (tmp_path / "img" / "erase_truth_variants_tree.png").is_file()
     rows = result["rows"]
     assert len(rows) == 2 and {r["kind"] for r in rows} == {"tree"}  # the tiny model has no dome concept
     for r in rows:
         assert r["seed"] >= 1_000_000_000 and r["pixels"] >= 8
-        for method in ("upload", "regen", "mean", "leave"):
+        for method in ("upload", "regen", "mean", "leave", "dilated", "fill_clip"):
             assert np.isfinite(r[method]["psnr"]) and -1 <= r[method]["ssim"] <= 1
         assert r["mean"]["outside"] == 0 and r["leave"]["outside"] == 0
     assert result["summary"]["tree"]["upload"]["psnr"]["n"] == 2
