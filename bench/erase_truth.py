@@ -49,7 +49,7 @@ from ganpaint.strokes import Stroke, stroke_edits  # noqa: E402
 HELD_OUT = 1_000_000_000
 KINDS = ("tree", "dome", "door", "tower", "cloud")
 METHODS = ("upload", "regen", "telea", "ns", "mean", "leave")
-VARIANTS = ("dilated", "fill", "fill_project", "fill_clip")
+VARIANTS = ("dilated", "clip", "fill", "fill_project", "fill_clip")
 BASELINES = ("telea", "ns", "mean", "leave")
 GRID_COLUMNS = {  # title: image
     "picture": "picture", "footprint": "footprint", "true background": "true background",
@@ -239,6 +239,7 @@ class Bench:
     def variant(self, name: str, proj, mask: np.ndarray, kind: str) -> np.ndarray:
         """Item 3 of issue 33, measured beside the product (none of these is the product's erase):
         - ``dilated``: the product's erase with the footprint grown by one feature cell (what a client can send);
+        - ``clip``: the product's erase, the change kept to the footprint grown by 2 px (the picture elsewhere);
         - ``fill``: the painting layer's features, all units, in the cells the footprint touches replaced by a
           harmonic fill from the untouched cells around them; the adapted generator renders; blended;
         - ``fill_project``: the same fill at the projection layer (coarser), then the rest of the generator;
@@ -249,6 +250,10 @@ class Bench:
             cell = self.m.info.resolution // proj.features.shape[-1]
             stroke = Stroke(kind, encode_runs(ring(mask, cell) | mask), "erase", self.strength)
             return proj.render(stroke_edits(self.m, [stroke], self.layer))
+        if name == "clip":
+            stroke = Stroke(kind, encode_runs(mask), "erase", self.strength)
+            out = proj.render(stroke_edits(self.m, [stroke], self.layer))
+            return np.where((ring(mask, 2) | mask)[..., None], out, proj.original)
         unedited = proj.generate(())
         with torch.no_grad():
             if name == "fill_project":
