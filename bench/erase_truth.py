@@ -381,6 +381,42 @@ def table(summary_by_kind: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def compact_tables(by_kind: dict[str, dict]) -> str:
+    """The docs' tables: PSNR per kind and method; then SSIM, segmenter agreement, removal, outside change and
+    wins per kind for every method that is not a baseline, with the baselines' SSIM and agreement."""
+
+    def ci(e, key, fmt):
+        return f"{e[key]['mean']:{fmt}} ({e[key]['ci'][0]:{fmt}}..{e[key]['ci'][1]:{fmt}})" if key in e else "-"
+
+    names = [k for k, v in next(iter(by_kind.values())).items() if isinstance(v, dict) and "psnr" in v]
+    out = ["| kind (n) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for kind, s in by_kind.items():
+        out.append(f"| {kind} ({s['n']}) | " + " | ".join(ci(s[n], "psnr", ".1f") for n in names) + " |")
+    out += ["", "| kind | method | SSIM | segmenter agrees | removed (>= half) | outside <= 1 (mean; max) "
+            "| PSNR wins vs telea / ns / mean / leave |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for kind, s in by_kind.items():
+        for n in names:
+            e = s[n]
+            if "wins" in e:
+                half = f" ({e['removed_half']['ok']}/{e['removed_half']['n']})" if "removed_half" in e else ""
+                removed = f"{e['removed']['mean']:.2f}{half}" if "removed" in e else "-"
+                outside = f"{e['outside_ok']}/{s['n']} ({e['outside']['mean']:.2f}; {e['outside_max_all']})"
+                wins = " / ".join(str(e["wins"].get(b, "-")) for b in BASELINES)
+            else:
+                removed = f"{e['removed']['mean']:.2f}" if "removed" in e else "-"
+                outside, wins = "exact", ""
+            out.append(f"| {kind} | {n} | {ci(e, 'ssim', '.3f')} | {ci(e, 'seg_agree', '.2f')} | {removed} | "
+                       f"{outside} | {wins} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def paired(rows: list[dict], a: str, b: str) -> dict:
+    """Mean per-object PSNR difference a - b with its bootstrap 95 % interval."""
+    d = np.array([r[a]["psnr"] - r[b]["psnr"] for r in rows])
+    lo, hi = bootstrap(d)
+    return {"mean": float(d.mean()), "ci": [lo, hi], "n": int(len(d))}
+
+
 def save_grid(rows: list[dict], path: Path, scale: int = 2, columns: dict[str, str] | None = None) -> None:
     """Rows of images (dicts by name) side by side, one column per ``columns`` title: image name."""
     from PIL import Image, ImageDraw
@@ -464,6 +500,15 @@ def main(argv: list[str] | None = None) -> dict:
         "projection_seconds": bench.seconds, "summary": by_kind, "all": summarise(rows), "rows": rows,
     }  # fmt: skip
     print(table({**by_kind, "all": result["all"]}), flush=True)
+    print(compact_tables({**by_kind, "all": result["all"]}), flush=True)
+    if rows and "telea" in rows[0]:
+        result["paired"] = {}
+        for a in [n for n in methods(rows) if n not in BASELINES]:
+            for b in ("telea", "ns"):
+                d = {k: paired([r for r in rows if r["kind"] == k], a, b) for k in by_kind}
+                result["paired"][f"{a}-{b}"] = {**d, "all": paired(rows, a, b)}
+        print(json.dumps({k: {kk: f"{v['mean']:+.2f} ({v['ci'][0]:+.2f}..{v['ci'][1]:+.2f})" for kk, v in d.items()}
+                          for k, d in result["paired"].items()}, indent=1), flush=True)  # fmt: skip
     out = args.out or (args.cache / f"{m.id}-results.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
