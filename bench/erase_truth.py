@@ -20,7 +20,11 @@ Scores inside the footprint against the true background: PSNR, SSIM (Gaussian 11
 averaged over the footprint), the segmenter's agreement with the true labels; ``removed``: the share of the
 segmenter's pixels of the concept in the footprint that are gone (before: on the picture; ``regen``: on the
 regenerated picture); ``outside``: mean |change| (0..255) outside the footprint (target <= 1), ``outside_max``
-the largest. Means with bootstrap 95 % intervals; per-object PSNR wins against each baseline.
+the largest; for ``upload`` also ``outside_vs_shown``, against the picture the server shows before the edit
+(``ProjectedImage.original``, which differs from the uploaded bytes: ``shown_off`` is the share of pixels that
+differ). Means with bootstrap 95 % intervals; per-object PSNR wins against each baseline.
+OpenCV comes from ``pip install opencv-python-headless`` (the bench's own dependency; without it those rows are
+left out).
 """
 
 from __future__ import annotations
@@ -222,6 +226,12 @@ class Bench:
                 "outside_max": int(diff.max()) if diff.size else 0,
                 "outside_changed": float((diff > 0).mean()) if diff.size else 0.0,
             }
+        # the picture the server shows for an upload (``ProjectedImage.original``) is not the uploaded bytes: it is
+        # the picture after image_tensor -> to_uint8, which truncates, so about a quarter of the byte values come
+        # back 1 lower; blending keeps *those* bytes outside the edit
+        shown = proj.original
+        row["shown_off"] = float((shown != picture).any(-1).mean())  # share of pixels the shown picture changed
+        row["upload"]["outside_vs_shown"] = float(np.abs(images["upload"].astype(float) - shown)[~mask].mean())
         if self.seg is not None:
             names = list(images) + ["regen_before", "truth"]
             labs = dict(zip(names, segment(self.seg, [*images.values(), regen_before, truth]), strict=True))
@@ -326,7 +336,8 @@ def summarise(rows: list[dict]) -> dict:
     out: dict = {"n": len(rows), "pixels": float(np.mean([r["pixels"] for r in rows])) if rows else 0.0}
     for name in methods(rows):
         entry = {}
-        for key in ("psnr", "ssim", "seg_agree", "removed", "outside", "outside_max", "outside_changed"):
+        for key in ("psnr", "ssim", "seg_agree", "removed", "outside", "outside_max", "outside_changed",
+                    "outside_vs_shown"):  # fmt: skip
             v = np.array([r[name][key] for r in rows if r[name].get(key) is not None], dtype=float)
             if len(v):
                 lo, hi = bootstrap(v)
@@ -341,6 +352,8 @@ def summarise(rows: list[dict]) -> dict:
                 b: int(sum(r[name]["psnr"] > r[b]["psnr"] for r in rows)) for b in BASELINES if b in rows[0]
             }
         out[name] = entry
+    if rows and "shown_off" in rows[0]:
+        out["shown_off"] = float(np.mean([r["shown_off"] for r in rows]))
     if rows and "truth_seg_agree" in rows[0]:
         out["truth_seg_agree"] = float(np.mean([r["truth_seg_agree"] for r in rows]))
     return out
