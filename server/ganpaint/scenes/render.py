@@ -8,7 +8,10 @@ stone patterns, noise and lighting, box-downsamples the colour and point-samples
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Collection
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -64,7 +67,7 @@ _HOST[[BUILDING, BRICK, TOWER, DOME, DOOR, WINDOW]] = True
 
 
 class _Canvas:
-    def __init__(self, size: int, tint=(1.0, 1.0, 1.0), background=None):
+    def __init__(self, size: int, tint=(1.0, 1.0, 1.0), background=None, remove: Collection[str] = ()):
         self.s = s = size * SS
         self.tint = tint
         self.rgb = Image.new("RGB", (s, s)) if background is None else Image.fromarray(background)
@@ -73,6 +76,37 @@ class _Canvas:
         self.dr = ImageDraw.Draw(self.rgb)
         self.dl = ImageDraw.Draw(self.lab)
         self.dt = ImageDraw.Draw(self.tex)
+        # object instances (scenes/removal.py): (id, kind, parent id) in drawing order; a removed instance is
+        # drawn onto throwaway images, so every random draw (and everything else in the scene) stays the same
+        self.remove = frozenset(remove)
+        self.instances: list[tuple[str, str, str | None]] = []
+        self._counts: dict[str, int] = {}
+        self._open: list[str] = []
+        self._hidden = 0
+
+    @contextmanager
+    def instance(self, kind: str):
+        """Everything drawn inside is one instance ``kind:n`` (n counts that kind in drawing order)."""
+        n = self._counts.get(kind, 0)
+        self._counts[kind] = n + 1
+        iid = f"{kind}:{n}"
+        self.instances.append((iid, kind, self._open[-1] if self._open else None))
+        self._open.append(iid)
+        hide = iid in self.remove and not self._hidden
+        if hide:
+            kept = self.dr, self.dl, self.dt
+            s = self.s
+            self.dr = ImageDraw.Draw(Image.new("RGB", (s, s)))
+            self.dl = ImageDraw.Draw(Image.new("L", (s, s)))
+            self.dt = ImageDraw.Draw(Image.new("L", (s, s)))
+        self._hidden += hide
+        try:
+            yield iid
+        finally:
+            self._hidden -= hide
+            if hide:
+                self.dr, self.dl, self.dt = kept
+            self._open.pop()
 
     def _p(self, pts):
         s = self.s
@@ -89,6 +123,8 @@ class _Canvas:
         )
 
     def _check(self, kind, args):
+        if self._hidden:
+            return
         m = Image.new("L", (self.s, self.s))
         getattr(ImageDraw.Draw(m), kind)(args, fill=1)
         under = np.asarray(self.lab)[np.asarray(m) > 0]
@@ -131,6 +167,20 @@ class _Canvas:
         r = min(w / 2, (y1 - y0) / 2)
         self.ellipse(x0, y0, x1, y0 + 2 * r, color, label, tex)
         self.rect(x0, y0 + r, x1, y1, color, label, tex)
+
+
+def _instance(kind: str):
+    """Decorate an element drawer ``fn(c, rng, ...)``: each call draws one removable instance of ``kind``."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def drawer(c, *args, **kwargs):
+            with c.instance(kind):
+                return fn(c, *args, **kwargs)
+
+        return drawer
+
+    return wrap
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -177,6 +227,7 @@ _AUTUMN = [(200, 120, 30), (190, 70, 30), (215, 170, 40), (160, 90, 30)]
 # elements
 
 
+@_instance("cloud")
 def _cloud(c, rng, cx, cy, w, color):
     n = int(rng.integers(3, 8))
     h = w * rng.uniform(0.25, 0.45)
@@ -211,7 +262,8 @@ def _mountains(c, rng, horizon, tod):
             (1.02, horizon + 0.01),
             (-0.02, horizon + 0.01),
         ]
-        c.poly(pts, _c(col), MOUNTAIN, T_NONE)
+        with c.instance("mountain"):
+            c.poly(pts, _c(col), MOUNTAIN, T_NONE)
 
 
 def _tree(c, rng, x, base, r, kind, autumn=False):
@@ -266,6 +318,7 @@ def _tree(c, rng, x, base, r, kind, autumn=False):
         c.ellipse(ex - rr, ey - rr, ex + rr, ey + rr, col, TREE, T_LEAF)
 
 
+@_instance("tree")
 def _random_tree(c, rng, x, base, r):
     u = rng.random()
     autumn = rng.random() < 0.2
@@ -277,6 +330,7 @@ def _random_tree(c, rng, x, base, r):
         _tree(c, rng, x, base, r * 0.9, "bush", autumn)
 
 
+@_instance("window")
 def _window(c, rng, x0, y0, x1, y1, style, glass, frame):
     if style == "arch":
         c.arch(x0, y0, x1, y1, frame, WINDOW)
@@ -296,6 +350,7 @@ def _window(c, rng, x0, y0, x1, y1, style, glass, frame):
         c.rect(x0, ym - t, x1, ym + t, frame, WINDOW)
 
 
+@_instance("window")
 def _rose(c, x, y, r, glass, frame):
     c.ellipse(x - r, y - r, x + r, y + r, frame, WINDOW)
     c.ellipse(x - r * 0.82, y - r * 0.82, x + r * 0.82, y + r * 0.82, glass, WINDOW)
@@ -313,6 +368,7 @@ def _rose(c, x, y, r, glass, frame):
         c.poly(pts, frame, WINDOW)
 
 
+@_instance("door")
 def _door(c, rng, x, base, w, h, arched, wood):
     frame = _scale(wood, 0.6)
     if arched:
@@ -327,6 +383,7 @@ def _door(c, rng, x, base, w, h, arched, wood):
         c.rect(x - w * 0.03, base - h + w * 0.5, x + w * 0.03, base, frame, DOOR)
 
 
+@_instance("dome")
 def _dome(c, rng, cx, base, w, shape, col):
     """A dome standing on y=base, width w."""
     hi = _scale(col, 1.25)
@@ -402,6 +459,7 @@ def _window_row(c, rng, st, x0, x1, y0, y1, n, avoid=None):
         _window(c, rng, xc - ww / 2, y0, xc + ww / 2, y1, st.win, st.glass, st.frame)
 
 
+@_instance("tower")
 def _tower(c, rng, st, x0, x1, base, top, has_dome_choice):
     """Tower body [x0,x1] x [top, base] with a cap. Returns whether a dome was drawn."""
     w = x1 - x0
@@ -446,6 +504,7 @@ def _tower(c, rng, st, x0, x1, base, top, has_dome_choice):
     return False
 
 
+@_instance("building")
 def _church(c, rng, st, cx, base, W, dome_bias):
     """Side view of a nave, with a tower and/or a central dome."""
     H = max(W * rng.uniform(0.38, 0.6), 0.12)
@@ -527,6 +586,7 @@ def _church(c, rng, st, cx, base, W, dome_bias):
     return got_dome
 
 
+@_instance("building")
 def _chapel(c, rng, st, cx, base, W, dome_bias):
     """Front view: gabled facade with a big door and a rose window, optional bell tower or dome."""
     H = max(W * rng.uniform(0.55, 0.85), 0.12)
@@ -568,11 +628,13 @@ def _chapel(c, rng, st, cx, base, W, dome_bias):
     if not want_dome and rng.random() < 0.4:  # small bell tower on the ridge
         bw = W * 0.16
         bt = top - gh * 0.6 - bw * 1.4
-        c.rect(cx - bw / 2, bt, cx + bw / 2, top - gh * 0.5, st.wall, TOWER, st.tex)
-        c.poly([(cx - bw * 0.6, bt), (cx + bw * 0.6, bt), (cx, bt - bw * 1.5)], st.roof, TOWER)
+        with c.instance("tower"):
+            c.rect(cx - bw / 2, bt, cx + bw / 2, top - gh * 0.5, st.wall, TOWER, st.tex)
+            c.poly([(cx - bw * 0.6, bt), (cx + bw * 0.6, bt), (cx, bt - bw * 1.5)], st.roof, TOWER)
     return got
 
 
+@_instance("building")
 def _house(c, rng, st, cx, base, W):
     H = max(W * rng.uniform(0.45, 0.75), 0.12)
     x0, x1 = cx - W / 2, cx + W / 2
@@ -663,8 +725,24 @@ def _patterns(s2: int):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def render_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Render scene `seed` at `size` x `size`. Returns (rgb uint8 (S,S,3), labels uint8 (S,S))."""
+def render_scene(seed: int, size: int, remove: Collection[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Render scene `seed` at `size` x `size`. Returns (rgb uint8 (S,S,3), labels uint8 (S,S)).
+
+    ``remove``: object instance ids (``"tree:3"``; ``ganpaint.scenes.removal.scene_instances`` lists a scene's)
+    left out, with everything they contain (a tower's dome and windows); the rest of the scene is the same
+    pixels and the background they hid is rendered. ValueError naming an id the scene does not have."""
+    if isinstance(remove, str):
+        raise ValueError(f"remove: expected a collection of instance ids such as ['tree:0'], got {remove!r}")
+    img, labels, instances = _render(seed, size, remove)
+    unknown = sorted(set(remove) - {iid for iid, _, _ in instances})
+    if unknown:
+        have = ", ".join(iid for iid, _, _ in instances) or "none"
+        raise ValueError(f"remove: scene {seed} has no instance {unknown[0]!r}; it has: {have}")
+    return img, labels
+
+
+def _render(seed: int, size: int, remove: Collection[str] = ()):
+    """(rgb, labels, instances): ``render_scene`` and the list of the scene's instances (id, kind, parent)."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"size must be an int in {MIN_SIZE}..{MAX_SIZE}, got size={size!r}")
     size = int(size)
@@ -674,7 +752,7 @@ def render_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     sky_top = _urange(rng, *_SKIES[tod][0])
     sky_hor = _urange(rng, *_SKIES[tod][1])
     sun = (rng.uniform(0.1, 0.9), rng.uniform(0.1, horizon)) if tod in ("morning", "evening") else None
-    c = _Canvas(size, _TINT[tod], _sky(size * SS, horizon, sky_top, sky_hor, sun))
+    c = _Canvas(size, _TINT[tod], _sky(size * SS, horizon, sky_top, sky_hor, sun), remove)
 
     # clouds
     if rng.random() < 0.82:
@@ -783,7 +861,7 @@ def render_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         b = rng.uniform(0.88, 1.1)
         _random_tree(c, rng, x, b, rng.uniform(0.07, 0.18))
 
-    return _finish(c, rng, size, horizon)
+    return (*_finish(c, rng, size, horizon), c.instances)
 
 
 def _sky(s2, horizon, sky_top, sky_hor, sun):
