@@ -155,3 +155,12 @@ def test_encoder_trains_resumes_and_starts_the_projection(g, sample, tmp_path):
     assert "encoder" in proj.psnr and "bank" not in proj.psnr and proj.psnr["adapted"] > proj.psnr["encoder"]
     assert projector_for(g, "layer6", tmp_path).encoder is None  # trained for another painting layer: the bank
     assert projector_for(g, "layer4", tmp_path / "none").encoder is None
+
+
+def test_the_projected_picture_keeps_its_own_bytes(g):
+    """ProjectedImage.original is the picture given, byte for byte (every value 0..255 survives the round trip)."""
+    px = np.arange(32 * 32 * 3, dtype=np.int64).reshape(32, 32, 3) % 256
+    px = px.astype(np.uint8)  # (32, 32, 3), every byte value
+    proj = Projector(g, "layer4", ProjectSettings(bank=8, feature_steps=2, adapt_steps=2)).project(image_tensor(px))
+    assert np.array_equal(proj.original, px)
+    assert np.array_equal(proj.render(), px)  # painting nothing shows the picture itself
