@@ -297,8 +297,9 @@ class Bench:
             if progress:
                 done = {kind: sum(1 for x in rows if x["kind"] == kind) for kind in shown}
                 last = rows[-1]
+                telea = f", telea {last['telea']['psnr']:.1f}" if "telea" in last else ""
                 print(f"scene {k + 1}/{len(by_seed)} seed {seed}: {done}; {last['id']} upload "
-                      f"{last['upload']['psnr']:.1f} dB, telea {last['telea']['psnr']:.1f}", flush=True)  # fmt: skip
+                      f"{last['upload']['psnr']:.1f} dB{telea}", flush=True)  # fmt: skip
         return rows, shown
 
 
