@@ -6,6 +6,7 @@ and the painting moves to it. "Show what the model made of it" shows the generat
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -114,12 +115,13 @@ def test_a_server_that_lost_the_upload_gets_the_kept_picture_again(browser, tiny
     ctx.close()
     with LiveServer(tmp_path) as other:  # another server (its own upload folder): it never saw the upload
         ctx = browser.new_context(viewport=LAPTOP)
+        ctx.add_init_script(  # this browser's storage, as another server's page finds it (before the page runs)
+            "if (!localStorage.getItem('seeded')) { localStorage.setItem('seeded', '1'); "
+            f"localStorage['ganpaint.paintings'] = {json.dumps(stored['p'])}; "
+            f"localStorage['ganpaint.uploads'] = {json.dumps(stored['u'])}; }}"
+        )
         w = Watched(ctx.new_page())
         page = w.page
-        page.goto(other.url + "/health")  # this origin, without the page (whose unload would store its own state)
-        page.evaluate(
-            "(s) => { localStorage['ganpaint.paintings'] = s.p; localStorage['ganpaint.uploads'] = s.u; }", stored
-        )
         page.goto(other.url + "/")
         page.wait_for_function(
             f"() => {{ const d = document.body.dataset; return (d.image || '').startsWith('upload:') "
