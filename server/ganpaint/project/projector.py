@@ -302,19 +302,31 @@ class Projector:
 
     def project(self, x: torch.Tensor, progress: Progress | None = None) -> ProjectedImage:
         """Project x (1, 3, R, R) in [-1, 1]; returns the ProjectedImage with its numbers."""
-        s = self.settings
         if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3 or x.shape[2] != x.shape[3]:
             raise ValueError(f"image: expected a (1, 3, R, R) tensor, got {tuple(x.shape)}")
         if self.resolution and x.shape[-1] != self.resolution:
             raise ValueError(f"image: expected {self.resolution} px, got {x.shape[-1]}")
         x = x.float().clamp(-1, 1).detach().to(self.device)
         report = progress or (lambda stage, frac: None)
-        ms, ps = {}, {}
+        ms: dict[str, float] = {}
+        ps: dict[str, float] = {}
         rest = layer_chain(self.g, self.project_layer, None)
         middle = layer_chain(self.g, self.project_layer, self.paint_layer)
-        tail_orig = layer_chain(self.g, self.paint_layer, None)
+        f0 = self._start(x, rest, report, ps, ms)  # 1. the encoder's or the bank's start (and optionally z)
+        fp, fl = self._fit_features(x, f0, rest, middle, report, ps, ms)  # 2. the projection layer's features
+        tail, delta, recon = self._adapt(x, fl, report, ps, ms)  # 3. the image-specific generator
+        report("done", 1.0)
+        # the picture's own bytes: image_tensor's inverse, rounded (to_uint8 truncates: a quarter of the byte values
+        # came back 1 lower, 37% of an upload's pixels, found by bench/erase_truth.py)
+        original = np.rint((x[0].permute(1, 2, 0).cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        return ProjectedImage(
+            self.paint_layer, self.project_layer, fp, fl, middle, tail, original, ps, ms, delta, self.settings, recon
+        )
 
-        # 1. the nearest sample of the bank
+    def _start(self, x, rest, report, ps: dict, ms: dict) -> torch.Tensor:
+        """Stage 1: the start at the projection layer (1, C, h, w): the encoder's guess, or the nearest sample of
+        the bank, then optionally Adam on its z (the whole generator stays on its manifold)."""
+        s = self.settings
         t0 = time.perf_counter()
         report("bank", 0.0)
         if self.encoder is not None:
@@ -322,41 +334,43 @@ class Projector:
                 f0 = self.encoder(x).detach().clone()  # (1, C, h, w)
                 ps["encoder"] = psnr(rest(f0), x)
             ms["encoder"] = (time.perf_counter() - t0) * 1000
-        else:
-            zs, feats, smalls = self.bank()
-            d = (smalls - F.adaptive_avg_pool2d(x, 16)).pow(2).flatten(1).mean(1)  # (B,)
-            best = int(d.argmin())
-            f0 = feats[best][None].clone()  # (1, C, h, w)
-            with torch.inference_mode():
-                ps["bank"] = psnr(rest(f0), x)
-            ms["bank"] = (time.perf_counter() - t0) * 1000
+            return f0
+        zs, feats, smalls = self.bank()
+        d = (smalls - F.adaptive_avg_pool2d(x, 16)).pow(2).flatten(1).mean(1)  # (B,)
+        best = int(d.argmin())
+        f0 = feats[best][None].clone()  # (1, C, h, w)
+        with torch.inference_mode():
+            ps["bank"] = psnr(rest(f0), x)
+        ms["bank"] = (time.perf_counter() - t0) * 1000
+        if not s.z_steps:
+            return f0
+        t0 = time.perf_counter()
+        head = self._head()
+        z = zs[best][None].clone().requires_grad_(True)  # (1, Z)
+        opt = torch.optim.Adam([z], lr=s.z_lr)
+        for step in range(s.z_steps):
+            opt.zero_grad(set_to_none=True)
+            loss = pixel_loss(rest(head(z)), x)
+            loss.backward()
+            opt.step()
+            if step % 25 == 0:
+                report("z", step / s.z_steps)
+        with torch.inference_mode():
+            f0 = head(z.detach())
+            ps["z"] = psnr(rest(f0), x)
+        ms["z"] = (time.perf_counter() - t0) * 1000
+        return f0.clone()
 
-        # 1b. optionally, z (the whole generator stays on its manifold)
-        if s.z_steps and self.encoder is None:
-            t0 = time.perf_counter()
-            head = self._head()
-            z = zs[best][None].clone().requires_grad_(True)  # (1, Z)
-            opt = torch.optim.Adam([z], lr=s.z_lr)
-            for step in range(s.z_steps):
-                opt.zero_grad(set_to_none=True)
-                loss = pixel_loss(rest(head(z)), x)
-                loss.backward()
-                opt.step()
-                if step % 25 == 0:
-                    report("z", step / s.z_steps)
-            with torch.inference_mode():
-                f0 = head(z.detach())
-                ps["z"] = psnr(rest(f0), x)
-            f0 = f0.clone()
-            ms["z"] = (time.perf_counter() - t0) * 1000
-
-        # 2. the projection layer's features
+    def _fit_features(self, x, f0, rest, middle, report, ps: dict, ms: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 2: Adam on the projection layer's features from ``f0`` (the best seen: never worse than the
+        start); returns them and the painting layer's features computed from them, each (1, C, h, w)."""
+        s = self.settings
         t0 = time.perf_counter()
         w = f0.clone().requires_grad_(True)
         scale = float(f0.pow(2).mean().sqrt()) or 1.0
         opt = torch.optim.Adam([w], lr=s.feature_lr * scale)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, s.feature_steps))
-        fp, best_loss = f0, float("inf")  # the best features seen: this stage never makes the start worse
+        fp, best_loss = f0, float("inf")
         for step in range(s.feature_steps + 1):
             opt.zero_grad(set_to_none=True)
             loss = pixel_loss(rest(w), x)
@@ -375,16 +389,20 @@ class Projector:
             ps["features"] = psnr(rest(fp), x)
             fl = middle(fp) if len(middle) else fp  # (1, C, h, w) at the painting layer
         ms["features"] = (time.perf_counter() - t0) * 1000
+        return fp, fl
 
-        # 3. the image-specific generator: a bounded weight delta after the painting layer
+    def _adapt(self, x, fl, report, ps: dict, ms: dict) -> tuple[nn.Module, dict[str, float], torch.Tensor]:
+        """Stage 3: a bounded weight delta of the blocks after the painting layer (the best weights seen by pixel
+        loss: never worse than the start); returns the adapted tail, the relative deltas and its render."""
+        s = self.settings
         t0 = time.perf_counter()
-        tail = own_tail(tail_orig, s.adapt_last)
+        tail = own_tail(layer_chain(self.g, self.paint_layer, None), s.adapt_last)
         params = _adaptable(tail)
         base = {n: p.detach().clone() for n, p in params}
         norms = {n: float(b.norm()) or 1.0 for n, b in base.items()}
         groups = [{"params": [p], "lr": s.adapt_lr * (norms[n] / p.numel() ** 0.5)} for n, p in params]
         opt = torch.optim.Adam(groups) if groups and s.adapt_steps else None
-        best, best_loss = None, float("inf")  # the best weights seen (pixel loss): never worse than the start
+        best, best_loss = None, float("inf")
         for step in range(s.adapt_steps + 1 if opt else 0):
             opt.zero_grad(set_to_none=True)
             reg = sum((p - base[n]).pow(2).sum() / norms[n] ** 2 for n, p in params)
@@ -416,14 +434,7 @@ class Projector:
             recon = tail(fl)
             ps["adapted"] = psnr(recon, x)
         ms["adapted"] = (time.perf_counter() - t0) * 1000
-        report("done", 1.0)
-        # the picture's own bytes: image_tensor's inverse, rounded (to_uint8 truncates: a quarter of the byte values
-        # came back 1 lower, 37% of an upload's pixels, found by bench/erase_truth.py)
-        original = np.rint((x[0].permute(1, 2, 0).cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
-        out = ProjectedImage(
-            self.paint_layer, self.project_layer, fp, fl, middle, tail, original, ps, ms, delta, s, recon
-        )
-        return out
+        return tail, delta, recon
 
     def load(self, state: dict) -> ProjectedImage:
         """Rebuild a ProjectedImage from ``ProjectedImage.state()`` (for this generator and layers)."""

@@ -754,7 +754,14 @@ def _render(seed: int, size: int, remove: Collection[str] = ()):
     sun = (rng.uniform(0.1, 0.9), rng.uniform(0.1, horizon)) if tod in ("morning", "evening") else None
     c = _Canvas(size, _TINT[tod], _sky(size * SS, horizon, sky_top, sky_hor, sun), remove)
 
-    # clouds
+    _backdrop(c, rng, tod, horizon, sky_top)
+    nb, path_x = _buildings(c, rng, tod, horizon)
+    _foreground(c, rng, horizon, sky_top, nb, path_x)
+    return (*_finish(c, rng, size, horizon), c.instances)
+
+
+def _backdrop(c, rng, tod, horizon, sky_top) -> None:
+    """Clouds, mountains, the ground (a field or road, a river) and distant trees on the horizon."""
     if rng.random() < 0.82:
         ncl = int(rng.integers(1, 7))
         ccol = _CLOUD[tod]
@@ -788,7 +795,10 @@ def _render(seed: int, size: int, remove: Collection[str] = ()):
             r = rng.uniform(0.02, 0.05)
             _random_tree(c, rng, rng.uniform(0, 1), horizon + rng.uniform(0, 0.03), r)
 
-    # buildings: far ones first
+
+def _buildings(c, rng, tod, horizon) -> tuple[int, float | None]:
+    """The buildings, far ones first, the main one last (with its path and a tree beside it); returns how many
+    and the x of the main door's path (None without one)."""
     u = rng.random()
     nb = 0 if u < 0.08 else (1 if u < 0.7 else int(rng.integers(2, 4)))
     bases = []
@@ -840,8 +850,11 @@ def _render(seed: int, size: int, remove: Collection[str] = ()):
                 _church(c, rng, st, cx, b, W * 1.2, dome_bias=0.3)
             else:
                 _chapel(c, rng, st, cx, b, W, dome_bias=0.3)
+    return nb, path_x
 
-    # pond in front
+
+def _foreground(c, rng, horizon, sky_top, nb: int, path_x: float | None) -> None:
+    """A pond in front, then foreground trees and bushes (a grove where there is no building), off the path."""
     if rng.random() < 0.12:
         px = rng.uniform(0.1, 0.9)
         pw = rng.uniform(0.15, 0.35)
@@ -860,8 +873,6 @@ def _render(seed: int, size: int, remove: Collection[str] = ()):
             x += 0.25 if x > path_x else -0.25
         b = rng.uniform(0.88, 1.1)
         _random_tree(c, rng, x, b, rng.uniform(0.07, 0.18))
-
-    return (*_finish(c, rng, size, horizon), c.instances)
 
 
 def _sky(s2, horizon, sky_top, sky_hor, sun):
