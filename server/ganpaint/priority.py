@@ -72,7 +72,6 @@ class Foreground:
                 self.waits += 1
                 self._done.wait_for(lambda: not self.active, self.max_wait)
 
-
     def pace(self, worked: float, max_rest: float = 0.1) -> None:
         """On a background thread, after a step of ``worked`` seconds: while painters are active (a frame in the
         last ``recent`` seconds) rest as long (at most ``max_rest``), so background work takes at most about half

@@ -43,7 +43,7 @@ MIN_SCENE_SEED = 1_000_000_000  # training renders seeds 0..39,999 (data/scenes6
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """The app's upload store, projection threads and body admission (per process)."""
+    """The app's upload store, projection thread and body admission (per process)."""
     app.state.uploads = UploadStore(
         settings.max_uploads, settings.upload_dir, settings.max_saved_uploads, settings.upload_ttl_hours * 3600
     )
