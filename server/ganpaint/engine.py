@@ -43,6 +43,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ganpaint.context.service import ContextService
 from ganpaint.models import ModelInfo, check_model_id, list_model_ids, load_model_info
 from ganpaint.nn.hooks import before_each_child, edit_layer
 from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
@@ -205,6 +206,7 @@ class Engine:
         self.baseline = baseline
         self.threads = set_threads(threads) if self.device.type == "cpu" else threads
         self.cache = FeatureCache(0 if baseline else cache_size)
+        self.context = ContextService()  # segmenters, context maps, stamp decisions (ganpaint.context)
         self._models: dict[str, LoadedModel] = {}
         self._load_lock = threading.Lock()
         self._global_lock = threading.Lock()  # baseline mode: one request at a time, as the original
@@ -391,7 +393,8 @@ class Engine:
     def _forward(self, jobs: list[RenderJob]) -> np.ndarray:
         """Render jobs that share model and edit layers: cached h, edits, one batched f."""
         if jobs[0].upload is not None:  # rendered alone: the adapted generator, blended with the picture
-            return np.stack([job.upload.render(job.edits) for job in jobs])  # (N, H, W, 3)
+            m = self.model(jobs[0].model)
+            return np.stack([job.upload.render(self.context.resolve_upload(m, job.upload, job.edits)) for job in jobs])
         m = self.model(jobs[0].model)
         layer_order = m.generator.layer_names
         edit_layers = sorted({e.layer for job in jobs for e in job.edits}, key=layer_order.index)
@@ -401,6 +404,7 @@ class Engine:
         for job in jobs:
             feats = self.features(m, job.image, job.z, cut)  # (1, C, h, w)
             at_cut = [e for e in job.edits if e.layer == cut]
+            at_cut = self.context.resolve(m, feats, m.split(cut)[1], at_cut)  # stamps that respect context
             rows.append(apply_edits(feats, at_cut) if at_cut else feats)
         _, f = m.split(cut)
         with torch.inference_mode(), _hooks(f, later), _stepping_aside(f, background=not jobs[0].interactive):

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from ganpaint.context.gate import context_stamps
 from ganpaint.engine import LoadedModel, NotFoundError
 from ganpaint.masks import MAX_POINTS, MAX_SIDE, PLAN, pool_spec
 from ganpaint.nn.intervene import Pooling, UnitEdit
@@ -32,6 +33,7 @@ from ganpaint.values import number
 MAX_STRENGTH = 20
 MAX_STAMPS = 64  # stamps one request may place (all its stamp strokes together)
 STAMP_COST = 1 << 16  # admission cost of placing one stamp (about a millisecond: a 256 x 256 mask's worth)
+CONTEXTS = ("respect", "ignore")  # a stamp stroke's "context" (ganpaint.context.gate)
 MIN_RASTER = 256  # polylines are drawn at least this fine before pooling, so area fractions are smooth
 
 
@@ -44,6 +46,7 @@ class Stroke:
     layer: str | None = None
     style: int | None = None  # stamp: the style index (default 0, the largest style)
     size: tuple[float, float] | None = None  # stamp: (w, h) in 0..1 of the image width (default: natural)
+    context: str = "respect"  # stamp: "respect" = the brush where the concept does not belong (ganpaint.context.gate)
 
 
 class _MaskCache:
@@ -169,7 +172,9 @@ def stroke_edits(
             stamps += len(centres)
             if stamps > max_stamps:
                 raise ValueError(f"{here}.mask: at most {max_stamps} stamps per request (max_stamps), got {stamps}")
-            edits.extend(stamp_stroke_edits(m, layer, s.concept, style, centres, size))
+            if s.context not in CONTEXTS:
+                raise ValueError(f"{here}.context: expected 'respect' or 'ignore', got {s.context!r}")
+            edits.extend(stamp_stroke_edits(m, layer, s.concept, style, centres, size, s.context))
             continue
         if not 1 <= s.strength <= MAX_STRENGTH:
             raise ValueError(f"{here}.strength: expected an integer in 1..{MAX_STRENGTH}, got {s.strength!r}")
@@ -206,13 +211,22 @@ def stamp_plan(m: LoadedModel, pre: Precomputed, s: Stroke, layer: str, here: st
     return style, row_centres(points, size[0], f"{here}.mask"), size
 
 
-def stamp_stroke_edits(m: LoadedModel, layer: str, concept: str, style, centres, size) -> list[UnitEdit]:
-    """A stamp stroke's edit (its stamps composited into one), from the cache or placed; while the api plans
-    a request (``ganpaint.masks.PLAN``), placing is deferred off the event loop like mask decoding."""
-    key = (m.sha256, layer, concept, style.index, tuple(centres), tuple(size))
+def stamp_stroke_edits(
+    m: LoadedModel, layer: str, concept: str, style, centres, size, context: str = "ignore"
+) -> list[UnitEdit]:
+    """A stamp stroke's edit (its stamps composited into one; with context "respect", one ContextStamp per
+    stamp, decided at render time), from the cache or placed; while the api plans a request
+    (``ganpaint.masks.PLAN``), placing is deferred off the event loop like mask decoding."""
+    key = (m.sha256, layer, concept, style.index, tuple(centres), tuple(size), context)
     _, h, w = m.generator.feature_shape(layer)
 
     def place() -> list[UnitEdit]:
+        if context == "respect":
+            cu = m.dissection(layer).concepts[concept]
+            n = min(MAX_STRENGTH, len(cu.units))
+            placed = [(c, stamp_edits(layer, style, [c], size, (h, w), m.info.resolution)) for c in centres]
+            placed = [(c, e[0]) for c, e in placed if e]
+            return context_stamps(layer, concept, cu.units[:n], cu.draw_values[:n], placed, key[:-2])
         return stamp_edits(layer, style, centres, size, (h, w), m.info.resolution)
 
     plan = PLAN.get()

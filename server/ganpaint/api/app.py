@@ -24,7 +24,7 @@ from ganpaint.api.cors import CORS, LeadingSlashes
 from ganpaint.api.docs_pages import install_redoc
 from ganpaint.api.edits import MASK_DECODER
 from ganpaint.api.gate import RenderGate, Shed, ShedWhenBusy
-from ganpaint.api.routes import health, models, render, reports, uploads
+from ganpaint.api.routes import context, health, models, render, reports, uploads
 from ganpaint.api.schemas import ERROR_RESPONSES
 from ganpaint.api.serving import SHED_STATE, BodyTimeout, send_error
 from ganpaint.api.settings import Settings
@@ -178,7 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(LeadingSlashes)  # the original client with api=<url>/ asks //api/...: outermost of all
     install_redoc(app)
     errors.install(app)
-    for module in (health, models, render, reports, uploads):
+    for module in (health, models, render, reports, uploads, context):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(compat.router)

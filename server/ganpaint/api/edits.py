@@ -98,7 +98,7 @@ def build_edits(
         except NotFoundError as exc:
             raise NotFoundError(f"layer: {exc}") from exc
     specs = [
-        Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None)
+        Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None, s.context)
         for s in strokes
     ]
     out = stroke_edits(m, specs, layer, "strokes", settings.max_points, settings.max_mask_side, settings.max_stamps)

@@ -1,0 +1,92 @@
+"""The context map of one picture: for every feature cell, the gain of a concept when a stroke lands there.
+
+    grid = stroke_grid(16, 16, stroke_at, stride=8)      # stroke_at(centre) -> a Stroke (probe.py) or None
+    cmap = context_map(r, render, probabilities, c, grid)   # r: (1, C, h, w) at the layer
+    cmap.gain   # (h, w): mean segmenter probability of the concept over the stroke's region, after - before
+
+``stroke_at(centre)`` makes the stroke (``probe.brush_stroke`` or ``stamp_stroke``) centred on a cell;
+strokes ``stride`` cells apart share a render (``probe.spaced_groups``), so a 16 x 16 map costs stride**2
+renders + 1 instead of 257. Measured on scenes64 layer6 (door, dome; 8 held-out pictures, bench/context_map.py):
+see docs/context.md for the agreement with one render per cell and the time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ganpaint.context.probe import Probabilities, Render, Stroke, cell_centre, measure, spaced_groups
+from ganpaint.nn.intervene import UnitEdit
+from ganpaint.stamps.place import stamp_edits, stamp_maps
+from ganpaint.stamps.templates import StampStyle
+
+DEFAULT_STRIDE = 8  # cells between strokes painted into one picture (docs/context.md: agreement vs cost)
+
+
+@dataclass(frozen=True)
+class ContextMap:
+    gain: torch.Tensor  # (h, w) in -1..1: the concept's mean probability over the stroke region, after - before
+    before: torch.Tensor  # (h, w) in 0..1: that mean before the stroke
+    renders: int  # pictures rendered (the unedited one included)
+    ms: float  # time to compute
+
+
+def stamp_stroke(layer: str, style: StampStyle, centre, size, feature_hw, resolution: int) -> Stroke | None:
+    """A stamp of ``style`` at ``centre`` (size in 0..1 of the width); None when it misses the map."""
+    edits: list[UnitEdit] = stamp_edits(layer, style, [centre], size, feature_hw, resolution)
+    if not edits:
+        return None
+    maps = stamp_maps(style, centre, size, (resolution, resolution), resolution)
+    if maps is None:
+        return None
+    return Stroke(edits[0], (maps[1] >= 0.5).float())  # region: the footprint at pixel resolution
+
+
+@dataclass(frozen=True)
+class StrokeGrid:
+    """The strokes of a map, built once per (model, layer, concept, mode): they do not depend on the picture."""
+
+    cells: list[list[tuple[int, int]]]  # per group, the cells (row, col) painted together
+    strokes: list[list[Stroke]]  # per group, their strokes (cells whose stroke misses the map left out)
+    shape: tuple[int, int]
+
+
+def stroke_grid(
+    h: int, w: int, stroke_at: Callable[[tuple[float, float]], Stroke | None], stride: int = DEFAULT_STRIDE
+) -> StrokeGrid:
+    cells, strokes = [], []
+    for group in spaced_groups(h, w, stride):
+        made = [(cell, stroke_at(cell_centre(*cell, h, w))) for cell in group]
+        made = [(cell, s) for cell, s in made if s is not None]
+        cells.append([cell for cell, _ in made])
+        strokes.append([s for _, s in made])
+    return StrokeGrid(cells, strokes, (h, w))
+
+
+def context_map(r: torch.Tensor, render: Render, probabilities: Probabilities, c: int, grid: StrokeGrid) -> ContextMap:
+    """The map of class ``c`` on features r (1, C, h, w); cells whose stroke misses the map get gain 0."""
+    t0 = time.perf_counter()
+    assert tuple(r.shape[2:]) == grid.shape, (tuple(r.shape), grid.shape)
+    results = measure(r, grid.strokes, render, probabilities, c)
+    gain = torch.zeros(grid.shape)  # (h, w)
+    before = torch.zeros(grid.shape)  # (h, w)
+    for group, res in zip(grid.cells, results, strict=True):
+        for (i, j), (g, b) in zip(group, res, strict=True):
+            gain[i, j], before[i, j] = g, b
+    renders = 1 + sum(1 for g in grid.strokes if g)
+    return ContextMap(gain, before, renders, (time.perf_counter() - t0) * 1000)
+
+
+def sample(grid: torch.Tensor, x: float, y: float) -> float:
+    """The map's value at (x, y) in 0..1, bilinear between cell centres (clamped at the border)."""
+    h, w = grid.shape
+    fx, fy = min(max(x * w - 0.5, 0), w - 1), min(max(y * h - 0.5, 0), h - 1)
+    j0, i0 = int(fx), int(fy)
+    j1, i1 = min(j0 + 1, w - 1), min(i0 + 1, h - 1)
+    tx, ty = fx - j0, fy - i0
+    top = grid[i0, j0] * (1 - tx) + grid[i0, j1] * tx
+    bottom = grid[i1, j0] * (1 - tx) + grid[i1, j1] * tx
+    return float(top * (1 - ty) + bottom * ty)
