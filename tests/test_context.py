@@ -5,8 +5,8 @@ changed, but only in the top half of the picture, so on the tiny model sky can b
 from __future__ import annotations
 
 import torch
-
 from api_helpers import tiny_client
+
 from ganpaint.context.grid import context_map, sample, stroke_grid
 from ganpaint.context.probe import brush_stroke, spaced_groups, window_radius
 
@@ -116,22 +116,29 @@ def test_an_unresolved_context_stamp_paints_the_stamp_and_a_refused_one_the_brus
     assert torch.equal(decided.mask, plain.mask)  # through the stamp's footprint
 
 
+NO_PICTURE = "image/upload: give exactly one of 'image' (an image id) or 'upload' (an upload id)"
+NO_SEGMENTER = "model: 'tiny' has no segmenter; the context map needs one (model.json 'segmenter')"
+NO_STAMPS = "concept: 'tree' has no stamps at layer4 (mode 'stamp'); concepts with stamps: sky"
+
+
 def test_context_errors_name_the_field(tmp_path):
     with tiny_client(tmp_path) as client:
         cases = [
-            ({"concept": "sky"}, 422, "image/upload: give exactly one of 'image' (an image id) or 'upload' (an upload id)"),
+            ({"concept": "sky"}, 422, NO_PICTURE),
             ({"image": 0, "concept": "sky", "mode": "paint"}, 422, "mode: expected 'draw' or 'stamp', got 'paint'"),
-            ({"image": 0, "concept": "sky"}, 422, "model: 'tiny' has no segmenter; the context map needs one (model.json 'segmenter')"),
+            ({"image": 0, "concept": "sky"}, 422, NO_SEGMENTER),
         ]
         for params, status, detail in cases:
             res = client.get("/context", params=params)
             assert (res.status_code, res.json()["detail"]) == (status, detail), params
         engine = client.app.state.engine
         engine.context.put_segmenter("tiny", planted(engine)[3])
+        layers = ", ".join(engine.model("tiny").generator.layer_names)
+        unknown = "concept: unknown concept 'door' at layer4; available: grass, sky, tree"
         cases = [
-            ({"image": 0, "concept": "door"}, 404, "concept: unknown concept 'door' at layer4; available: grass, sky, tree"),
-            ({"image": 0, "concept": "tree", "mode": "stamp"}, 422, "concept: 'tree' has no stamps at layer4 (mode 'stamp'); concepts with stamps: sky"),
-            ({"image": 0, "concept": "sky", "layer": "layer9"}, 404, "layer: unknown layer 'layer9' for model 'tiny'; available: " + ", ".join(engine.model("tiny").generator.layer_names)),
+            ({"image": 0, "concept": "door"}, 404, unknown),
+            ({"image": 0, "concept": "tree", "mode": "stamp"}, 422, NO_STAMPS),
+            ({"image": 0, "concept": "sky", "layer": "layer9"}, 404, f"layer: unknown layer 'layer9' for model 'tiny'; available: {layers}"),  # noqa: E501
             ({"image": 0, "concept": "sky", "model": "nope"}, 404, "unknown model 'nope'; available: tiny"),
         ]  # fmt: skip
         for params, status, detail in cases:
@@ -140,9 +147,12 @@ def test_context_errors_name_the_field(tmp_path):
         res = client.get("/context", params={"image": 0, "concept": "sky"})
         assert res.status_code == 200 and res.json()["shape"] == [8, 8] and res.json()["layer"] == "layer4"
         assert res.json() == client.get("/context", params={"image": 0, "concept": "sky"}).json()  # cached
-        for units, detail in (("1,99", "units: expected unit indices in 0..15, got '99'"),
-                              (",".join(["1"] * 21), "units: expected 1..20 comma-separated unit indices, got '" + ",".join(["1"] * 21)[:60] + "'"),
-                              ("a", "units: expected unit indices in 0..15, got 'a'")):  # fmt: skip
+        many = ",".join(["1"] * 21)
+        for units, detail in (
+            ("1,99", "units: expected unit indices in 0..15, got '99'"),
+            (many, f"units: expected 1..20 comma-separated unit indices, got {many[:60]!r}"),
+            ("a", "units: expected unit indices in 0..15, got 'a'"),
+        ):
             res = client.get("/activations", params={"image": 0, "units": units})
             assert (res.status_code, res.json()["detail"]) == (422, detail)
         res = client.get("/activations", params={"image": 0, "units": "0,15"})
@@ -150,4 +160,4 @@ def test_context_errors_name_the_field(tmp_path):
         assert res.status_code == 200 and [u["unit"] for u in body["units"]] == [0, 15]
         r = engine.features(engine.model("tiny"), 0, None, "layer4")
         assert abs(body["units"][1]["grid"][2][3] - float(r[0, 15, 2, 3])) < 1e-3
-        assert body["units"][0]["quantile_99"] == 3.0
+        assert body["units"][0]["quantile_99"] == 3.0 and body["units"][0]["label"] == "tree"

@@ -2,7 +2,8 @@
 //
 // A stroke is {id, concept, mode: "draw"|"erase"|"stamp", strength, enabled, mask: {points: [[x, y], ...], radius}}
 // with points and radius normalised to the image (0..1, radius relative to the image width); a stamp stroke also
-// has style (an index) and size ([w, h] in 0..1 of the image width; its radius is half the width). Points are
+// has style (an index) and size ([w, h] in 0..1 of the image width; its radius is half the width), and context
+// "ignore" when it forces its template where the generator would not paint the concept (absent: "respect"). Points are
 // rounded to 1e-4 when recorded (as the nearest double to the 4-decimal number, so JSON writes 0.12, not
 // 0.12000000000000001), so a stroke survives JSON and the share link bit for bit.
 // The canvas overlay and the server render are both views of this list; every change dispatches "change".
@@ -26,7 +27,7 @@ export function clamp01(v) {
 let next_id = 1;
 
 /** Make a stroke object from loose input (a saved file, a share link); throws on bad fields. */
-export function makeStroke({ concept, mode = "draw", strength = 10, enabled = true, mask, style, size }) {
+export function makeStroke({ concept, mode = "draw", strength = 10, enabled = true, mask, style, size, context }) {
   if (typeof concept !== "string" || !concept) throw new Error(`stroke concept must be a name, got ${concept}`);
   if (!["draw", "erase", "stamp"].includes(mode)) throw new Error(`stroke mode must be "draw", "erase" or "stamp", got ${mode}`);
   const s = Number(strength);
@@ -42,7 +43,8 @@ export function makeStroke({ concept, mode = "draw", strength = 10, enabled = tr
   if (!Number.isInteger(st) || st < 0) throw new Error(`stamp style must be an index >= 0, got ${style}`);
   const wh = Array.isArray(size) ? size.map(Number) : [];
   if (wh.length !== 2 || !wh.every((v) => v > 0 && v <= 1)) throw new Error(`stamp size must be [w, h] in (0, 1], got ${size}`);
-  return { ...stroke, style: st, size: wh.map(quantize) };
+  if (context !== undefined && context !== "respect" && context !== "ignore") throw new Error(`stamp context must be "respect" or "ignore", got ${context}`);
+  return { ...stroke, style: st, size: wh.map(quantize), ...(context === "ignore" ? { context } : {}) };
 }
 
 /** The fields that define a stroke's effect (what the server and saved files see). */
@@ -53,7 +55,7 @@ export function strokeData(stroke) {
     strength: stroke.strength,
     enabled: stroke.enabled,
     mask: { points: stroke.mask.points.map((p) => [p[0], p[1]]), radius: stroke.mask.radius },
-    ...(stroke.mode === "stamp" ? { style: stroke.style, size: [...stroke.size] } : {}),
+    ...(stroke.mode === "stamp" ? { style: stroke.style, size: [...stroke.size], ...(stroke.context ? { context: stroke.context } : {}) } : {}),
   };
 }
 

@@ -117,8 +117,9 @@ async def read_activations(
     upload: UploadQ = None,
     layer: NameQ = None,
 ):
-    """The activation maps (h, w) of a few units at ``layer`` on the picture, with each unit's
-    top-1% level from the dissection (``quantile_99``; null where the layer was not dissected)."""
+    """The activation maps (h, w) of a few units at ``layer`` on the picture, with each unit's top-1% level,
+    best label and its IoU from the dissection (``quantile_99``, ``label``, ``iou``; null where the layer was
+    not dissected)."""
 
     def compute():
         pic, at = picture(request, engine, settings, model, image, upload, layer)
@@ -128,8 +129,14 @@ async def read_activations(
         rows = []
         for u in wanted:
             grid = pic.r[0, u].float()  # (h, w)
-            q = pre.units[u].get("quantile_99") if pre is not None and u < len(pre.units) else None
-            rows.append({"unit": u, "grid": [[round(float(v), 3) for v in row] for row in grid], "quantile_99": q})
+            info = pre.units[u] if pre is not None and u < len(pre.units) else {}
+            rows.append(
+                {
+                    "unit": u,
+                    "grid": [[round(float(v), 3) for v in row] for row in grid],
+                    **{k: info.get(k) for k in ("quantile_99", "label", "iou")},
+                }
+            )
         return pic, at, rows
 
     pic, at, rows = await asyncio.wrap_future(engine.call(compute))
