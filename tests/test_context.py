@@ -161,3 +161,32 @@ def test_context_errors_name_the_field(tmp_path):
         r = engine.features(engine.model("tiny"), 0, None, "layer4")
         assert abs(body["units"][1]["grid"][2][3] - float(r[0, 15, 2, 3])) < 1e-3
         assert body["units"][0]["quantile_99"] == 3.0 and body["units"][0]["label"] == "tree"
+
+
+def test_an_upload_has_a_context_map_activations_and_stamps_that_respect_it(tmp_path):
+    from test_uploads import FAST, png
+
+    with tiny_client(tmp_path) as client:
+        client.app.state.projections.settings = FAST
+        up = client.post("/uploads", content=png(), headers={"Content-Type": "image/png"}).json()
+        projected = client.app.state.uploads.get(up["upload"]).projected
+        engine = client.app.state.engine
+        with torch.inference_mode():
+            engine.context.put_segmenter("tiny", TopHalfSky(projected.generate(())))
+        res = client.get("/context", params={"upload": up["upload"], "concept": "sky"})
+        body = res.json()
+        assert res.status_code == 200 and body["upload"] == up["upload"] and body["shape"] == [8, 8]
+        gain = torch.tensor(body["gain"])
+        assert float(gain[:3].mean()) > 0.3 and float(gain[5:].abs().max()) == 0.0  # the planted top half
+        res = client.get("/activations", params={"upload": up["upload"], "units": "4"})
+        want = projected.features_at(up["layer"])[0, 4]
+        assert abs(res.json()["units"][0]["grid"][1][2] - float(want[1, 2])) < 1e-3
+        stroke = {**STAMP, "mask": {"points": [[0.5, 0.8]]}}
+        shots = {
+            c: client.post("/intervene", json={"upload": up["upload"], "strokes": [{**stroke, "context": c}]})
+            for c in ("respect", "ignore")
+        }
+        assert all(r.status_code == 200 for r in shots.values())
+        assert shots["respect"].json()["data"] != shots["ignore"].json()["data"]
+        res = client.get("/context", params={"upload": up["upload"], "image": 3, "concept": "sky"})
+        assert (res.status_code, res.json()["detail"]) == (422, NO_PICTURE)
