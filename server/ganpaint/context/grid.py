@@ -18,12 +18,22 @@ from dataclasses import dataclass
 
 import torch
 
-from ganpaint.context.probe import Probabilities, Render, Stroke, cell_centre, measure, spaced_groups
+from ganpaint.context.probe import (
+    Painting,
+    Probabilities,
+    Render,
+    Stroke,
+    cell_centre,
+    measure,
+    painting,
+    spaced_groups,
+)
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.stamps.place import stamp_edits, stamp_maps
 from ganpaint.stamps.templates import StampStyle
 
 DEFAULT_STRIDE = 8  # cells between strokes painted into one picture (docs/context.md: agreement vs cost)
+PAINTING_LIMIT = 1 << 21  # numbers in a kept Painting (offset and keep: 2 x 8 MB at most)
 
 
 @dataclass(frozen=True)
@@ -52,31 +62,42 @@ class StrokeGrid:
     cells: list[list[tuple[int, int]]]  # per group, the cells (row, col) painted together
     strokes: list[list[Stroke]]  # per group, their strokes (cells whose stroke misses the map left out)
     shape: tuple[int, int]
+    painted: Painting | None = None  # the groups as one fused edit (kept when at most PAINTING_LIMIT numbers)
 
 
 def stroke_grid(
-    h: int, w: int, stroke_at: Callable[[tuple[float, float]], Stroke | None], stride: int = DEFAULT_STRIDE
+    h: int,
+    w: int,
+    stroke_at: Callable[[tuple[float, float]], Stroke | None],
+    stride: int = DEFAULT_STRIDE,
+    channels: int | None = None,
 ) -> StrokeGrid:
+    """The strokes centred on every cell, in groups ``stride`` apart; with ``channels`` (C of the layer) also
+    their Painting when it is small enough (a 16 x 16 x 64 layer at stride 8: 2 x 4 MB)."""
     cells, strokes = [], []
     for group in spaced_groups(h, w, stride):
         made = [(cell, stroke_at(cell_centre(*cell, h, w))) for cell in group]
         made = [(cell, s) for cell, s in made if s is not None]
-        cells.append([cell for cell, _ in made])
-        strokes.append([s for _, s in made])
-    return StrokeGrid(cells, strokes, (h, w))
+        if made:
+            cells.append([cell for cell, _ in made])
+            strokes.append([s for _, s in made])
+    painted = None
+    if channels is not None and len(strokes) * channels * h * w <= PAINTING_LIMIT:
+        painted = painting(strokes, (channels, h, w))
+    return StrokeGrid(cells, strokes, (h, w), painted)
 
 
 def context_map(r: torch.Tensor, render: Render, probabilities: Probabilities, c: int, grid: StrokeGrid) -> ContextMap:
     """The map of class ``c`` on features r (1, C, h, w); cells whose stroke misses the map get gain 0."""
     t0 = time.perf_counter()
     assert tuple(r.shape[2:]) == grid.shape, (tuple(r.shape), grid.shape)
-    results = measure(r, grid.strokes, render, probabilities, c)
+    results = measure(r, grid.strokes, render, probabilities, c, grid.painted)
     gain = torch.zeros(grid.shape)  # (h, w)
     before = torch.zeros(grid.shape)  # (h, w)
     for group, res in zip(grid.cells, results, strict=True):
         for (i, j), (g, b) in zip(group, res, strict=True):
             gain[i, j], before[i, j] = g, b
-    renders = 1 + sum(1 for g in grid.strokes if g)
+    renders = 1 + len(grid.strokes)
     return ContextMap(gain, before, renders, (time.perf_counter() - t0) * 1000)
 
 

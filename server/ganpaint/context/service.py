@@ -57,7 +57,7 @@ class _LRU:
 class ContextService:
     def __init__(self, maps: int = 64, decisions: int = 4096):
         self.maps = _LRU(maps)  # (model sha, picture key, layer, concept, mode, stride) -> ContextMap
-        self.grids = _LRU(16)  # (model sha, layer, concept, mode, stride, shape) -> StrokeGrid (a few MB each)
+        self.grids = _LRU(8)  # (model sha, layer, concept, mode, stride, shape) -> StrokeGrid (at most ~20 MB each)
         self.decisions = Decisions(decisions)
         self._segmenters: dict[str, Segmenter | None] = {}
         self._lock = Lock()
@@ -96,7 +96,7 @@ class ContextService:
         grid_key = (m.sha256, layer, concept, mode, stride, (h, w))
         grid = self.grids.get(grid_key)
         if grid is None:
-            grid = stroke_grid(h, w, self.stroke_maker(m, layer, concept, mode, (h, w)), stride)
+            grid = stroke_grid(h, w, self.stroke_maker(m, layer, concept, mode, (h, w)), stride, r.shape[1])
             self.grids.put(grid_key, grid)
         cmap = context_map(r, render, seg.probabilities, list(seg.names).index(concept), grid)
         self.maps.put(key, cmap)
