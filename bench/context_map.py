@@ -12,6 +12,8 @@
    brush, the segmenter's argmax share of the concept over the disc grew by >= 0.2 (``dissect.context``'s
    success); for the stamp, the concept covers >= 30% of the footprint after (``dissect.stamp_eval``'s).
    Prediction: the map's gain, bilinear at the stroke's centre. AUC (Mann-Whitney) and calibration in bins.
+3. ``--agreement N``: on N held-out pictures, the map as served (strokes 8 cells apart share a render: 65
+   renders) against one render per cell (257): correlation and the largest and mean absolute difference.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--figure", help="write heatmaps over pictures here (PNG)")
     ap.add_argument("--timing-only", action="store_true", help="only the time (part 1)")
+    ap.add_argument("--agreement", type=int, default=0, help="pictures for part 3 (default 0: skipped)")
     ap.add_argument("--out", default="bench/results/context_map.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -100,6 +103,9 @@ def main() -> None:
                 "max_s": round(float(t.max()), 3),
                 "stroke_grid_s": round(grid_s, 3),  # once per (model, layer, concept, mode): then cached
             }
+            if args.agreement:
+                exact = stroke_grid(16, 16, ctx.stroke_maker(m, "layer6", concept, mode, (16, 16)), 16, channels=64)
+                timing["agreement"] = agreement(g, h_fn, f_fn, seg, c, grid, exact, args.agreement)
             if args.timing_only:
                 out["concepts"][concept][mode] = {"time": timing}
                 print(concept, mode, json.dumps(timing), flush=True)
@@ -144,6 +150,21 @@ def predict(g, h_fn, f_fn, seg, c, grid, ctx, m, concept, mode, args, res):
             pred.append(sample(cmap.gain, float(x), float(y)))
             outcome.append(landed)
     return np.array(pred), np.array(outcome, dtype=bool)
+
+
+def agreement(g, h_fn, f_fn, seg, c, grid, exact, n: int) -> dict:
+    """The served map (``grid``) against one render per cell (``exact``) on n held-out pictures."""
+    corr, worst, mean = [], 0.0, []
+    for i in range(n):
+        with torch.inference_mode():
+            r = h_fn(image_latents([FIRST + 9000 + i], g.z_dim))  # (1, C, h, w)
+        a = context_map(r, f_fn, seg.probabilities, c, grid).gain.flatten()
+        b = context_map(r, f_fn, seg.probabilities, c, exact).gain.flatten()
+        corr.append(float(np.corrcoef(a, b)[0, 1]))
+        worst = max(worst, float((a - b).abs().max()))
+        mean.append(float((a - b).abs().mean()))
+    return {"pictures": n, "corr_min": round(min(corr), 3), "corr_median": round(float(np.median(corr)), 3),
+            "max_abs_diff": round(worst, 3), "mean_abs_diff": round(float(np.mean(mean)), 4)}  # fmt: skip
 
 
 def figure(g, h_fn, f_fn, seg, ctx, m, path: str, ids=(80001, 80002, 80003, 80004, 80005, 80006)) -> None:

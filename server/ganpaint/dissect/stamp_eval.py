@@ -210,18 +210,8 @@ def evaluate_concept(
                 scores = critic.score(torch.cat([before, *after.values()])) if critic else None
             regions = (("stamp", foot), ("classic", disc_px), ("stamp in context", foot))[: len(methods)]
             for i, (method, region) in enumerate(regions):
-                lab_after = seg(after[method])[0]
-                outside = ~_dilate(region, DILATE).numpy()
-                diff = (after[method] - before)[0].abs().mean(0).numpy() * 127.5  # (H, W) in 0..255
-                rows[method].append(
-                    {
-                        "id": image_id,
-                        "share_before": float((lab[region.numpy()] == c).mean()),
-                        "share_after": float((lab_after[region.numpy()] == c).mean()),
-                        "collateral": float(diff[outside].mean()),
-                        "dD": float(scores[i + 1] - scores[0]) if scores is not None else None,
-                    }
-                )
+                dd = float(scores[i + 1] - scores[0]) if scores is not None else None
+                rows[method].append(try_row(image_id, lab, seg(after[method])[0], before, after[method], region, c, dd))
             if len(examples) < keep_images:
                 shown = [before, after["classic"], after["stamp"]] + ([after["stamp in context"]] if context else [])
                 examples.append(torch.cat(shown))  # (3 or 4, 3, H, W)
@@ -229,6 +219,19 @@ def evaluate_concept(
         bar.close()
         out["placements"][where] = {"kind": kind, **summarise(rows), "examples": examples}
     return out
+
+
+def try_row(image_id: int, lab, lab_after, before, after, region: torch.Tensor, c: int, dd: float | None) -> dict:
+    """One try of one method: the concept's share of the region before and after, collateral, dD."""
+    outside = ~_dilate(region, DILATE).numpy()
+    diff = (after - before)[0].abs().mean(0).numpy() * 127.5  # (H, W) in 0..255
+    return {
+        "id": image_id,
+        "share_before": float((lab[region.numpy()] == c).mean()),
+        "share_after": float((lab_after[region.numpy()] == c).mean()),
+        "collateral": float(diff[outside].mean()),
+        "dD": dd,
+    }
 
 
 def in_context(
