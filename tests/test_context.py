@@ -60,6 +60,9 @@ def test_the_map_recovers_a_planted_context(engine):
         return brush_stroke("layer4", sky.units, sky.draw_values, c, window_radius(h), (h, w), m.info.resolution)
 
     cmap = context_map(r, render, seg.probabilities, 2, stroke_grid(h, w, stroke_at, stride=4))
+    kept = stroke_grid(h, w, stroke_at, stride=4, channels=r.shape[1])  # the groups kept as one affine edit
+    assert kept.painted is not None
+    assert torch.allclose(context_map(r, render, seg.probabilities, 2, kept).gain, cmap.gain, atol=1e-4)
     top, bottom = cmap.gain[: h // 2 - 1], cmap.gain[h // 2 + 1 :]  # rows whose stroke stays in one half
     assert cmap.renders == 17
     assert float(top.mean()) > 0.3, cmap.gain

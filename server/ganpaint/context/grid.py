@@ -24,11 +24,11 @@ from ganpaint.context.probe import (
     Render,
     Stroke,
     cell_centre,
-    measure,
+    measure_painted,
     painting,
     spaced_groups,
 )
-from ganpaint.nn.intervene import UnitEdit
+from ganpaint.nn.intervene import UnitEdit, apply_edits
 from ganpaint.stamps.place import stamp_edits, stamp_maps
 from ganpaint.stamps.templates import StampStyle
 
@@ -57,12 +57,20 @@ def stamp_stroke(layer: str, style: StampStyle, centre, size, feature_hw, resolu
 
 @dataclass(frozen=True)
 class StrokeGrid:
-    """The strokes of a map, built once per (model, layer, concept, mode): they do not depend on the picture."""
+    """The strokes of a map, built once per (model, layer, concept, mode): they do not depend on the picture.
+    Kept small: the groups' Painting and the strokes' regions (bool); the edits themselves are dropped once
+    painted (a stamp's edit holds a (C, h, w) map: 256 of them at layer6 are 16 MB), and rebuilt for each map
+    where the Painting would be too large to keep."""
 
-    cells: list[list[tuple[int, int]]]  # per group, the cells (row, col) painted together
-    strokes: list[list[Stroke]]  # per group, their strokes (cells whose stroke misses the map left out)
+    cells: list[list[tuple[int, int]]]  # per group, the cells (row, col) painted together (misses left out)
+    regions: list[torch.Tensor]  # per group, (S, H, W) bool: its strokes' regions
     shape: tuple[int, int]
+    stroke_at: Callable[[tuple[float, float]], Stroke | None]
     painted: Painting | None = None  # the groups as one fused edit (kept when at most PAINTING_LIMIT numbers)
+
+    def strokes(self) -> list[list[Stroke]]:
+        h, w = self.shape
+        return [[self.stroke_at(cell_centre(*cell, h, w)) for cell in group] for group in self.cells]
 
 
 def stroke_grid(
@@ -84,21 +92,25 @@ def stroke_grid(
     painted = None
     if channels is not None and len(strokes) * channels * h * w <= PAINTING_LIMIT:
         painted = painting(strokes, (channels, h, w))
-    return StrokeGrid(cells, strokes, (h, w), painted)
+    regions = [torch.stack([s.region > 0 for s in group]) for group in strokes]  # (S, H, W) bool each
+    return StrokeGrid(cells, regions, (h, w), stroke_at, painted)
 
 
 def context_map(r: torch.Tensor, render: Render, probabilities: Probabilities, c: int, grid: StrokeGrid) -> ContextMap:
     """The map of class ``c`` on features r (1, C, h, w); cells whose stroke misses the map get gain 0."""
     t0 = time.perf_counter()
     assert tuple(r.shape[2:]) == grid.shape, (tuple(r.shape), grid.shape)
-    results = measure(r, grid.strokes, render, probabilities, c, grid.painted)
+    if grid.painted is not None:
+        feats = grid.painted.paint(r.float()).to(r.dtype)  # (G, C, h, w)
+    else:
+        feats = torch.cat([apply_edits(r, [s.edit for s in group]) for group in grid.strokes()])  # (G, C, h, w)
+    results = measure_painted(r, feats, grid.regions, render, probabilities, c)
     gain = torch.zeros(grid.shape)  # (h, w)
     before = torch.zeros(grid.shape)  # (h, w)
     for group, res in zip(grid.cells, results, strict=True):
         for (i, j), (g, b) in zip(group, res, strict=True):
             gain[i, j], before[i, j] = g, b
-    renders = 1 + len(grid.strokes)
-    return ContextMap(gain, before, renders, (time.perf_counter() - t0) * 1000)
+    return ContextMap(gain, before, 1 + len(grid.cells), (time.perf_counter() - t0) * 1000)
 
 
 def sample(grid: torch.Tensor, x: float, y: float) -> float:

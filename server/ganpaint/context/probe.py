@@ -90,31 +90,32 @@ def painting(groups: Sequence[Sequence[Stroke]], shape: tuple[int, int, int]) ->
 
 
 def measure(
+    r: torch.Tensor, groups: Sequence[Sequence[Stroke]], render: Render, probabilities: Probabilities, c: int
+) -> list[list[tuple[float, float]]]:
+    """For each group (strokes painted together into one picture of r (1, C, h, w)), for each stroke:
+    (gain, before) of class ``c``'s mean probability over the stroke's region."""
+    feats = torch.cat([apply_edits(r, [s.edit for s in group]) for group in groups])  # (G, C, h, w)
+    regions = [torch.stack([s.region > 0 for s in group]) for group in groups]  # (S, H, W) each
+    return measure_painted(r, feats, regions, render, probabilities, c)
+
+
+def measure_painted(
     r: torch.Tensor,
-    groups: Sequence[Sequence[Stroke]],
+    painted: torch.Tensor,
+    regions: Sequence[torch.Tensor],
     render: Render,
     probabilities: Probabilities,
     c: int,
-    painted: Painting | None = None,
 ) -> list[list[tuple[float, float]]]:
-    """For each group (strokes painted together into one picture of r (1, C, h, w)), for each stroke:
-    (gain, before) of class ``c``'s mean probability over the stroke's region. ``painted``: the groups'
-    Painting, when it is kept (else each group is painted with ``apply_edits``)."""
-    if painted is not None:
-        feats = torch.cat([r, painted.paint(r.float()).to(r.dtype)])  # (1 + G, C, h, w)
-    else:
-        feats = torch.cat([r, *(apply_edits(r, [s.edit for s in group]) for group in groups)])  # (1 + G, C, h, w)
+    """``measure`` with the groups already painted: painted (G, C, h, w), regions per group (S, H, W) bool."""
     with torch.inference_mode():
-        prob = render_in_batches(render, feats, probabilities, c)  # (1 + G, H, W)
+        prob = render_in_batches(render, torch.cat([r, painted]), probabilities, c)  # (1 + G, H, W)
     before, after = prob[0], prob[1:]
     out = []
-    for g, group in enumerate(groups):
-        if not group:
-            out.append([])
-            continue
-        regions = torch.stack([s.region for s in group])  # (S, H, W)
-        b = region_mean(before.expand_as(regions), regions)  # (S,)
-        a = region_mean(after[g].expand_as(regions), regions)  # (S,)
+    for g, reg in enumerate(regions):
+        reg = reg.float()  # (S, H, W)
+        b = region_mean(before.expand_as(reg), reg)  # (S,)
+        a = region_mean(after[g].expand_as(reg), reg)  # (S,)
         out.append([(float(x - y), float(y)) for x, y in zip(a, b, strict=True)])
     return out
 
