@@ -149,7 +149,7 @@ def parse_units(text: str, channels: int) -> list[int]:
         raise ValueError(f"units: expected 1..{MAX_ACTIVATION_UNITS} comma-separated unit indices, got {text[:60]!r}")
     out = []
     for p in parts:
-        if not p.isdigit() or not 0 <= int(p) < channels:
+        if not (p.isascii() and p.isdigit()) or not 0 <= int(p) < channels:
             raise ValueError(f"units: expected unit indices in 0..{channels - 1}, got {p[:20]!r}")
         out.append(int(p))
     return out
