@@ -193,3 +193,19 @@ def test_an_upload_has_a_context_map_activations_and_stamps_that_respect_it(tmp_
         assert shots["respect"].json()["data"] != shots["ignore"].json()["data"]
         res = client.get("/context", params={"upload": up["upload"], "image": 3, "concept": "sky"})
         assert (res.status_code, res.json()["detail"]) == (422, NO_PICTURE)
+
+
+def test_renders_without_stamps_never_load_a_segmenter(tmp_path):
+    from ganpaint.engine import Engine, RenderJob
+    from ganpaint.nn.intervene import UnitEdit
+    from ganpaint.tiny import make_tiny_model
+
+    make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
+    e = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1)
+    try:
+        m = e.model("tiny")
+        edit = m.dissection("layer4").concepts["tree"]
+        e.render(RenderJob("tiny", image=0, edits=[UnitEdit("layer4", edit.units, edit.draw_values, 1.0, None)]))
+        assert "tiny" not in e.context._segmenters
+    finally:
+        e.close()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganpaint.context.gate import Decisions, resolve
+from ganpaint.context.gate import ContextStamp, Decisions, resolve
 from ganpaint.context.grid import ContextMap, context_map, stamp_stroke, stroke_grid
 from ganpaint.context.probe import Render, brush_stroke, window_radius
 from ganpaint.project.projector import layer_chain
@@ -115,16 +115,19 @@ class ContextService:
         return lambda c: stamp_stroke(layer, style, c, size, hw, res)
 
     def resolve(self, m: LoadedModel, r: torch.Tensor, render: Render, edits):
-        """ContextStamps in ``edits`` decided on features r (1, C, h, w) (gate.py); without a segmenter, stamps."""
+        """ContextStamps in ``edits`` decided on features r (1, C, h, w) (gate.py); without a segmenter, stamps.
+        Edits without ContextStamps come back as they are (no segmenter loaded, no lock taken)."""
+        if not any(isinstance(e, ContextStamp) for e in edits):
+            return edits
         seg = self.segmenter(m)
         if seg is None:
-            return [e.stamp() if hasattr(e, "stamp") else e for e in edits]
+            return [e.stamp() if isinstance(e, ContextStamp) else e for e in edits]
         return resolve(edits, r, render, seg.probabilities, seg.names, m.info.resolution, self.decisions)
 
     def resolve_upload(self, m: LoadedModel, upload, edits):
         """``resolve`` for a projected picture (``ganpaint.project.ProjectedImage``): probed with its own
         adapted generator, on its features at each ContextStamp's layer."""
-        layers = {e.layer for e in edits if hasattr(e, "stamp")}
+        layers = {e.layer for e in edits if isinstance(e, ContextStamp)}
         out = list(edits)
         for layer in layers:
             r, render = upload_target(upload, layer)
