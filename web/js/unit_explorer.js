@@ -1,10 +1,10 @@
 // What the GAN knows, on the current picture: the unit explorer and the "Where can it go?" overlay.
 //
 // UnitExplorer (the "Units" panel, #unit-explorer): pick a concept and see its units best first (the dissection's
-// ranking; per unit its ACE weight alpha and its own best label's IoU), each unit's activation map over the
-// picture (GET /activations), and switch single units on (at the concept's draw value for that unit; a random
-// unit at its top-1% level) or off (0) over the whole picture: the result renders live through POST /intervene
-// with raw unit edits (latest wins). "Random units" lists as many random units of the layer: the baseline the
+// ranking; per unit its ACE weight alpha, its place in the IoU ranking and its own best label's IoU), each unit's
+// activation map over the picture (GET /activations), and switch single units on (at the concept's draw value
+// for that unit; a random unit at its top-1% level) or off (0) over the whole picture: the result renders live
+// through POST /intervene with raw unit edits (latest wins). "Random units" lists as many random units of the layer: the baseline the
 // papers compare concept units against. Loads nothing until the panel is opened.
 //
 // ContextOverlay ("Where can it go?", #context-toggle): the context map of the chosen concept (GET /context: the
@@ -113,9 +113,11 @@ export class UnitExplorer {
     try {
       const detail = await fetchConcept(t.model, concept, t.layer);
       const alpha = new Map((detail.effect?.alpha?.top ?? []).map(([u, a]) => [u, a]));
+      const byIou = detail.effect?.iou_ranked?.units ?? [];
       const units = detail.units.slice(0, LISTED);
       const values = detail.draw_values.slice(0, LISTED);
-      await this.show(units.map((u, i) => ({ unit: u, value: values[i], alpha: alpha.get(u) ?? null })), `${concept}'s units, best first (${detail.ranking})`);
+      const rows = units.map((u, i) => ({ unit: u, value: values[i], alpha: alpha.get(u) ?? null, iouRank: byIou.indexOf(u) + 1 || null }));
+      await this.show(rows, `${concept}'s units, best first (${detail.ranking})`);
     } catch (err) {
       this.fail(err);
     }
@@ -149,7 +151,11 @@ export class UnitExplorer {
     const heat = el("canvas", { className: "ux-heat", role: "img", "aria-label": `unit ${r.unit}: its activation over the picture` });
     const peak = Math.max(1e-6, ...r.grid.flat());
     paintGrid(heat, r.grid, peak, HEAT);
-    const facts = [r.alpha === null ? null : `α ${r.alpha.toFixed(2)}`, r.label ? `IoU ${Number(r.iou).toFixed(2)} ${r.label}` : null];
+    const facts = [
+      r.alpha === null ? null : `α ${r.alpha.toFixed(2)}`,
+      r.iouRank ? `IoU rank ${r.iouRank}` : null,
+      r.label ? `IoU ${Number(r.iou).toFixed(2)} ${r.label}` : null,
+    ];
     const toggle = (state, text) => {
       const b = el("button", { type: "button", className: "ux-toggle", "aria-pressed": "false", "aria-label": `unit ${r.unit} ${text}`, dataset: { state } }, text);
       b.addEventListener("click", () => {
