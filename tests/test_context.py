@@ -147,6 +147,11 @@ def test_context_errors_name_the_field(tmp_path):
         for params, status, detail in cases:
             res = client.get("/context", params=params)
             assert (res.status_code, res.json()["detail"]) == (status, detail), params
+        client.app.state.context_maps.in_flight = 2  # two maps computing for others
+        res = client.get("/context", params={"image": 0, "concept": "sky"})
+        busy = "context: busy, 2 context maps computing (at most 2); retry shortly"
+        assert (res.status_code, res.json()["detail"], res.headers["retry-after"]) == (503, busy, "1")
+        client.app.state.context_maps.in_flight = 0
         res = client.get("/context", params={"image": 0, "concept": "sky"})
         assert res.status_code == 200 and res.json()["shape"] == [8, 8] and res.json()["layer"] == "layer4"
         assert res.json() == client.get("/context", params={"image": 0, "concept": "sky"}).json()  # cached

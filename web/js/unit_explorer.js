@@ -270,7 +270,7 @@ export class ContextOverlay {
     this.wrap.dataset.context = "loading";
     this.readout.textContent = `Finding where ${concept} can go…`;
     try {
-      const map = await fetchContext(this.target(), concept, mode, this.abort.signal);
+      const map = await this.fetchRetrying(concept, mode, this.abort.signal);
       this.map = map;
       paintGrid(this.canvas, map.gain, FULL_GAIN, HEAT, 0.7);
       this.wrap.dataset.context = "ready";
@@ -279,6 +279,18 @@ export class ContextOverlay {
       if (err.name === "AbortError") return;
       this.wrap.dataset.context = "error";
       this.readout.textContent = `Where can it go? ${err.message}`;
+    }
+  }
+
+  /** The map, retried while the server answers busy (503: other maps or REST images in flight), up to 20 s. */
+  async fetchRetrying(concept, mode, signal) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetchContext(this.target(), concept, mode, signal);
+      } catch (err) {
+        if (!/busy/.test(err.message) || attempt >= 20 || signal.aborted) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
   }
 

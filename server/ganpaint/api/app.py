@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the baseline reproduces the original server, which queued every request without a cap
     app.state.render_gate = RenderGate(1 << 30 if settings.baseline else settings.max_rest_images)
     uploads.install(app, settings)  # the upload store, the projection thread, body admission (api/routes/uploads.py)
+    context.install(app)  # context maps computing at once (api/routes/context.py)
     # POST /uploads receives its body itself: judged early, spooled to disk (api/upload_body.py)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, streamed={"/uploads": settings.max_upload_bytes})
     app.add_middleware(Draining, registry=app.state.paint)

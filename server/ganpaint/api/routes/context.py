@@ -2,19 +2,24 @@
 
 Both take a picture as other routes do: ``image`` (an image id) or ``upload`` (a projected picture's id),
 with ``model`` (default: the server's, or the upload's) and ``layer`` (default: the model's). The work runs
-on the engine's REST render thread; a context map holds the render gate for its renders (``renders``).
+on the engine's REST render thread. A map holds one place in the render gate (it is one job on that thread)
+and one of ``MAX_MAPS`` places of its own: past either, 503 + Retry-After.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 import torch
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, resolve_model
+from ganpaint.api.gate import BusyError
 from ganpaint.api.routes.uploads import find_upload, ready_upload
 from ganpaint.context.gate import ACCEPT_GAIN
 from ganpaint.context.probe import Render
@@ -24,11 +29,37 @@ from ganpaint.nn.proggan import MAX_IMAGE_ID
 
 router = APIRouter(tags=["context"])
 MAX_ACTIVATION_UNITS = 20  # units one /activations request may ask for
-MAP_RENDERS = 65  # what a map holds of the render gate: the renders of a 16 x 16 map (stride 8, service.py)
+MAX_MAPS = 2  # context maps computing or waiting at once per process (each 65 renders at a 16 x 16 layer)
 
 ImageQ = Annotated[int | None, Query(ge=0, le=MAX_IMAGE_ID, description="an image id (or give upload)")]
 UploadQ = Annotated[str | None, Query(max_length=64, description="an upload id (or give image)")]
 NameQ = Annotated[str | None, Query(max_length=64)]
+
+
+class MapSlots:
+    """At most ``limit`` context maps computing or waiting at once; BusyError (503) past it."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        with self._lock:
+            if self.in_flight >= self.limit:
+                busy = f"{self.in_flight} context maps computing (at most {self.limit})"
+                raise BusyError(f"context: busy, {busy}; retry shortly")
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def install(app: FastAPI) -> None:
+    app.state.context_maps = MapSlots(MAX_MAPS)
 
 
 @dataclass
@@ -89,7 +120,7 @@ async def read_context(
         check_concept(pic.m, at, concept, mode)
         return pic, at, engine.context.context_map(pic.m, pic.key, pic.r, pic.render, at, concept, mode)
 
-    with gate.admit(MAP_RENDERS):
+    with gate.admit(1), request.app.state.context_maps.admit():
         pic, at, cmap = await asyncio.wrap_future(engine.call(compute))
     return {
         "model": pic.m.id,
