@@ -153,8 +153,8 @@ export class UnitExplorer {
     paintGrid(heat, r.grid, peak, HEAT);
     const facts = [
       r.alpha === null ? null : `α ${r.alpha.toFixed(2)}`,
-      r.iouRank ? `IoU rank ${r.iouRank}` : null,
-      r.label ? `IoU ${Number(r.iou).toFixed(2)} ${r.label}` : null,
+      r.iouRank ? `#${r.iouRank} by IoU` : null,
+      r.label ? `${r.label} ${Number(r.iou).toFixed(2)}` : null,
     ];
     const toggle = (state, text) => {
       const b = el("button", { type: "button", className: "ux-toggle", "aria-pressed": "false", "aria-label": `unit ${r.unit} ${text}`, dataset: { state } }, text);
