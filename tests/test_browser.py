@@ -587,7 +587,7 @@ def test_sharp_view_shows_refined_frames_after_a_stroke_and_persists(open_page):
     w.drag([(0.2, 0.5), (0.8, 0.5)], steps=12)
     w.settle()
     _refined(w)
-    renders = [m for m in w.sent if m.get("type") == "render"][len(asked):]
+    renders = [m for m in w.sent if m.get("type") == "render"][len(asked) :]
     assert len(renders) >= 2 and renders[-1].get("refine") is True  # the stroke's end asks for the sharp frame
     assert not any(m.get("refine") for m in renders[:-1])  # while the pointer moves: 64 px frames only
     assert page.evaluate(size) == 128
@@ -725,6 +725,7 @@ def test_strokes_and_share_box_reachable(open_page, viewport):
 def test_gallery_shows_that_it_scrolls(browser, server):
     ctx = browser.new_context(viewport=LAPTOP)
     try:
+
         def many_images(route):
             res = route.fetch()
             info = res.json()
