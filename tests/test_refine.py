@@ -97,6 +97,10 @@ def test_generate_and_intervene_sizes(client):
     assert r.status_code == 200 and png_size(r.content) == (128, 128) and r.content != big.content
 
 
+def test_model_lists_its_sizes(client):
+    assert client.get("/models/tiny").json()["sizes"] == [32, 128]
+
+
 @pytest.mark.parametrize("size", [64, 31, 256])
 def test_bad_size_names_the_field(client, size):
     r = client.post("/generate", json={"model": "tiny", "ids": [3], "size": size})
