@@ -181,3 +181,18 @@ def test_refined_frame_of_a_superseded_state_is_dropped(client):
     finally:
         release.set()
         m.refiner = saved
+
+
+def test_cli_trains_and_ships_a_refiner_the_engine_loads(tmp_path, capsys):
+    from ganpaint.cli import main
+    from ganpaint.engine import Engine
+
+    make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
+    args = "--scenes 2 --steps 2 --batch 2 --crop 8 --width 4 --blocks 2 --pairs render --threads 1"
+    main(["train", "refiner", "--run", str(tmp_path / "run"), *args.split(), "--ship", str(tmp_path / "models/tiny")])
+    assert "shipped" in capsys.readouterr().out
+    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1)
+    try:
+        assert engine.model("tiny").refiner.width == 4
+    finally:
+        engine.close()
