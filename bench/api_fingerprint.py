@@ -35,8 +35,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 from PIL import Image  # noqa: E402
+from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from ganpaint.api.app import create_app  # noqa: E402
 from ganpaint.api.settings import Settings  # noqa: E402
@@ -179,10 +179,11 @@ def rest_requests(c: TestClient, rec: Recorder, model: str, image: int, concept:
     rec.http(f"{p} intervene image+z", c.post("/intervene", json={**body, "z": z[0]}))
     rec.http(f"{p} intervene image -1", c.post("/intervene", json={**body, "image": -1}))
     rec.http(f"{p} intervene unknown field", c.post("/intervene", json={**body, "nope": 1}))
-    rec.http(f"{p} intervene bad json", c.post("/intervene", content=b"{", headers={"Content-Type": "application/json"}))
-    rec.http(f"{p} intervene NaN", c.post("/intervene", content=b'{"image": NaN}', headers={"Content-Type": "application/json"}))
+    as_json = {"Content-Type": "application/json"}
+    rec.http(f"{p} intervene bad json", c.post("/intervene", content=b"{", headers=as_json))
+    rec.http(f"{p} intervene NaN", c.post("/intervene", content=b'{"image": NaN}', headers=as_json))
     big = b'{"image": 1, "strokes": [' + b" " * (3 * 1024 * 1024) + b"]}"
-    rec.http(f"{p} intervene 3 MB", c.post("/intervene", content=big, headers={"Content-Type": "application/json"}))
+    rec.http(f"{p} intervene 3 MB", c.post("/intervene", content=big, headers=as_json))
     rec.http(f"{p} GET /nothing", c.get("/nothing"))
     rec.http(f"{p} GET /intervene", c.get("/intervene"))
 
@@ -196,8 +197,8 @@ def classic_requests(c: TestClient, rec: Recorder, model: str) -> None:
     rec.http(f"{p} recipes", c.get("/api/recipes", params={"project": model}))
     rec.http(f"{p} units", c.get("/api/units", params={"project": model, "layer": "layer4"}))
     rec.http(f"{p} generate ids", c.post("/api/generate", json={"project": model, "ids": [1, 2]}))
-    iv = {"ablations": [{"unit": 3, "alpha": 1.0, "value": 2.0}], "mask": {"shape": [16, 16], "bitbounds": [2, 2, 10, 10],
-          "bitstring": "1" * 64}}  # fmt: skip
+    mask = {"shape": [16, 16], "bitbounds": [2, 2, 10, 10], "bitstring": "1" * 64}
+    iv = {"ablations": [{"unit": 3, "alpha": 1.0, "value": 2.0}], "mask": mask}
     gen = {"project": model, "ids": [3], "interventions": [iv], "layer": "layer4"}
     rec.http(f"{p} generate intervention", c.post("/api/generate", json=gen))
     rec.http(f"{p} generate bad project", c.post("/api/generate", json={"project": "nope", "ids": [1]}))
