@@ -98,6 +98,31 @@ def test_nothing_below_the_api_imports_it():
     assert offenders == []
 
 
+def project_classes() -> set[str]:
+    return {n.name for tree in modules().values() for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+
+
+def module_singletons(prefix: str) -> list[str]:
+    """Module-level names bound to an instance of one of the project's classes (``X = SomeClass()``), in modules
+    under ``prefix``: per-process state that belongs on an object the app builds."""
+    classes, found = project_classes(), []
+    for name, tree in modules().items():
+        if not name.startswith(prefix):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+                func = node.value.func
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if called in classes:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    found += [f"{name}.{getattr(t, 'id', '?')} = {called}()" for t in targets]
+    return sorted(found)
+
+
+def test_no_module_level_state_in_the_api():
+    assert module_singletons("ganpaint.api") == []
+
+
 def test_no_function_is_over_100_lines():
     long = []
     for path in sorted(PACKAGE.rglob("*.py")):

@@ -8,7 +8,7 @@ import torch
 from api_helpers import STROKE as STROKE_JSON
 from api_helpers import tiny_client
 
-from ganpaint.api.gate import BusyError, RenderGate
+from ganpaint.api.guards.admission import BusyError, RenderGate
 from ganpaint.engine import RenderJob
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import Stroke, stroke_edits
@@ -100,7 +100,7 @@ def test_mask_cache_keys_stay_small():
     ],
 )
 def test_origin_allow_list(origin, host, extra, allowed):
-    from ganpaint.api.ws import origin_allowed
+    from ganpaint.api.guards.origin import origin_allowed
 
     assert origin_allowed(origin, host, extra) is allowed
 
@@ -121,7 +121,7 @@ def test_render_gate_caps_images_in_flight():
 
 def test_busy_server_answers_503_with_retry_after(tmp_path):
     with tiny_client(tmp_path, max_rest_images=2) as c:
-        with c.app.state.render_gate.admit(2):  # two images of other requests rendering
+        with c.app.state.guards.render_gate.admit(2):  # two images of other requests rendering
             for path, body in (
                 ("/generate", {"ids": [1]}),
                 ("/intervene", {"image": 1, "strokes": [STROKE_JSON]}),

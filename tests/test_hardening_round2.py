@@ -3,6 +3,7 @@ uvicorn set up for direct exposure, refusals logged once, error shapes. The soak
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import signal
@@ -24,12 +25,13 @@ from live_server import LiveServer
 from PIL import Image
 
 from ganpaint import masks
-from ganpaint.api.edits import INLINE_POINTS, MASK_DECODER
+from ganpaint.api.edits import INLINE_POINTS
 from ganpaint.api.errors import nesting_depth
-from ganpaint.api.gate import SMALL_COST
-from ganpaint.api.serving import BodyTimeout, uvicorn_options
+from ganpaint.api.guards.lanes import SMALL_COST
+from ganpaint.api.guards.limits import BodyTimeout
+from ganpaint.api.guards.protocol import uvicorn_options
+from ganpaint.api.guards.refusals import RecentAddresses, RefusalLog
 from ganpaint.api.settings import Settings
-from ganpaint.api.ws import RefusalLog
 from ganpaint.masks import decode_mask, encode_runs, mask_cost, pool_spec
 from ganpaint.nn.intervene import pool_mask
 
@@ -163,18 +165,20 @@ def test_a_request_over_the_mask_budget_is_422_naming_the_mask(tmp_path):
         assert c.post("/intervene", json={"image": 1, "strokes": [STROKE]}).status_code == 200
 
 
-@pytest.fixture
-def busy_large_lane():
-    """The large mask lane decoding someone else's big mask until the test ends."""
+@contextlib.contextmanager
+def busy_large_lane(lanes):
+    """``lanes``' large lane decoding someone else's big mask until the block ends."""
     release = threading.Event()
-    future = MASK_DECODER.submit(lambda: release.wait(60), SMALL_COST + 1, 1 << 40)
-    yield
-    release.set()
-    future.result(60)
+    future = lanes.submit(lambda: release.wait(60), SMALL_COST + 1)
+    try:
+        yield
+    finally:
+        release.set()
+        future.result(60)
 
 
-def test_a_full_mask_backlog_answers_503_at_once_and_small_requests_still_pass(tmp_path, busy_large_lane):
-    with tiny_client(tmp_path, max_mask_backlog=2 * SMALL_COST) as c:
+def test_a_full_mask_backlog_answers_503_at_once_and_small_requests_still_pass(tmp_path):
+    with tiny_client(tmp_path, max_mask_backlog=2 * SMALL_COST) as c, busy_large_lane(c.app.state.guards.lanes):
         big = {**STROKE, "mask": big_png(1100)}  # 1.21 M pixels: the large lane, over the backlog left
         r = c.post("/intervene", json={"image": 1, "strokes": [big]})
         assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
@@ -265,16 +269,14 @@ def test_a_mask_pooled_to_several_layers_is_decoded_and_costed_once(monkeypatch)
 
 def test_a_request_the_busy_lane_will_refuse_stops_planning_at_its_first_big_mask(tmp_path, monkeypatch):
     """Planning (costing) on the event loop is itself work: a flood that will get 503 must not pay for it."""
-    from ganpaint.api.edits import MASK_DECODER
-    from ganpaint.api.gate import SMALL_COST
-
     costed = []
     real = masks.mask_cost
     monkeypatch.setattr("ganpaint.masks.mask_cost", lambda *a, **k: costed.append(1) or real(*a, **k))
     side = 2048
     strokes = [{"concept": "tree", "mask": {"shape": [side, side], "runs": [k, side * side - k]}} for k in range(1, 65)]
     with tiny_client(tmp_path, max_mask_backlog=1 << 22) as client:
-        MASK_DECODER.large.backlog = 1 << 22  # other requests' masks fill the large lane
+        lanes = client.app.state.guards.lanes
+        lanes.large.backlog = 1 << 22  # other requests' masks fill the large lane
         try:
             r = client.post("/intervene", json={"image": 1, "strokes": strokes})
             assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
@@ -283,7 +285,7 @@ def test_a_request_the_busy_lane_will_refuse_stops_planning_at_its_first_big_mas
             one = real(strokes[0]["mask"], 256, side)
             assert len(costed) == SMALL_COST // one + 1 < 64
         finally:
-            MASK_DECODER.large.backlog = 0
+            lanes.large.backlog = 0
         costed.clear()
         assert client.post("/intervene", json={"image": 1, "strokes": strokes}).status_code == 200  # idle: admitted
         assert len(costed) == 64
@@ -446,9 +448,9 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head(monkeypatch
     import uvicorn
     from uvicorn.server import ServerState
 
-    from ganpaint.api import serving
-    from ganpaint.api.gate import SHED_BODY, MaskDecoder, Shed
-    from ganpaint.api.serving import SHED_STATE, GuardedH11
+    from ganpaint.api.guards import GUARDS_STATE, Guards
+    from ganpaint.api.guards.protocol import GuardedH11
+    from ganpaint.api.guards.shedding import SHED_BODY
 
     called = []
 
@@ -457,8 +459,9 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head(monkeypatch
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    decoder = MaskDecoder()
-    shed = Shed(decoder, max_backlog=1000)
+    guards = Guards(Settings(max_mask_backlog=1000))
+    guards.shed.paths = frozenset({"/intervene", "/api/generate"})  # what the app's routes declare
+    decoder, shed = guards.lanes, guards.shed
     body = b"x" * (SHED_BODY + 1)
 
     def request(path: bytes, length: int, extra: bytes = b"") -> bytes:
@@ -466,11 +469,11 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head(monkeypatch
 
     async def main(chunks: list[bytes], backlog: int) -> tuple[_Transport, list]:
         called.clear()
-        monkeypatch.setattr(serving, "REFUSED", serving.RecentAddresses())  # no connection held
+        guards.refused = RecentAddresses()  # no connection held
         decoder.large.backlog = backlog
         config = uvicorn.Config(app, **uvicorn_options(Settings()))
         config.load()
-        protocol = GuardedH11(config=config, server_state=ServerState(), app_state={SHED_STATE: shed})
+        protocol = GuardedH11(config=config, server_state=ServerState(), app_state={GUARDS_STATE: guards})
         transport = _Transport()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
@@ -486,7 +489,7 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head(monkeypatch
         head, _, detail = t.written.partition(b"\r\n\r\n")
         assert b"retry-after: 1" in head and json.loads(detail)["detail"] == shed.detail
         assert b"content-length: %d" % len(detail) in head
-        assert serving.REFUSED.age("127.0.0.1") < 1  # noted: its next connections wait refusal_delay
+        assert guards.refused.age("127.0.0.1") < 1  # noted: its next connections wait refusal_delay
         t, seen = asyncio.run(main([request(b"/api/generate", len(body), b"content-LENGTH: 5\r\n")], 500))
         assert seen == [] and not t.written.startswith(b"HTTP/1.1 503")  # two lengths: h11 answers 400
         cases = [
@@ -499,8 +502,7 @@ def test_the_http_protocol_sheds_big_mask_bodies_from_their_raw_head(monkeypatch
             t, seen = asyncio.run(main(chunks, backlog))
             assert len(seen) == 1 and t.written.startswith(b"HTTP/1.1 200"), (chunks[0][:40], backlog, t.written)
     finally:
-        decoder.large.executor.shutdown()
-        decoder.small.executor.shutdown()
+        guards.close()
 
 
 def test_a_new_connection_from_a_just_refused_address_waits_unread(monkeypatch):
@@ -510,11 +512,13 @@ def test_a_new_connection_from_a_just_refused_address_waits_unread(monkeypatch):
     import uvicorn
     from uvicorn.server import ServerState
 
-    from ganpaint.api import serving
+    from ganpaint.api.guards import GUARDS_STATE, Guards
+    from ganpaint.api.guards.protocol import GuardedH11
+    from ganpaint.api.guards.refusals import REFUSAL_WINDOW
 
-    refused = serving.RecentAddresses()
-    monkeypatch.setattr(serving, "REFUSED", refused)
-    delay = serving._settings().refusal_delay
+    guards = Guards(Settings())
+    refused = guards.refused
+    delay = guards.settings.refusal_delay
     assert delay == 0.1  # the default
 
     answered = []
@@ -528,11 +532,11 @@ def test_a_new_connection_from_a_just_refused_address_waits_unread(monkeypatch):
         config = uvicorn.Config(app, **uvicorn_options(Settings()))
         config.load()
         seen = []
-        for peer, refused_ago in [("10.0.0.1", 0.0), ("10.0.0.2", None), ("10.0.0.3", serving.REFUSAL_WINDOW + 0.1)]:
+        for peer, refused_ago in [("10.0.0.1", 0.0), ("10.0.0.2", None), ("10.0.0.3", REFUSAL_WINDOW + 0.1)]:
             if refused_ago is not None:
                 refused.note(peer, time.monotonic() - refused_ago)
             transport = _Transport(peer)
-            protocol = serving.GuardedH11(config=config, server_state=ServerState(), app_state={})
+            protocol = GuardedH11(config=config, server_state=ServerState(), app_state={GUARDS_STATE: guards})
             transport.set_protocol(protocol)
             protocol.connection_made(transport)
             protocol.data_received(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # a loop may read it anyway
@@ -549,14 +553,14 @@ def test_a_new_connection_from_a_just_refused_address_waits_unread(monkeypatch):
 
 def test_big_mask_bodies_are_refused_unread_while_the_large_lane_is_full(tmp_path):
     """A flood of big bodies that ignore Retry-After must not fill the event loop with JSON parsing."""
-    from ganpaint.api.edits import MASK_DECODER
-    from ganpaint.api.gate import SHED_BODY
+    from ganpaint.api.guards.shedding import SHED_BODY
 
     junk = b"{" + b"x" * (SHED_BODY + 10)  # not even JSON: refused before it is read
     with tiny_client(tmp_path, max_mask_backlog=1000) as client:
         post = lambda path: client.post(path, content=junk, headers={"content-type": "application/json"})  # noqa: E731
         assert post("/intervene").status_code == 422  # idle: read, parsed, refused for what it is
-        MASK_DECODER.large.backlog = 500  # half the backlog limit taken by other requests
+        lanes = client.app.state.guards.lanes
+        lanes.large.backlog = 500  # half the backlog limit taken by other requests
         try:
             for path in ("/intervene", "/api/generate"):
                 r = post(path)
@@ -565,4 +569,4 @@ def test_big_mask_bodies_are_refused_unread_while_the_large_lane_is_full(tmp_pat
             small = client.post("/intervene", json={"image": 1, "strokes": []})  # small bodies still pass
             assert small.status_code == 200
         finally:
-            MASK_DECODER.large.backlog = 0
+            lanes.large.backlog = 0

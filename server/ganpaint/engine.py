@@ -48,7 +48,7 @@ from ganpaint.nn.hooks import before_each_child, edit_layer
 from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
 from ganpaint.nn.proggan import ProgressiveGenerator, image_latents, load_generator, serving_copy
 from ganpaint.precomputed import Precomputed, load_precomputed, precomputed_layers
-from ganpaint.priority import BACKGROUND_NICE, FOREGROUND, lower_thread_priority
+from ganpaint.priority import BACKGROUND_NICE, Foreground, lower_thread_priority
 
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -189,6 +189,7 @@ class Engine:
         max_batch: int = 0,
         threads: int = 0,
         baseline: bool = False,
+        foreground: Foreground | None = None,
     ):
         if dtype not in DTYPES:
             raise ValueError(f"dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -205,6 +206,7 @@ class Engine:
         self.baseline = baseline
         self.threads = set_threads(threads) if self.device.type == "cpu" else threads
         self.cache = FeatureCache(0 if baseline else cache_size)
+        self.foreground = foreground or Foreground()  # painters' frames first (ganpaint.priority)
         self._models: dict[str, LoadedModel] = {}
         self._load_lock = threading.Lock()
         self._global_lock = threading.Lock()  # baseline mode: one request at a time, as the original
@@ -328,7 +330,7 @@ class Engine:
                     jobs.put(None)
                     break
                 batch.append(nxt)
-            with FOREGROUND.rendering() if interactive else nullcontext():
+            with self.foreground.rendering() if interactive else nullcontext():
                 self._process(batch)
 
     def _process(self, batch: list) -> None:
@@ -344,7 +346,7 @@ class Engine:
         # a job whose caller went away (a cancelled future: a client that vanished) is not rendered
         batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
         for group in self._groups(batch):
-            FOREGROUND.wait()  # background work: after the painter's frame that renders now, if any
+            self.foreground.wait()  # background work: after the painter's frame that renders now, if any
             self._render_group(group)
 
     def _groups(self, batch: list) -> list[list]:
@@ -403,7 +405,8 @@ class Engine:
             at_cut = [e for e in job.edits if e.layer == cut]
             rows.append(apply_edits(feats, at_cut) if at_cut else feats)
         _, f = m.split(cut)
-        with torch.inference_mode(), _hooks(f, later), _stepping_aside(f, background=not jobs[0].interactive):
+        background = not jobs[0].interactive
+        with torch.inference_mode(), _hooks(f, later), _stepping_aside(f, self.foreground, background):
             x = f(torch.cat(rows))  # (N, 3, H, W)
         return to_pixels(x)
 
@@ -441,9 +444,9 @@ def _settle(future: Future, result=None, exc: BaseException | None = None) -> No
         pass
 
 
-def _stepping_aside(f: nn.Module, background: bool):
+def _stepping_aside(f: nn.Module, foreground: Foreground, background: bool):
     """Background renders wait for painters' frames before each layer of ``f`` (ganpaint.priority)."""
-    return before_each_child(f, FOREGROUND.wait) if background else nullcontext()
+    return before_each_child(f, foreground.wait) if background else nullcontext()
 
 
 def _hooks(model: nn.Module, layers: list[tuple[str, list[UnitEdit]]]) -> ExitStack:

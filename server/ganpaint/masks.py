@@ -39,7 +39,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ganpaint.nn.intervene import Pooling, pool_mask
-from ganpaint.priority import FOREGROUND
+from ganpaint.priority import Foreground
 from ganpaint.values import integer, number, short_repr
 
 MAX_POINTS = 2048
@@ -534,21 +534,23 @@ class MaskPlan:
     def pending(self) -> list[MaskJob | DeferredJob]:
         return [j for j in (*self.jobs.values(), *self.deferred.values()) if j.result is None]
 
-    def decode(self) -> None:
-        """Run every pending job in order, decoding each mask once (the first bad mask raises its ValueError)."""
+    def decode(self, foreground: Foreground | None = None) -> None:
+        """Run every pending job in order, decoding each mask once (the first bad mask raises its ValueError);
+        on a background thread, stepping aside for ``foreground``'s painters between masks."""
+        foreground = foreground or Foreground()
         decoded: dict[Any, torch.Tensor | _Box] = {}
         for key, job in self.jobs.items():
             if job.result is None:
                 mask_id = (key[0], key[1], key[3])
                 if mask_id not in decoded:
-                    FOREGROUND.wait()  # on a background thread: after the painter's frame that renders now
+                    foreground.wait()  # on a background thread: after the painter's frame that renders now
                     t0 = time.monotonic()
                     decoded[mask_id] = decode_compact(job.spec, job.raster, job.where, *job.limits)
-                    FOREGROUND.pace(time.monotonic() - t0)  # while anyone paints, big decodes take half the time
+                    foreground.pace(time.monotonic() - t0)  # while anyone paints, big decodes take half the time
                 job.run(decoded[mask_id])
         for job in self.deferred.values():
             if job.result is None:
-                FOREGROUND.wait()
+                foreground.wait()
                 job.run()
 
 

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganpaint.api.classic import classic_jpeg, classic_layer_order, classic_levels, classic_rankings, classic_size
-from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, data_url
+from ganpaint.api.deps import EngineDep, GuardsDep, SettingsDep, check_layer, data_url
 from ganpaint.api.edits import planned
 from ganpaint.api.errors import nesting_depth
+from ganpaint.api.guards.shedding import carries_masks
 from ganpaint.api.schemas import Finite, ImageId
 from ganpaint.engine import RenderJob
 from ganpaint.models import load_model_info
@@ -142,8 +143,9 @@ def read_levels(
 
 
 @router.post("/generate")
+@carries_masks
 async def create_generation(
-    body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep, gate: GateDep
+    body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep, guards: GuardsDep
 ) -> dict:
     """The original POST /api/generate: ids or zs, interventions -> {request, res: [{id, d}]}."""
     check_echo(body)  # before any work: the answer echoes the request
@@ -155,10 +157,10 @@ async def create_generation(
     if not 1 <= len(rows) <= settings.max_images:
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
     # masks costed and admitted, then decoded off AnyIO's pool (api/edits.py)
-    edits = await planned(lambda: translate(m, settings, body.interventions or []), settings)
+    edits = await planned(lambda: translate(m, settings, body.interventions or []), settings, guards.lanes)
     res = []
     side = classic_size(m, settings.classic_image_size)  # the client's canvas (api/classic.py)
-    with gate.admit(len(rows)):
+    with guards.render_gate.admit(len(rows)):
         for i, row in enumerate(rows):
             if body.ids is not None:
                 job = RenderJob(m.id, image=row, edits=edits, fmt="png")

@@ -2,11 +2,11 @@
 
 Masks are admitted before they are decoded (``planned``): the edits are built once on the event loop with
 a ``MaskPlan`` that costs every mask (``max_mask_pixels`` per request, past it 422 naming the mask) and
-notes the ones not cached, without decoding any; ``MASK_DECODER`` admits that work or refuses it at once
-(``BusyError``: 503 + Retry-After) and decodes it on its own threads; then the edits are built again from
-the results. Nothing decodes on AnyIO's thread pool, and on the event loop only what ``decodes_inline``
-allows (a page update's short strokes, under a millisecond): a hop to a decoder thread and back costs a
-painter two turns of the loop, each as long as every other connection's work in it.
+notes the ones not cached, without decoding any; the app's mask lanes (api/guards/lanes.py) admit that work
+or refuse it at once (``BusyError``: 503 + Retry-After) and decode it on their own threads; then the edits
+are built again from the results. Nothing decodes on AnyIO's thread pool, and on the event loop only what
+``decodes_inline`` allows (a page update's short strokes, under a millisecond): a hop to a decoder thread and
+back costs a painter two turns of the loop, each as long as every other connection's work in it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ganpaint.api.gate import MaskDecoder
+from ganpaint.api.guards.lanes import MaskLanes
 from ganpaint.api.schemas import StrokeIn, UnitEditIn
 from ganpaint.api.settings import Settings
 from ganpaint.engine import LoadedModel, NotFoundError
@@ -24,7 +24,6 @@ from ganpaint.masks import PLAN, MaskPlan
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import MASKS, Stroke, pooled_mask, stroke_edits
 
-MASK_DECODER = MaskDecoder()  # per process: its threads are the process's, its limits come with each request
 # decoded where they are built (``decodes_inline``): polylines of at most this cost in all (two 256 x 256 page
 # strokes) and this many points in all, 0.1-0.5 ms here (1000 points would take 7-12 ms)
 INLINE_POINTS = 32
@@ -32,10 +31,10 @@ INLINE_COST = 2 * 256 * 256 + INLINE_POINTS
 T = TypeVar("T")
 
 
-async def build_edits_async(*args, **kwargs) -> list[UnitEdit]:
-    """``build_edits`` with its masks admitted and decoded (``planned``)."""
+async def build_edits_async(lanes: MaskLanes, *args, **kwargs) -> list[UnitEdit]:
+    """``build_edits(*args, **kwargs)`` with its masks admitted and decoded on ``lanes`` (``planned``)."""
     settings = args[1] if len(args) > 1 else kwargs["settings"]
-    return await planned(functools.partial(build_edits, *args, **kwargs), settings)
+    return await planned(functools.partial(build_edits, *args, **kwargs), settings, lanes)
 
 
 def _build(build: Callable[[], T], plan: MaskPlan) -> T:
@@ -46,24 +45,24 @@ def _build(build: Callable[[], T], plan: MaskPlan) -> T:
         PLAN.reset(token)
 
 
-async def planned(build: Callable[[], T], settings: Settings) -> T:
+async def planned(build: Callable[[], T], settings: Settings, lanes: MaskLanes) -> T:
     """Run ``build`` (which pools masks through ``ganpaint.strokes.MASKS``) with its masks costed, admitted,
-    and decoded on ``MASK_DECODER``; ValueError/NotFoundError name the field, BusyError means retry."""
-    plan = MaskPlan(settings.max_mask_pixels, lambda cost: MASK_DECODER.check(cost, settings.max_mask_backlog))
+    and decoded on ``lanes``; ValueError/NotFoundError name the field, BusyError means retry."""
+    plan = MaskPlan(settings.max_mask_pixels, lanes.check)
     out = _build(build, plan)  # validates everything else and costs every mask; decodes nothing
     if not plan.pending():
         return out  # every mask was cached: these edits are final
     cost = plan.pending_cost
 
     def decode() -> None:
-        plan.decode()
+        plan.decode(lanes.foreground)
         for key, job in plan.jobs.items():
             MASKS.put(key, job.result)
 
     if decodes_inline(plan):
         decode()
     else:
-        await asyncio.wrap_future(MASK_DECODER.submit(decode, cost, settings.max_mask_backlog))
+        await asyncio.wrap_future(lanes.submit(decode, cost))
     plan.building = False
     return _build(build, plan)
 

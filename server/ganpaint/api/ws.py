@@ -12,8 +12,9 @@ An update takes as few turns of the event loop as it can (under load each turn w
 connection's work): timeouts with ``asyncio.timeout`` (``wait_for`` adds a task, two turns, before 3.12),
 small masks decoded on the loop (``api/edits.py``), the render submitted from the receive loop.
 
-The app's ``PaintRegistry`` counts connections (``max_connections``; past it a clear refusal) and drains
-them on SIGTERM: frames in flight finish, new renders and connections are refused.
+The app's ``PaintRegistry`` counts connections (``max_connections``; past it a clear refusal) and says when
+none has a frame in flight (the SIGTERM drain waits for that: api/guards/drain.py); the origin policy is the
+app's guard (api/guards/origin.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import logging
 import struct
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
@@ -32,9 +32,9 @@ from pydantic import ValidationError
 
 from ganpaint.api.edits import build_edits_async
 from ganpaint.api.errors import format_errors
-from ganpaint.api.gate import BusyError
+from ganpaint.api.guards import Guards
+from ganpaint.api.guards.admission import BusyError
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
-from ganpaint.api.serving import REFUSED, RecentAddresses
 from ganpaint.engine import Engine, LoadedModel, RenderJob
 from ganpaint.values import short_repr
 
@@ -42,7 +42,6 @@ router = APIRouter(tags=["paint"])
 log = logging.getLogger("ganpaint")
 
 MESSAGES = {"open": OpenMessage, "render": RenderMessage, "ping": PingMessage}
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_RESTART, CLOSE_TRY_LATER = 1001, 1008, 1012, 1013
 SHUTTING_DOWN = "server: shutting down; no new frames (reconnect to another server)"
 
@@ -52,40 +51,11 @@ def frame_header(seq: int, render_ms: float) -> bytes:
     return struct.pack(">IH", seq, min(65535, max(0, round(render_ms * 10))))
 
 
-def origin_allowed(origin: str | None, host: str | None, extra: str = "") -> bool:
-    """No Origin (not a browser), the same host:port as the request, localhost, or one of ``extra``
-    (comma-separated origins such as ``https://paint.example.org``; ``*`` allows any)."""
-    if origin is None:
-        return True
-    allowed = {o.strip().rstrip("/") for o in extra.split(",") if o.strip()}
-    if "*" in allowed or origin.rstrip("/") in allowed:
-        return True
-    try:
-        parts = urlsplit(origin)
-        hostname = parts.hostname
-        netloc = parts.netloc
-    except ValueError:
-        return False
-    if hostname in LOCAL_HOSTS:
-        return True
-    if not host:
-        return False
-    if netloc.lower() == host.lower():
-        return True
-    # a proxy that forwards Host without the port (nginx's $host): the same host name is the same site
-    try:
-        bare = urlsplit(f"//{host}")
-        return bare.port is None and bare.hostname == hostname
-    except ValueError:
-        return False
-
-
 class PaintRegistry:
-    """The app's open connections; drains them on SIGTERM."""
+    """The app's open connections (the SIGTERM drain waits until none renders: ``wait_idle``)."""
 
     def __init__(self):
         self.sessions: set[PaintSession] = set()
-        self.draining = False
         self.refused = 0
 
     def busy(self) -> bool:
@@ -121,6 +91,7 @@ class PaintSession:
         self.engine: Engine = ws.app.state.engine
         self.settings = ws.app.state.settings
         self.registry: PaintRegistry = ws.app.state.paint
+        self.guards: Guards = ws.app.state.guards
         self.open: OpenImage | None = None
         self.pending: tuple[int, RenderJob, int] | None = None  # (seq, job, generation)
         self.rendering: tuple[int, asyncio.Future, int] | None = None  # (seq, the frame to come, generation)
@@ -208,13 +179,13 @@ class PaintSession:
 
     async def queue_render(self, msg: RenderMessage) -> None:
         received = time.perf_counter()
-        if self.registry.draining:
+        if self.guards.drain.draining:
             raise ValueError(SHUTTING_DOWN)
         if self.open is None:
             raise ValueError("render: send an 'open' message first")
         o = self.open
         # big masks decode off the event loop, so one client's masks do not stall the others' frames
-        edits = await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)
+        edits = await build_edits_async(self.guards.lanes, o.model, self.settings, msg.strokes, (), o.layer)
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
         job = RenderJob(
@@ -303,26 +274,6 @@ def retrieve_exception(task: asyncio.Task) -> None:
         task.exception()
 
 
-class RefusalLog:
-    """Says whether to log a refusal: at most once per client address per ``interval`` seconds (a client
-    looping on a refused Origin would otherwise write a line per try); remembers ``size`` addresses."""
-
-    def __init__(self, interval: float = 60.0, size: int = 4096):
-        self.interval = interval
-        self.logged = RecentAddresses(size)
-        self.suppressed = 0
-
-    def allow(self, address: str, now: float | None = None) -> bool:
-        if self.logged.age(address, now) < self.interval:
-            self.suppressed += 1
-            return False
-        self.logged.note(address, now)
-        return True
-
-
-ORIGIN_REFUSALS = RefusalLog()
-
-
 async def refuse(ws: WebSocket, code: int, detail: str) -> None:
     """Accept, say why in one error message, close with ``code`` (browsers cannot read a refused handshake)."""
     await ws.accept()
@@ -335,21 +286,18 @@ async def paint(ws: WebSocket) -> None:
     """Open an image, send stroke lists, receive frames tagged with their seq."""
     settings = ws.app.state.settings
     registry: PaintRegistry = ws.app.state.paint
-    origin = ws.headers.get("origin")
-    if not origin_allowed(origin, ws.headers.get("host"), settings.ws_origins):
+    guards: Guards = ws.app.state.guards
+    address = ws.client.host if ws.client else "unknown"
+    detail = guards.origin.refusal(ws.headers.get("origin"), ws.headers.get("host"), address)
+    if detail is not None:
         registry.refused += 1
-        detail = f"origin: {short_repr(origin)} is not allowed (set GANPAINT_WS_ORIGINS)"
-        address = ws.client.host if ws.client else "unknown"
-        REFUSED.note(address)  # its next connections wait refusal_delay (api/serving.py)
-        if ORIGIN_REFUSALS.allow(address):
-            log.info("ganpaint: /ws/paint from %s refused: %s (logged once a minute per address)", address, detail)
         try:
             await ws.send_denial_response(JSONResponse({"detail": detail}, status_code=403))
         except RuntimeError:  # the server cannot send an HTTP answer: a plain refusal (403)
             await ws.close(CLOSE_POLICY)
         return
     try:
-        if registry.draining:
+        if guards.drain.draining:
             registry.refused += 1
             return await refuse(ws, CLOSE_RESTART, SHUTTING_DOWN)
         if len(registry.sessions) >= settings.max_connections:

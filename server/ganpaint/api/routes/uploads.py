@@ -28,10 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ganpaint.api.deps import EngineDep, SettingsDep, data_url, wants_image
 from ganpaint.api.edits import build_edits_async
 from ganpaint.api.errors import format_errors
-from ganpaint.api.gate import BusyError
+from ganpaint.api.guards.admission import BusyError
+from ganpaint.api.guards.limits import reads_body_itself
 from ganpaint.api.settings import Settings
 from ganpaint.api.upload_body import BodyRefused, UploadBodies, receive_body
 from ganpaint.engine import Engine, RenderJob, encode_image
+from ganpaint.priority import Foreground
 from ganpaint.project.images import FORMATS, crop_box, decode_picture, probe_picture
 from ganpaint.project.projector import to_uint8
 from ganpaint.uploads import BusyPool, Projections, Upload, UploadStore
@@ -42,12 +44,12 @@ DATA_URL = re.compile(r"data:(image/(?:png|jpeg|webp));base64,(.*)", re.S)
 MIN_SCENE_SEED = 1_000_000_000  # training renders seeds 0..39,999 (data/scenes64) and evaluation a few million
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """The app's upload store, projection thread and body admission (per process)."""
+def install(app: FastAPI, settings: Settings, foreground: Foreground | None = None) -> None:
+    """The app's upload store, projection thread and body admission (per app)."""
     app.state.uploads = UploadStore(
         settings.max_uploads, settings.upload_dir, settings.max_saved_uploads, settings.upload_ttl_hours * 3600
     )
-    app.state.projections = Projections(settings.max_projections)
+    app.state.projections = Projections(settings.max_projections, foreground=foreground)
     app.state.upload_bodies = UploadBodies(settings.max_upload_bodies)
 
 
@@ -130,6 +132,7 @@ UPLOAD_PARAMS = [
     responses={202: {"description": "wait=false: accepted; the projection runs (GET /uploads/{id}, ws open)"}},
     openapi_extra={"requestBody": UPLOAD_BODY, "parameters": UPLOAD_PARAMS},
 )
+@reads_body_itself("max_upload_bytes")  # judged early, spooled to disk (api/upload_body.py)
 async def create_upload(request: Request, engine: EngineDep, settings: SettingsDep):
     """Project a picture into a model; answers {"upload": id, "model", "psnr", "ms", ...}.
 
@@ -226,7 +229,7 @@ async def project_upload(request: Request, engine: Engine, settings: Settings, o
     done = asyncio.wrap_future(up.future)
     while not done.done():
         await asyncio.wait([done], timeout=0.25)
-        if request.app.state.paint.draining:
+        if request.app.state.guards.drain.draining:
             raise BusyError(f"server: shutting down; upload {up.id!r} was not projected: upload the picture again")
     done.result()  # re-raises PictureError (422) or PictureTooLarge (413), naming the field
     return up.summary()
@@ -269,7 +272,7 @@ def ready_upload(up: Upload) -> Upload:
     return up
 
 
-async def intervene_upload(body, request: Request, engine: Engine, settings: Settings, gate) -> Response:
+async def intervene_upload(body, request: Request, engine: Engine, settings: Settings, guards) -> Response:
     """POST /intervene with "upload": the upload's adapted generator, blended with the picture."""
     if body.image is not None or body.z is not None:
         raise ValueError("image/z/upload: give exactly one of 'image', 'z' or 'upload'")
@@ -279,13 +282,13 @@ async def intervene_upload(body, request: Request, engine: Engine, settings: Set
     m = engine.model(up.model)
     layer = body.layer or up.layer
     up.projected.check_layer(layer)
-    edits = await build_edits_async(m, settings, body.strokes, body.edits, layer)
+    edits = await build_edits_async(guards.lanes, m, settings, body.strokes, body.edits, layer)
     for i, e in enumerate(edits):
         try:
             up.projected.check_layer(e.layer)
         except ValueError as exc:
             raise ValueError(f"edits[{i}].{exc}") from exc
-    with gate.admit(1):
+    with guards.render_gate.admit(1):
         frame = await engine.render_async(RenderJob(m.id, edits=edits, fmt=body.format, quality=body.quality,
                                                     upload=up.projected))  # fmt: skip
     if wants_image(request):
