@@ -75,11 +75,12 @@ def test_abandoned_calls_do_not_stop_the_worker(engine):
 
 def test_mask_cache_keys_stay_small():
     """The pooled-mask cache keeps digests, not the masks' JSON (which may be a request body long)."""
-    from ganpaint.strokes import MASKS
+    from ganpaint.edit_plan import EditPlan
 
+    plan = EditPlan()
     bits = {"shape": [64, 64], "bitbounds": [], "bitstring": "01" * 2048}
-    MASKS.pooled(bits, 256, (4, 4), "mask", (2048, 2048), "area")
-    assert all(len(repr(key)) < 200 for key in MASKS._items)
+    plan.mask(bits, 256, (4, 4), "mask", (2048, 2048), "area")
+    assert len(plan.caches.masks) == 1 and all(len(repr(key)) < 200 for key in plan.caches.masks.keys())
 
 
 @pytest.mark.parametrize(

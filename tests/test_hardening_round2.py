@@ -32,6 +32,7 @@ from ganpaint.api.guards.limits import BodyTimeout
 from ganpaint.api.guards.protocol import uvicorn_options
 from ganpaint.api.guards.refusals import RecentAddresses, RefusalLog
 from ganpaint.api.settings import Settings
+from ganpaint.edit_plan import EditPlan
 from ganpaint.masks import decode_mask, encode_runs, mask_cost, pool_spec
 from ganpaint.nn.intervene import pool_mask
 
@@ -210,7 +211,7 @@ def test_masks_decode_on_the_mask_threads_or_inline_when_short(tmp_path, monkeyp
         where.append((form, threading.current_thread().name))
         return real(spec, *args, **kwargs)
 
-    monkeypatch.setattr("ganpaint.masks.decode_compact", spy)  # every decode goes through it
+    monkeypatch.setattr("ganpaint.edit_plan.decode_compact", spy)  # every decode goes through it
     long_line = {"points": [[0.1 + 0.02 * i, 0.5] for i in range(INLINE_POINTS + 1)], "radius": 0.05}
     with tiny_client(tmp_path) as c:
         for mask in ({"points": [[0.3, 0.3]], "radius": 0.11}, long_line):
@@ -234,15 +235,14 @@ def test_masks_decode_on_the_mask_threads_or_inline_when_short(tmp_path, monkeyp
 
 def test_what_decodes_inline_is_short_polylines_only():
     from ganpaint.api.edits import INLINE_COST, decodes_inline
-    from ganpaint.masks import MaskPlan
+    from ganpaint.lru import LRU
 
-    def plan_of(*specs, stamp: bool = False) -> MaskPlan:
-        plan = MaskPlan(1 << 30)
-        for i, spec in enumerate(specs):
-            key = (f"mask{i}", 256, (4, 4), (4096, 2048), "area")
-            plan.pooled(key, spec, 256, (4, 4), "m", (4096, 2048), "area", cached=lambda key: None)
+    def plan_of(*specs, stamp: bool = False) -> EditPlan:
+        plan = EditPlan(budget=1 << 30, eager=False)
+        for spec in specs:
+            plan.mask(spec, 256, (4, 4), "m", (4096, 2048), "area")
         if stamp:
-            plan.defer("stamp", lambda: [], 1 << 16, cached=lambda key: None, store=lambda result: None)
+            plan.work("stamp", lambda: [], 1 << 16, LRU(1))
         return plan
 
     line = {"points": [[0.2, 0.2], [0.8, 0.8]], "radius": 0.1}
@@ -257,21 +257,21 @@ def test_what_decodes_inline_is_short_polylines_only():
 def test_a_mask_pooled_to_several_layers_is_decoded_and_costed_once(monkeypatch):
     calls = []
     real = masks.decode_compact
-    monkeypatch.setattr("ganpaint.masks.decode_compact", lambda *a, **k: calls.append(1) or real(*a, **k))
-    plan = masks.MaskPlan(budget=1 << 30)
+    monkeypatch.setattr("ganpaint.edit_plan.decode_compact", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plan = EditPlan(budget=1 << 30, eager=False)
     spec = {"shape": [64, 64], "runs": [100, 3996]}
     for size in ((4, 4), (8, 8), (16, 16)):
-        plan.pooled((b"digest", 256, size, (2048, 2048), "max"), spec, 256, size, "m", (2048, 2048), "max", dict().get)
+        plan.mask(spec, 256, size, "m", (2048, 2048), "max")
     assert plan.cost == plan.pending_cost == mask_cost(spec, 256) and len(plan.pending()) == 3
-    plan.decode()
-    assert len(calls) == 1 and all(j.result.shape == j.size for j in plan.jobs.values())
+    plan.run()
+    assert len(calls) == 1 and all(j.value.shape == j.size for j in plan.mask_jobs.values())
 
 
 def test_a_request_the_busy_lane_will_refuse_stops_planning_at_its_first_big_mask(tmp_path, monkeypatch):
     """Planning (costing) on the event loop is itself work: a flood that will get 503 must not pay for it."""
     costed = []
     real = masks.mask_cost
-    monkeypatch.setattr("ganpaint.masks.mask_cost", lambda *a, **k: costed.append(1) or real(*a, **k))
+    monkeypatch.setattr("ganpaint.edit_plan.mask_cost", lambda *a, **k: costed.append(1) or real(*a, **k))
     side = 2048
     strokes = [{"concept": "tree", "mask": {"shape": [side, side], "runs": [k, side * side - k]}} for k in range(1, 65)]
     with tiny_client(tmp_path, max_mask_backlog=1 << 22) as client:

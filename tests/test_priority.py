@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from ganpaint.edit_plan import EditPlan
 from ganpaint.engine import Engine, RenderJob
-from ganpaint.masks import MaskPlan
 from ganpaint.nn.hooks import before_each_child
 from ganpaint.priority import Foreground, lower_thread_priority
 from ganpaint.tiny import make_tiny_model
@@ -105,16 +105,15 @@ def test_a_rest_render_checks_for_frames_before_each_layer_after_the_cut(tmp_pat
 
 
 def test_a_background_mask_decode_waits_before_each_mask(foreground):
-    plan = MaskPlan(1 << 24)
+    plan = EditPlan(budget=1 << 24, eager=False)
     spec = {"points": [[0.5, 0.5]], "radius": 0.2}
-    key, limits = ("digest", 256, (4, 4), (10, 2048), "area"), (10, 2048)
-    plan.pooled(key, spec, 256, (4, 4), "mask", limits, "area", cached=lambda key: None)  # one job, not decoded
+    plan.mask(spec, 256, (4, 4), "mask", (10, 2048), "area")  # one job, not decoded
     with foreground.rendering():
-        thread = run_in_thread(lambda: plan.decode(foreground), background=True)
+        thread = run_in_thread(lambda: plan.run(foreground), background=True)
         thread.join(0.3)
         assert thread.is_alive() and foreground.waits == 1
     thread.join(10)
-    assert not thread.is_alive() and next(iter(plan.jobs.values())).result.shape == (4, 4)
+    assert not thread.is_alive() and next(iter(plan.mask_jobs.values())).value.shape == (4, 4)
 
 
 def test_ganpaint_serve_freezes_what_startup_built_and_in_process_apps_do_not(tmp_path, monkeypatch):

@@ -31,7 +31,6 @@ import os
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import ExitStack, nullcontext
@@ -43,6 +42,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ganpaint.lru import LRU
 from ganpaint.models import ModelInfo, check_model_id, list_model_ids, load_model_info
 from ganpaint.nn.hooks import before_each_child, edit_layer
 from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
@@ -144,38 +144,6 @@ def set_threads(threads: int = 0) -> int:
     return n
 
 
-class FeatureCache:
-    """A bounded LRU of feature maps keyed by (model, image id, layer); thread-safe."""
-
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self._items: OrderedDict[tuple, torch.Tensor] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: tuple) -> torch.Tensor | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return item
-
-    def put(self, key: tuple, value: torch.Tensor) -> None:
-        if self.capacity <= 0:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class Engine:
     """Models, the feature cache and the render queue. Thread-safe; ``close()`` stops the worker."""
 
@@ -205,7 +173,7 @@ class Engine:
         self.max_batch = 1 if baseline else (max_batch or auto)
         self.baseline = baseline
         self.threads = set_threads(threads) if self.device.type == "cpu" else threads
-        self.cache = FeatureCache(0 if baseline else cache_size)
+        self.cache: LRU[tuple, torch.Tensor] = LRU(0 if baseline else cache_size)  # h(z) by (model, image, layer)
         self.foreground = foreground or Foreground()  # painters' frames first (ganpaint.priority)
         self._models: dict[str, LoadedModel] = {}
         self._load_lock = threading.Lock()

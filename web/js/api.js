@@ -11,6 +11,8 @@
 // Listeners should send the current stroke list on every "ready" (first open, new image, reconnect).
 // When the websocket cannot be opened at all it falls back to POST /intervene (one request in flight, latest wins).
 
+import { STROKE_KINDS } from "./stroke_kinds.js";
+
 const HTTP_BASE = new URL(".", document.baseURI);
 
 function url(path) {
@@ -79,7 +81,7 @@ export function wireStrokes(strokes) {
       mode: s.mode,
       strength: s.strength,
       mask: { points: s.mask.points, radius: s.mask.radius },
-      ...(s.mode === "stamp" ? { style: s.style, size: s.size } : {}),
+      ...STROKE_KINDS[s.mode].data(s),
     }));
 }
 

@@ -23,6 +23,7 @@ from fastapi_offline import FastAPIOffline
 from ganpaint import __version__
 from ganpaint.api import classic, compat, errors, ws
 from ganpaint.api.docs_pages import install_redoc
+from ganpaint.api.edits import EditBuilder
 from ganpaint.api.guards import Guards
 from ganpaint.api.guards.drain import drain_on_sigterm
 from ganpaint.api.routes import health, models, render, reports, uploads
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.guards = guards
+    app.state.edits = EditBuilder(settings, guards.lanes)  # strokes -> edits: prepare, admit, run, assemble
     app.state.paint = ws.PaintRegistry()
     uploads.install(app, settings, foreground)  # the upload store, the projection thread, body admission
     install_redoc(app)

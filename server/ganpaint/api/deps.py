@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ganpaint.api.edits import EditBuilder
 from ganpaint.api.guards import Guards
 from ganpaint.api.guards.admission import RenderGate
 from ganpaint.api.settings import Settings
@@ -28,6 +29,10 @@ def get_guards(request: Request) -> Guards:
     return request.app.state.guards
 
 
+def get_edits(request: Request) -> EditBuilder:
+    return request.app.state.edits
+
+
 def get_gate(request: Request) -> RenderGate:
     return request.app.state.guards.render_gate
 
@@ -35,6 +40,7 @@ def get_gate(request: Request) -> RenderGate:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 GuardsDep = Annotated[Guards, Depends(get_guards)]
+EditsDep = Annotated[EditBuilder, Depends(get_edits)]
 GateDep = Annotated[RenderGate, Depends(get_gate)]
 
 

@@ -30,7 +30,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from ganpaint.api.edits import build_edits_async
+from ganpaint.api.edits import EditBuilder
 from ganpaint.api.errors import format_errors
 from ganpaint.api.guards import Guards
 from ganpaint.api.guards.admission import BusyError
@@ -92,6 +92,7 @@ class PaintSession:
         self.settings = ws.app.state.settings
         self.registry: PaintRegistry = ws.app.state.paint
         self.guards: Guards = ws.app.state.guards
+        self.edits: EditBuilder = ws.app.state.edits
         self.open: OpenImage | None = None
         self.pending: tuple[int, RenderJob, int] | None = None  # (seq, job, generation)
         self.rendering: tuple[int, asyncio.Future, int] | None = None  # (seq, the frame to come, generation)
@@ -185,7 +186,7 @@ class PaintSession:
             raise ValueError("render: send an 'open' message first")
         o = self.open
         # big masks decode off the event loop, so one client's masks do not stall the others' frames
-        edits = await build_edits_async(self.guards.lanes, o.model, self.settings, msg.strokes, (), o.layer)
+        edits = await self.edits.build(o.model, msg.strokes, (), o.layer)
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
         job = RenderJob(

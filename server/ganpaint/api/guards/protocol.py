@@ -39,7 +39,6 @@ import asyncio
 import copy
 import json
 import logging
-from typing import TYPE_CHECKING
 
 import h11
 from uvicorn.config import LOGGING_CONFIG
@@ -50,9 +49,6 @@ from websockets.http11 import Response
 from ganpaint.api.guards.answers import error_response
 from ganpaint.api.guards.refusals import REFUSAL_WINDOW
 from ganpaint.api.settings import Settings
-
-if TYPE_CHECKING:
-    from ganpaint.api.guards import Guards
 
 # a refused websocket handshake: warnings only, through uvicorn's handler; outside the logger registry, so
 # uvicorn's dictConfig does not reset its level as it does for registered children of "uvicorn.error"
@@ -72,7 +68,7 @@ class GuardedH11(H11Protocol):
         self._held: asyncio.TimerHandle | None = None
         self._early: list[bytes] = []  # what a held connection sent (uvloop reads once whatever we ask)
         self._refused = False
-        self.guards: Guards = self.app_state[GUARDS_STATE]
+        self.guards = self.app_state[GUARDS_STATE]  # the app's Guards (api/guards/__init__.py)
         over = self._over_cap()
         if over:
             return self._refuse_connection(over)

@@ -7,8 +7,7 @@ import asyncio
 import torch
 from fastapi import APIRouter, Request, Response
 
-from ganpaint.api.deps import EngineDep, GuardsDep, SettingsDep, data_url, resolve_model, wants_image
-from ganpaint.api.edits import build_edits_async
+from ganpaint.api.deps import EditsDep, EngineDep, GuardsDep, SettingsDep, data_url, resolve_model, wants_image
 from ganpaint.api.guards.shedding import carries_masks
 from ganpaint.api.routes.uploads import intervene_upload
 from ganpaint.api.schemas import GenerateRequest, GenerateResponse, ImageOut, InterveneRequest, InterveneResponse
@@ -55,16 +54,21 @@ async def create_generation(
 @router.post("/intervene", response_model=InterveneResponse, responses=IMAGE_RESPONSES)
 @carries_masks
 async def create_intervention(
-    body: InterveneRequest, request: Request, engine: EngineDep, settings: SettingsDep, guards: GuardsDep
+    body: InterveneRequest,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    guards: GuardsDep,
+    builder: EditsDep,
 ):
     """One image with strokes (concept brushes) and raw unit edits applied in order."""
     if body.upload is not None:  # an uploaded picture (api/routes/uploads.py)
-        return await intervene_upload(body, request, engine, settings, guards)
+        return await intervene_upload(body, request, engine, guards, builder)
     m = resolve_model(engine, settings, body.model)
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
     z = check_z(m, body.z, "z") if body.z is not None else None
-    edits = await build_edits_async(guards.lanes, m, settings, body.strokes, body.edits, body.layer)
+    edits = await builder.build(m, body.strokes, body.edits, body.layer)
     with guards.render_gate.admit(1):
         frame = await engine.render_async(RenderJob(m.id, body.image, z, edits, body.format, body.quality))
     if wants_image(request):

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ganpaint.api.deps import EngineDep, SettingsDep, data_url, wants_image
-from ganpaint.api.edits import build_edits_async
+from ganpaint.api.edits import EditBuilder
 from ganpaint.api.errors import format_errors
 from ganpaint.api.guards.admission import BusyError
 from ganpaint.api.guards.limits import reads_body_itself
@@ -272,7 +272,7 @@ def ready_upload(up: Upload) -> Upload:
     return up
 
 
-async def intervene_upload(body, request: Request, engine: Engine, settings: Settings, guards) -> Response:
+async def intervene_upload(body, request: Request, engine: Engine, guards, builder: EditBuilder) -> Response:
     """POST /intervene with "upload": the upload's adapted generator, blended with the picture."""
     if body.image is not None or body.z is not None:
         raise ValueError("image/z/upload: give exactly one of 'image', 'z' or 'upload'")
@@ -282,7 +282,7 @@ async def intervene_upload(body, request: Request, engine: Engine, settings: Set
     m = engine.model(up.model)
     layer = body.layer or up.layer
     up.projected.check_layer(layer)
-    edits = await build_edits_async(guards.lanes, m, settings, body.strokes, body.edits, layer)
+    edits = await builder.build(m, body.strokes, body.edits, layer)
     for i, e in enumerate(edits):
         try:
             up.projected.check_layer(e.layer)
