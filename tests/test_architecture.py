@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "server" / "ganpaint"
 MAX_FUNCTION_LINES = 100
 
@@ -76,7 +74,6 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 28 step 3: api.routes.uploads <-> api.ws (a lazy import)")
 def test_the_import_graph_has_no_circle():
     assert find_cycle(import_graph()) is None
 
@@ -144,3 +141,10 @@ def test_no_function_is_over_100_lines():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)")
     assert long == []
+
+
+def test_only_api_js_talks_to_the_server():
+    """The page: only web/js/api.js knows URLs and message shapes (fetch, WebSocket)."""
+    web = PACKAGE.parents[1] / "web" / "js"
+    talkers = sorted(p.name for p in web.glob("*.js") if "fetch(" in p.read_text() or "new WebSocket(" in p.read_text())
+    assert talkers == ["api.js"]

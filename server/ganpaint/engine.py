@@ -31,7 +31,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
@@ -49,6 +49,7 @@ from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
 from ganpaint.nn.proggan import ProgressiveGenerator, image_latents, load_generator, serving_copy
 from ganpaint.precomputed import Precomputed, load_precomputed, precomputed_layers
 from ganpaint.priority import BACKGROUND_NICE, Foreground, lower_thread_priority
+from ganpaint.targets import GENERATED, PaintTarget
 
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -102,7 +103,7 @@ class RenderJob:
     batchable: bool = False
     interactive: bool = False  # a painter waits for it (websocket): the interactive render thread renders it
     submitted: float = field(default_factory=time.perf_counter)
-    upload: object | None = None  # a ganpaint.project.ProjectedImage: painted blended, rendered alone (uploads.py)
+    target: PaintTarget = GENERATED  # what it paints (ganpaint/targets.py): the generator's image, or an upload
 
 
 @dataclass
@@ -329,13 +330,8 @@ class Engine:
                 groups.setdefault(key, []).append((job, future))
         return alone + list(groups.values())
 
-    def _group_key(self, job: RenderJob) -> tuple | None:
-        if job.upload is not None:
-            return None  # an uploaded picture: its own adapted generator
-        layers = {e.layer for e in job.edits}
-        if len(layers) > 1:
-            return None  # edits at several layers: hooks on f, rendered alone
-        return (job.model, layers.pop() if layers else None)
+    def _group_key(self, job: RenderJob) -> Hashable | None:
+        return job.target.batch_key(job)
 
     def _render_group(self, group: list) -> None:
         try:
@@ -359,9 +355,11 @@ class Engine:
                 _settle(future, exc=exc)
 
     def _forward(self, jobs: list[RenderJob]) -> np.ndarray:
-        """Render jobs that share model and edit layers: cached h, edits, one batched f."""
-        if jobs[0].upload is not None:  # rendered alone: the adapted generator, blended with the picture
-            return np.stack([job.upload.render(job.edits) for job in jobs])  # (N, H, W, 3)
+        """Render jobs that share a batch key: their target renders them (ganpaint/targets.py)."""
+        return jobs[0].target.render_jobs(self, jobs)  # (N, H, W, 3)
+
+    def forward_generated(self, jobs: Sequence[RenderJob]) -> np.ndarray:
+        """Generated images that share model and edit layers: cached h, edits, one batched f; (N, H, W, 3)."""
         m = self.model(jobs[0].model)
         layer_order = m.generator.layer_names
         edit_layers = sorted({e.layer for job in jobs for e in job.edits}, key=layer_order.index)

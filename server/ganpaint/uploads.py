@@ -4,7 +4,7 @@
     pool = Projections(max_running=2)                       # one projecting, one waiting its turn
     up = pool.start(store, loaded_model, layer, pixels)     # Upload in state "projecting"; BusyPool past the cap
     await asyncio.wrap_future(up.future)                    # then up.status == "ready", up.projected paints
-    RenderJob(model, upload=store.get(up.id).projected, edits=[...])   # the engine renders it, blended
+    RenderJob(model, target=store.get(up.id).projected, edits=[...])   # the engine renders it, blended
 
 Ids are ``secrets.token_urlsafe(18)`` (144 random bits): unguessable, and the only way to reach an upload.
 With a ``folder`` each ready upload's state is also written to ``folder/<id>.pt`` (never elsewhere: ids are

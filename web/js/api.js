@@ -85,6 +85,27 @@ export function wireStrokes(strokes) {
     }));
 }
 
+/**
+ * POST /uploads (docs/projection.md): the picture `file` as the body, or JSON `fields` ({scene} or {data}, model,
+ * crop, wait); `query` for the file's options (model, wait). Resolves to the answer ({upload, status, ...}).
+ */
+export async function createUpload({ file = null, fields = null, query = {} }) {
+  const qs = new URLSearchParams(query).toString();
+  const init = file
+    ? { method: "POST", headers: { "Content-Type": file.type }, body: file }
+    : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(fields) };
+  const res = await fetch(url(qs ? `uploads?${qs}` : "uploads"), init);
+  if (!res.ok) throw new Error(await errorText(res));
+  return res.json();
+}
+
+/** GET /uploads/{id}/reconstruction.png: what the model made of the picture, as a Blob. */
+export async function fetchReconstruction(id) {
+  const res = await fetch(url(`uploads/${encodeURIComponent(id)}/reconstruction.png`));
+  if (!res.ok) throw new Error(await errorText(res));
+  return res.blob();
+}
+
 /** One render over REST: resolves to a Blob of the image. */
 export async function renderOnce({ model, image, upload, layer, strokes, format = "png", quality = 90, signal }) {
   const res = await fetch(url("intervene"), {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -29,6 +29,8 @@ from ganpaint.api.guards.drain import drain_on_sigterm
 from ganpaint.api.routes import health, models, render, reports, uploads
 from ganpaint.api.schemas import ERROR_RESPONSES
 from ganpaint.api.settings import Settings
+from ganpaint.api.upload_body import UploadBodies
+from ganpaint.api.upload_lookup import upload_state
 from ganpaint.engine import Engine
 from ganpaint.priority import Foreground
 
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        stack = ExitStack()
         engine = Engine(
             settings.models_dir,
             settings.precomputed_dir,
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             if settings.model:
                 engine.model(settings.model)  # fail at startup, not at the first request
+            stack.enter_context(upload_state(app, settings, foreground))  # the upload store and projection thread
             app.state.engine = engine
             drain_on_sigterm(guards.drain, app.state.paint.wait_idle, settings.drain_timeout)
             if getattr(app.state, "freeze_after_startup", False):
@@ -67,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 gc.freeze()
             yield guards.lifespan_state()  # ganpaint serve's protocol finds the guards here (api/guards/protocol.py)
         finally:
-            app.state.projections.close()
+            stack.close()
             guards.close()
             engine.close()
 
@@ -85,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.guards = guards
     app.state.edits = EditBuilder(settings, guards.lanes)  # strokes -> edits: prepare, admit, run, assemble
     app.state.paint = ws.PaintRegistry()
-    uploads.install(app, settings, foreground)  # the upload store, the projection thread, body admission
+    app.state.upload_bodies = UploadBodies(settings.max_upload_bodies)  # bodies arriving at once (api/upload_body.py)
     install_redoc(app)
     errors.install(app)
     # classic: demo mode's /data/<project>/cache/img/id/<id>.jpg

@@ -24,7 +24,6 @@ import json
 import logging
 import struct
 import time
-from dataclasses import dataclass
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
@@ -35,7 +34,8 @@ from ganpaint.api.errors import format_errors
 from ganpaint.api.guards import Guards
 from ganpaint.api.guards.admission import BusyError
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
-from ganpaint.engine import Engine, LoadedModel, RenderJob
+from ganpaint.api.ws_open import OpenImage, open_generated, open_upload
+from ganpaint.engine import Engine, RenderJob
 from ganpaint.values import short_repr
 
 router = APIRouter(tags=["paint"])
@@ -75,16 +75,6 @@ class SlowConsumer(Exception):
     """A send did not complete within ``ws_send_timeout``: the client does not read."""
 
 
-@dataclass
-class OpenImage:
-    model: LoadedModel
-    image: int
-    layer: str
-    fmt: str
-    quality: int
-    generation: int
-
-
 class PaintSession:
     def __init__(self, ws: WebSocket):
         self.ws = ws
@@ -100,6 +90,7 @@ class PaintSession:
         self.generation = 0
         self.superseded = 0
         self.closed = False
+        self.opening: asyncio.Task | None = None  # an upload's open, waiting for its projection (api/ws_open.py)
 
     @property
     def busy(self) -> bool:
@@ -155,28 +146,10 @@ class PaintSession:
             await self.error(seq, f"server: internal error ({type(exc).__name__}); the connection stays open")
 
     async def open_image(self, msg: OpenMessage) -> None:
-        if msg.upload is not None or msg.image is None:  # an uploaded picture (api/routes/uploads.py)
-            from ganpaint.api.routes.uploads import open_upload
-
+        """An image id or an uploaded picture (api/ws_open.py)."""
+        if msg.upload is not None or msg.image is None:
             return await open_upload(self, msg)
-        m = self.engine.model(msg.model or self.settings.model)
-        layer = msg.layer or m.info.default_layer
-        m.dissection(layer)  # NotFoundError unless the layer can be painted
-        self.generation += 1
-        self.pending = None
-        self.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, self.generation)
-        warm = self.engine.call(lambda: self.engine.features(m, msg.image, None, layer), interactive=True)
-        await asyncio.wrap_future(warm)
-        ready = {
-            "type": "ready",
-            "model": m.id,
-            "image": msg.image,
-            "layer": layer,
-            "resolution": m.info.resolution,
-            "format": msg.format,
-            "concepts": sorted(m.precomputed[layer].concepts),
-        }
-        await self.send_json(ready)
+        await open_generated(self, msg)
 
     async def queue_render(self, msg: RenderMessage) -> None:
         received = time.perf_counter()
@@ -189,10 +162,8 @@ class PaintSession:
         edits = await self.edits.build(o.model, msg.strokes, (), o.layer)
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
-        job = RenderJob(
-            o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True, submitted=received
-        )
-        job.upload = getattr(o, "upload", None)  # a projected upload, or None
+        job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True,
+                        submitted=received, target=o.target)  # fmt: skip
         if self.pending is not None:
             self.superseded += 1
         self.pending = (msg.seq, job, o.generation)

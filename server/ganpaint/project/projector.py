@@ -189,6 +189,14 @@ class ProjectedImage:
         unedited = self.generate(())
         return blend(edited, unedited, self.original, self.settings)
 
+    # --- a paint target (ganpaint/targets.py): the engine renders an upload's jobs alone, blended
+
+    def batch_key(self, job) -> None:
+        return None  # its own adapted generator: never batched with others
+
+    def render_jobs(self, engine, jobs) -> np.ndarray:
+        return np.stack([self.render(job.edits) for job in jobs])  # (N, R, R, 3)
+
     def state(self) -> dict:
         """What ``load_projected`` needs besides the generator: small (the adapted blocks, the features, the image)."""
         return {
