@@ -46,7 +46,7 @@ def test_bad_job_does_not_fail_the_jobs_batched_with_it(engine):
     futures = [Future() for _ in jobs]
     for f in futures:
         f.set_running_or_notify_cancel()
-    engine._render_group(list(zip(jobs, futures, strict=True)))  # one group, as the worker would batch them
+    engine.renderer._render_group(list(zip(jobs, futures, strict=True)))  # one group, as the worker would batch them
     assert isinstance(futures[1].exception(), ValueError)
     for i, f in zip((0, 2, 3), (futures[0], futures[2], futures[3]), strict=True):
         alone = engine.render(RenderJob("tiny", image=jobs[i].image, edits=good, fmt="png"), timeout=30)
@@ -62,7 +62,7 @@ def test_abandoned_requests_do_not_stop_the_worker(engine):
     for interactive in (True, False):
         job = RenderJob("tiny", image=1, fmt="png", interactive=interactive)
         assert engine.render(job, timeout=30).media_type == "image/png"
-    assert all(worker.is_alive() for worker in engine._workers)
+    assert all(worker.is_alive() for worker in engine.renderer.workers)
 
 
 def test_abandoned_calls_do_not_stop_the_worker(engine):
@@ -70,7 +70,7 @@ def test_abandoned_calls_do_not_stop_the_worker(engine):
     for f in futures:
         f.cancel()
     assert engine.call(lambda: 2).result(timeout=30) == engine.call(lambda: 2, interactive=True).result(30) == 2
-    assert all(worker.is_alive() for worker in engine._workers)
+    assert all(worker.is_alive() for worker in engine.renderer.workers)
 
 
 def test_mask_cache_keys_stay_small():

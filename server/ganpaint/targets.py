@@ -1,4 +1,4 @@
-"""What a render job paints: a ``PaintTarget``. The engine asks the target which jobs may share one forward pass
+"""What a render job paints: a ``PaintTarget``. The renderer asks the target which jobs may share one forward pass
 (``batch_key``) and has it render them (``render_jobs``); it never asks what kind of target it holds.
 
 - ``GENERATED`` (``GeneratedImage``): the generator's own image of the job's id (seed) or latent z, from the
@@ -6,7 +6,7 @@
 - ``ganpaint.project.ProjectedImage``: an uploaded picture projected into the model, painted with its adapted
   generator and blended with the picture; rendered alone.
 
-A new kind of target (a refined frame, a picture from elsewhere) is a class with these two methods; the engine
+A new kind of target (a refined frame, a picture from elsewhere) is a class with these two methods; the renderer
 and the routes need no change beyond building jobs with ``target=``.
 """
 
@@ -23,13 +23,13 @@ class PaintTarget(Protocol):
     def batch_key(self, job: Any) -> Hashable | None:
         """Jobs (``batchable`` ones) with equal keys share one forward pass; None: ``job`` renders alone."""
 
-    def render_jobs(self, engine: Any, jobs: Sequence[Any]) -> np.ndarray:
-        """The jobs' images, (N, H, W, 3) uint8, on ``engine``'s render thread (``jobs`` share a batch key)."""
+    def render_jobs(self, renderer: Any, jobs: Sequence[Any]) -> np.ndarray:
+        """The jobs' images, (N, H, W, 3) uint8, on ``renderer``'s render thread (``jobs`` share a batch key)."""
 
 
 @dataclass(frozen=True)
 class GeneratedImage:
-    """The generator's image of each job's ``image`` id or ``z``, with its edits (``Engine.forward_generated``)."""
+    """The generator's image of each job's ``image`` id or ``z``, with its edits (``Renderer.forward_generated``)."""
 
     def batch_key(self, job: Any) -> Hashable | None:
         layers = {e.layer for e in job.edits}
@@ -37,8 +37,8 @@ class GeneratedImage:
             return None  # edits at several layers: hooks on f, rendered alone
         return (job.model, layers.pop() if layers else None)
 
-    def render_jobs(self, engine: Any, jobs: Sequence[Any]) -> np.ndarray:
-        return engine.forward_generated(jobs)
+    def render_jobs(self, renderer: Any, jobs: Sequence[Any]) -> np.ndarray:
+        return renderer.forward_generated(jobs)
 
 
 GENERATED = GeneratedImage()

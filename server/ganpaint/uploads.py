@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganpaint.engine import LoadedModel, NotFoundError
+from ganpaint.model_registry import LoadedModel, NotFoundError
 from ganpaint.priority import Foreground, lower_thread_priority
 from ganpaint.project import Projector, ProjectSettings, image_tensor
 from ganpaint.project.encoder import projector_for

@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ganpaint.edit_plan import EditCaches, EditPlan
-from ganpaint.engine import LoadedModel, NotFoundError
 from ganpaint.masks import MAX_POINTS, MAX_SIDE
+from ganpaint.model_registry import LoadedModel, NotFoundError
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes.base import (
     MAX_STAMPS,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ganpaint.edit_plan import EditPlan, Part, Ref
-from ganpaint.engine import LoadedModel
 from ganpaint.masks import MAX_POINTS, MAX_SIDE
+from ganpaint.model_registry import LoadedModel
 from ganpaint.nn.intervene import Pooling
 from ganpaint.precomputed import ConceptUnits, Precomputed
 
