@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from ganpaint import masks
 from ganpaint.edit_plan import EditPlan
+from ganpaint.masks import mask_cost
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import KINDS, Stroke, StrokeContext, prepare_strokes, stroke_edits
 
@@ -63,3 +65,26 @@ def test_a_stroke_kind_is_one_object_and_one_registry_line(engine, monkeypatch):
     assert edit.layer == "layer4" and edit.mask.shape == m.generator.feature_shape("layer4")[1:]
     with pytest.raises(ValueError, match=r"strokes\[0\]\.mode: expected 'draw', 'erase', 'stamp' or 'dim', got 'x'"):
         stroke_edits(m, [Stroke("tree", LINE, "x")])
+
+
+def test_a_mask_pooled_to_several_layers_is_decoded_and_costed_once(monkeypatch):
+    calls = []
+    real = masks.decode_compact
+    monkeypatch.setattr("ganpaint.edit_plan.decode_compact", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plan = EditPlan(budget=1 << 30, eager=False)
+    spec = {"shape": [64, 64], "runs": [100, 3996]}
+    for size in ((4, 4), (8, 8), (16, 16)):
+        plan.mask(spec, 256, size, "m", (2048, 2048), "max")
+    assert plan.cost == plan.pending_cost == mask_cost(spec, 256) and len(plan.pending()) == 3
+    plan.run()
+    assert len(calls) == 1 and all(j.value.shape == j.size for j in plan.mask_jobs.values())
+
+
+def test_mask_cache_keys_stay_small():
+    """The pooled-mask cache keeps digests, not the masks' JSON (which may be a request body long)."""
+    from ganpaint.edit_plan import EditPlan
+
+    plan = EditPlan()
+    bits = {"shape": [64, 64], "bitbounds": [], "bitstring": "01" * 2048}
+    plan.mask(bits, 256, (4, 4), "mask", (2048, 2048), "area")
+    assert len(plan.caches.masks) == 1 and all(len(repr(key)) < 200 for key in plan.caches.masks.keys())

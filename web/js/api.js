@@ -41,10 +41,6 @@ async function errorText(res) {
   }
 }
 
-export async function fetchHealth() {
-  return getJson("health");
-}
-
 /** {default_model, models: [{id, name, resolution, default_layer}]} */
 export async function fetchModels() {
   return getJson("models");

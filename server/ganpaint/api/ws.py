@@ -160,8 +160,6 @@ class PaintSession:
         o = self.open
         # big masks decode off the event loop, so one client's masks do not stall the others' frames
         edits = await self.edits.build(o.model, msg.strokes, (), o.layer)
-        if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
-            return
         job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True,
                         submitted=received, target=o.target)  # fmt: skip
         if self.pending is not None:
