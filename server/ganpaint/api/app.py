@@ -38,10 +38,9 @@ log = logging.getLogger("ganpaint")
 PLACEHOLDER = "<!doctype html><title>ganpaint</title><p>ganpaint API: see <a href='/docs'>/docs</a>.</p>"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    foreground = Foreground()  # painters first: the engine's frames, which mask lanes and projections step aside for
-    guards = Guards(settings, foreground)  # every protective layer, in the order a request crosses them
+def lifespan_for(settings: Settings, guards: Guards, foreground: Foreground):
+    """The app's lifespan: the engine (and the default model), the upload store and projection thread, the SIGTERM
+    drain; all stopped in reverse when the app stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -75,6 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             guards.close()
             engine.close()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    foreground = Foreground()  # painters first: the engine's frames, which mask lanes and projections step aside for
+    guards = Guards(settings, foreground)  # every protective layer, in the order a request crosses them
+
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN (work offline);
     # /redoc is ganpaint's, with the one address in ReDoc's bundle that leaves the server replaced (api/docs_pages.py)
     app = FastAPIOffline(
@@ -82,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ganpaint",
         version=__version__,
         description="Semantic painting on a Progressive GAN. Protocol and errors: docs/api.md.",
-        lifespan=lifespan,
+        lifespan=lifespan_for(settings, guards, foreground),
         responses=ERROR_RESPONSES,  # {"detail": "<one string>"}, not FastAPI's default 422 list
     )
     app.state.settings = settings
