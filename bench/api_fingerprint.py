@@ -11,11 +11,12 @@ form), errors (bad fields, unknown names, limits, invalid JSON, a body over the 
 /api, websocket sessions (open, strokes, stamps, erase, errors, ping, re-open) and uploads (image and JSON
 bodies, errors, status, reconstruction, painting an upload over REST and the websocket).
 
-An answer is its status, its content type and the SHA-256 of its body. What differs from run to run is
-normalised first: upload ids (random) become ``<upload-N>``, ``ms`` timings are dropped, the websocket frame
-header's render time (2 bytes) is zeroed. Requests run one at a time (each websocket frame awaited before
-the next update), so "latest wins" never drops one. A refactor that changes no behaviour leaves every line as
-it was; the refactor in issue #28 was checked this way after each step.
+An answer is its status, its content type and the SHA-256 of its body (JSON re-written with its keys in their
+order, so a reordered answer shows). What differs from run to run is normalised first: upload ids (random)
+become ``<upload-N>``, ``ms`` timings are dropped, the websocket frame header's render time (2 bytes) is
+zeroed. Requests run one at a time (each websocket frame awaited before the next update), so "latest wins"
+never drops one. A refactor that changes no behaviour leaves every line as it was; the refactor in issue #28
+was checked this way after each step.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Recorder:
             obj = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return body
-        return json.dumps(self._walk(obj), sort_keys=True).encode()
+        return json.dumps(self._walk(obj)).encode()  # key order kept: a reordered answer is a changed answer
 
     def _walk(self, obj):
         if isinstance(obj, dict):

@@ -34,4 +34,4 @@ def test_the_engine_renders_a_new_kind_of_target_through_its_two_methods(engine)
 
 def test_generated_images_batch_by_model_and_edit_layer():
     job = RenderJob("tiny", image=1)
-    assert job.target is GENERATED and GENERATED.batch_key(job) == ("tiny", None)
+    assert job.target is GENERATED and GENERATED.batch_key(job) == ("tiny", None, False)

@@ -26,6 +26,7 @@ from torch import nn
 from ganpaint.models import ModelInfo, check_model_id, list_model_ids, load_model_info
 from ganpaint.nn.proggan import ProgressiveGenerator, load_generator, serving_copy
 from ganpaint.precomputed import Precomputed, load_precomputed, precomputed_layers
+from ganpaint.refine import Refiner, load_refiner
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -53,6 +54,7 @@ class LoadedModel:
     precomputed: dict[str, Precomputed]  # by layer
     sha256: str
     splits: dict[str, tuple[nn.Module, nn.Module]] = field(default_factory=dict)
+    refiner: Refiner | None = None  # models/<id>/refiner.pth: 4x sharper frames (ganpaint.refine)
 
     @property
     def id(self) -> str:
@@ -178,4 +180,5 @@ class ModelRegistry:
         if self.dtype != torch.float32:
             g = g.to(self.dtype)
         sha = hashlib.sha256(files.info.generator_path.read_bytes()).hexdigest()
-        return LoadedModel(files.info, serving_copy(g), files.dissections, sha)
+        refiner = load_refiner(files.info.refiner_path)
+        return LoadedModel(files.info, serving_copy(g), files.dissections, sha, refiner=refiner)

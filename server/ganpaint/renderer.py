@@ -43,6 +43,8 @@ from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_hooks, run_edited
 from ganpaint.nn.proggan import image_latents
 from ganpaint.pixels import FORMATS, encode_image, to_pixels
 from ganpaint.priority import BACKGROUND_NICE, Foreground, lower_thread_priority
+from ganpaint.refine import refine
+from ganpaint.refine.upload import refined_upload
 from ganpaint.targets import GENERATED, PaintTarget
 
 
@@ -58,6 +60,7 @@ class RenderJob:
     interactive: bool = False  # a painter waits for it (websocket): the interactive render thread renders it
     submitted: float = field(default_factory=time.perf_counter)
     target: PaintTarget = GENERATED  # what it paints (ganpaint/targets.py): the generator's image, or an upload
+    refined: bool = False  # the model's refiner makes the picture 4x larger (the caller checked it has one)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Frame:
     media_type: str
     render_ms: float  # from submission to encoded bytes
     batch: int = 1  # how many jobs shared the forward pass
+    size: int = 0  # picture width in px (0: not recorded)
 
 
 @dataclass
@@ -242,7 +246,7 @@ class Renderer:
             try:
                 data = encode_image(p, job.fmt, job.quality)
                 ms = (time.perf_counter() - job.submitted) * 1000
-                _settle(future, Frame(data, FORMATS[job.fmt], ms, len(group)))
+                _settle(future, Frame(data, FORMATS[job.fmt], ms, len(group), size=p.shape[1]))
                 self.frames += 1
             except Exception as exc:  # noqa: BLE001
                 _settle(future, exc=exc)
@@ -267,7 +271,17 @@ class Renderer:
         background = not jobs[0].interactive
         with torch.inference_mode(), edit_hooks(f, later), _stepping_aside(f, self.foreground, background):
             x = f(torch.cat(rows))  # (N, 3, H, W)
+            if jobs[0].refined:
+                x = refine(m.refiner, x)  # (N, 3, 4H, 4W)
         return to_pixels(x)
+
+    def forward_projected(self, projected, jobs: Sequence[RenderJob]) -> np.ndarray:
+        """An upload's jobs (``ProjectedImage.render_jobs``): its adapted generator, blended with the picture; at
+        4x with the model's refiner for refined jobs; (N, H, W, 3)."""
+        if jobs[0].refined:  # jobs of one batch share their key, refined included
+            refiner = self.registry.model(jobs[0].model).refiner
+            return np.stack([refined_upload(refiner, projected, job.edits) for job in jobs])  # (N, 4R, 4R, 3)
+        return np.stack([projected.render(job.edits) for job in jobs])  # (N, R, R, 3)
 
     def render_uncached(self, job: RenderJob) -> np.ndarray:
         """The full-render path: the whole generator with edit hooks, no cache, no queue (the baseline server,

@@ -35,7 +35,7 @@ class GeneratedImage:
         layers = {e.layer for e in job.edits}
         if len(layers) > 1:
             return None  # edits at several layers: hooks on f, rendered alone
-        return (job.model, layers.pop() if layers else None)
+        return (job.model, layers.pop() if layers else None, job.refined)
 
     def render_jobs(self, renderer: Any, jobs: Sequence[Any]) -> np.ndarray:
         return renderer.forward_generated(jobs)

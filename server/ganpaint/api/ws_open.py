@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from ganpaint.api.schemas import OpenMessage
+from ganpaint.api.sizes import refine_factor
 from ganpaint.api.upload_lookup import find_upload
 from ganpaint.engine import LoadedModel
 from ganpaint.targets import GENERATED, PaintTarget
@@ -43,15 +44,18 @@ async def open_generated(session, msg: OpenMessage) -> None:
     await session.send_json(ready_message(m, msg, msg.image, layer))
 
 
-def ready_message(m: LoadedModel, msg: OpenMessage, image: int | None, layer: str) -> dict:
+def ready_message(m: LoadedModel, msg: OpenMessage, image: int | None, layer: str, upload: str | None = None) -> dict:
+    """The ``ready`` message (its keys in this order; ``upload`` only for an upload)."""
     return {
         "type": "ready",
         "model": m.id,
         "image": image,
+        **({"upload": upload} if upload is not None else {}),
         "layer": layer,
         "resolution": m.info.resolution,
         "format": msg.format,
         "concepts": sorted(m.precomputed[layer].concepts),
+        "refine_factor": refine_factor(m),
     }
 
 
@@ -108,6 +112,6 @@ async def _ready(session, msg: OpenMessage, up: Upload) -> None:
     up.projected.check_layer(layer)
     session.open = OpenImage(m, None, layer, msg.format, msg.quality, session.generation, target=up.projected)
     summary = up.summary()
-    ready = {**ready_message(m, msg, None, layer), "upload": up.id}
+    ready = ready_message(m, msg, None, layer, upload=up.id)
     ready |= {"psnr": summary.get("psnr"), "ms": summary.get("ms"), "warning": summary.get("warning")}
     await session.send_json(ready)

@@ -191,7 +191,7 @@ class ProjectedImage:
         return None  # its own adapted generator: never batched with others
 
     def render_jobs(self, renderer, jobs) -> np.ndarray:
-        return np.stack([self.render(job.edits) for job in jobs])  # (N, R, R, 3)
+        return renderer.forward_projected(self, jobs)  # (N, R, R, 3): ``render`` (or refined: 4x)
 
     def state(self) -> dict:
         """What ``load_projected`` needs besides the generator: small (the adapted blocks, the features, the image)."""

@@ -31,6 +31,7 @@ from ganpaint.api.errors import format_errors
 from ganpaint.api.guards.admission import BusyError
 from ganpaint.api.guards.limits import reads_body_itself
 from ganpaint.api.settings import Settings
+from ganpaint.api.sizes import wants_refined
 from ganpaint.api.upload_body import BodyRefused, receive_body
 from ganpaint.api.upload_lookup import find_upload, ready_upload
 from ganpaint.engine import Engine, RenderJob, encode_image
@@ -253,6 +254,7 @@ async def intervene_upload(body, request: Request, engine: Engine, guards, build
     if body.model is not None and body.model != up.model:
         raise ValueError(f"model: upload {up.id!r} was projected into {up.model!r}, got {body.model!r}")
     m = engine.model(up.model)
+    refined = wants_refined(m, body.size)
     layer = body.layer or up.layer
     up.projected.check_layer(layer)
     edits = await builder.build(m, body.strokes, body.edits, layer)
@@ -262,7 +264,7 @@ async def intervene_upload(body, request: Request, engine: Engine, guards, build
         except ValueError as exc:
             raise ValueError(f"edits[{i}].{exc}") from exc
     with guards.render_gate.admit(1):
-        job = RenderJob(m.id, edits=edits, fmt=body.format, quality=body.quality, target=up.projected)
+        job = RenderJob(m.id, edits=edits, fmt=body.format, quality=body.quality, target=up.projected, refined=refined)
         frame = await engine.render_async(job)
     if wants_image(request):
         return Response(frame.data, media_type=frame.media_type)
