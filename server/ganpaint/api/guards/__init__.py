@@ -17,6 +17,9 @@ A request crosses them in this order (outermost first); each refuses with ``{"de
    ``render_gate`` for REST images) and the **mask lanes** (lanes.py: masks costed, admitted, decoded off the
    event loop) for routes that paint; uploads admit bodies and projections (api/upload_body.py, uploads.py).
 
+A websocket (/ws/paint) crosses 1-3, then its route: the origin policy, the drain and the connection cap
+(api/ws.py); each message is then bounded there (size, JSON, rate: latest wins) and its masks go to the lanes.
+
 Every 503 busy notes the client's address in the **refusal log** (refusals.py, ``refused``): its next
 connections wait ``refusal_delay`` in the protocol (1).
 
