@@ -18,7 +18,8 @@ A request crosses them in this order (outermost first); each refuses with ``{"de
    event loop) for routes that paint; uploads admit bodies and projections (api/upload_body.py, uploads.py).
 
 A websocket (/ws/paint) crosses 1-3, then its route: the origin policy, the drain and the connection cap
-(api/ws.py); each message is then bounded there (size, JSON, rate: latest wins) and its masks go to the lanes.
+(api/ws.py); each message is then checked there (size, JSON; updates superseded, latest wins) and its
+masks go to the lanes.
 
 Every 503 busy notes the client's address in the **refusal log** (refusals.py, ``refused``): its next
 connections wait ``refusal_delay`` in the protocol (1).
