@@ -97,6 +97,10 @@ def test_generate_and_intervene_sizes(client):
     assert r.status_code == 200 and png_size(r.content) == (128, 128) and r.content != big.content
 
 
+def test_model_lists_its_sizes(client):
+    assert client.get("/models/tiny").json()["sizes"] == [32, 128]
+
+
 @pytest.mark.parametrize("size", [64, 31, 256])
 def test_bad_size_names_the_field(client, size):
     r = client.post("/generate", json={"model": "tiny", "ids": [3], "size": size})
@@ -177,3 +181,18 @@ def test_refined_frame_of_a_superseded_state_is_dropped(client):
     finally:
         release.set()
         m.refiner = saved
+
+
+def test_cli_trains_and_ships_a_refiner_the_engine_loads(tmp_path, capsys):
+    from ganpaint.cli import main
+    from ganpaint.engine import Engine
+
+    make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
+    args = "--scenes 2 --steps 2 --batch 2 --crop 8 --width 4 --blocks 2 --pairs render --threads 1"
+    main(["train", "refiner", "--run", str(tmp_path / "run"), *args.split(), "--ship", str(tmp_path / "models/tiny")])
+    assert "shipped" in capsys.readouterr().out
+    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1)
+    try:
+        assert engine.model("tiny").refiner.width == 4
+    finally:
+        engine.close()

@@ -156,6 +156,7 @@ class ModelDetail(BaseModel):
     name: str
     description: str
     resolution: int
+    sizes: list[int]  # picture sizes it renders: [resolution], and 4x it where it ships a refiner
     z_dim: int
     layers: list[LayerInfo]
     paint_layers: list[str]

@@ -4,7 +4,8 @@ Each step takes a batch of random ``crop`` x ``crop`` windows of 64 px inputs an
 true 256 px renders. Inputs (``--pairs``): ``render`` (the world's 64 px render), ``degraded`` (the same, softened
 by ``pairs.degrade`` like the GAN's frames) or ``gan`` (the GAN's own reconstructions, from a frame cache written
 by ``bench/refiner_frames.py``). Loss: L1 on pixels + ``edge_weight`` x L1 on horizontal and vertical differences
-(keeps edges crisp where L1 alone averages them into a blur). Adam with a cosine-decayed step.
+(keeps edges crisp where L1 alone averages them into a blur); or MSE in place of L1. Adam with a cosine-decayed
+step; ``init`` fine-tunes a shipped refiner.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import save_refiner
+from . import load_refiner, save_refiner
 from .network import Refiner
 from .pairs import TRAIN_SEEDS, degrade, print_progress, render_pairs, to_tensor
 
@@ -40,10 +41,14 @@ class RefinerRecipe:
     seed: int = 0
     frames_cache: str = "cache/refiner"  # for pairs="gan": <cache>/<model>-<seed>.npz
     model: str = "scenes64"
+    pixel_loss: str = "l1"  # or "mse" (what PSNR scores)
+    init: str | None = None  # a refiner.pth to start from (fine-tuning), else a fresh network
 
     def __post_init__(self):
         if self.pairs not in PAIRS:
             raise ValueError(f"pairs: {self.pairs!r} is not one of {', '.join(PAIRS)}")
+        if self.pixel_loss not in ("l1", "mse"):
+            raise ValueError(f"pixel_loss: {self.pixel_loss!r} is not one of l1, mse")
 
 
 def edge_l1(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -100,6 +105,8 @@ def train_refiner(run: str | Path, recipe: RefinerRecipe, resume: bool = False, 
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
     net = Refiner(recipe.width, recipe.blocks)
+    if recipe.init:
+        net.load_state_dict(load_refiner(recipe.init).state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     gen = torch.Generator().manual_seed(recipe.seed)
     step = 0
@@ -123,7 +130,8 @@ def train_refiner(run: str | Path, recipe: RefinerRecipe, resume: bool = False, 
     while step < recipe.steps and (time.perf_counter() - t0) / 60 < minutes:
         xb, yb = batch_of(x, y, recipe, gen)
         out = net(xb)
-        loss = F.l1_loss(out, yb) + recipe.edge_weight * edge_l1(out, yb)
+        pixel = F.l1_loss(out, yb) if recipe.pixel_loss == "l1" else F.mse_loss(out, yb)
+        loss = pixel + recipe.edge_weight * edge_l1(out, yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
