@@ -8,8 +8,8 @@
 Two apps: the seeded tiny model (``ganpaint make-tiny``) and the committed embedded ``scenes64``. Requests: REST
 (health, models, concepts, styles, /generate, /intervene with draw, erase, stamp, raw edits and every mask
 form), errors (bad fields, unknown names, limits, invalid JSON, a body over the limit), the original client's
-/api, websocket sessions (open, strokes, stamps, erase, errors, ping, re-open) and uploads (image and JSON
-bodies, errors, status, reconstruction, painting an upload over REST and the websocket).
+/api, websocket sessions (open, strokes, stamps, erase, refined frames, errors, ping, re-open) and uploads
+(image and JSON bodies, errors, status, reconstruction, painting an upload over REST and the websocket).
 
 An answer is its status, its content type and the SHA-256 of its body (JSON re-written with its keys in their
 order, so a reordered answer shows). What differs from run to run is normalised first: upload ids (random)
@@ -176,6 +176,8 @@ def rest_requests(c: TestClient, rec: Recorder, model: str, image: int, concept:
     for i, s in enumerate(bad_strokes):
         rec.http(f"{p} intervene bad stroke {i}", c.post("/intervene", json={**body, "strokes": [s]}))
     rec.http(f"{p} intervene 65 strokes", c.post("/intervene", json={**body, "strokes": [stroke] * 65}))
+    for size in (64, 100, 256):  # the refined size where the model ships a refiner (issue 34), else a named error
+        rec.http(f"{p} intervene size {size}", c.post("/intervene", json={**body, "strokes": [stroke], "size": size}))
     rec.http(f"{p} intervene no image", c.post("/intervene", json={"model": model, "strokes": []}))
     rec.http(f"{p} intervene image+z", c.post("/intervene", json={**body, "z": z[0]}))
     rec.http(f"{p} intervene image -1", c.post("/intervene", json={**body, "image": -1}))
@@ -231,6 +233,11 @@ def ws_session(c: TestClient, rec: Recorder, model: str, image: int, concept: st
         for seq, strokes in enumerate(lists, 10):
             ws.send_json({"type": "render", "seq": seq, "strokes": strokes})
             rec.ws(f"{p} render {seq}", ws.receive())
+        ws.send_json({"type": "render", "seq": 30, "strokes": [stroke], "refine": True})
+        rec.ws(f"{p} render refine", ws.receive())
+        if model == "scenes64":  # it ships a refiner: a "refined" message, then the 4x frame
+            rec.ws(f"{p} refined message", ws.receive())
+            rec.ws(f"{p} refined frame", ws.receive())
         ws.send_json({"type": "open", "model": model, "image": image + 1, "layer": "layer6", "format": "jpeg"})
         rec.ws(f"{p} reopen", ws.receive())
         ws.send_json({"type": "render", "seq": 40, "strokes": [{**stroke, "layer": "layer6"}]})
