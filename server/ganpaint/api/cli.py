@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--id", default="tiny", help="model id (default tiny)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--size", type=int, default=32, choices=[32, 64, 128, 256], help="output px (default 32)")
+    t.add_argument("--refiner", action="store_true", help="also a seeded random 4x refiner (sharp-view tests)")
     t.set_defaults(func=_make_tiny)
 
 
@@ -82,7 +83,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    from ganpaint.api.serving import uvicorn_options
+    from ganpaint.api.guards.protocol import uvicorn_options
     from ganpaint.api.settings import Settings
     from ganpaint.api.startup import startup_problem
 
@@ -104,7 +105,7 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **uvicorn_options(settings, args.log_level),  # limits and timeouts for facing clients (api/serving.py)
+        **uvicorn_options(settings, args.log_level),  # limits and timeouts for facing clients (api/guards/protocol.py)
     )
 
 
@@ -114,7 +115,7 @@ def _make_tiny(args: argparse.Namespace) -> None:
     from ganpaint.tiny import make_tiny_model
 
     out = Path(args.out)
-    folder = make_tiny_model(out / "models", out / "precomputed", args.id, args.seed, args.size)
+    folder = make_tiny_model(out / "models", out / "precomputed", args.id, args.seed, args.size, args.refiner)
     print(f"wrote {folder}/ and {out / 'precomputed' / args.id}/")
     print(
         f"serve it: ganpaint serve --models-dir {out / 'models'} "

@@ -16,14 +16,13 @@ layer6 on 2 cores); decisions are cached by (features, stamp), so a page that re
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from threading import Lock
 
 import torch
 
 from ganpaint.context.probe import Probabilities, Render, brush_stroke, measure, window_radius
+from ganpaint.lru import LRU
 from ganpaint.nn.intervene import UnitEdit
 
 ACCEPT_GAIN = 0.05  # the brush's soft gain below which a stamp does what the brush does
@@ -47,26 +46,11 @@ class ContextStamp(UnitEdit):
         return UnitEdit(self.layer, list(self.brush_units), list(self.brush_values), 1.0, self.mask, self.pooling)
 
 
-class Decisions:
+class Decisions(LRU[tuple, tuple[bool, float]]):
     """Bounded LRU of (features digest, stamp key) -> (accepted, gain)."""
 
     def __init__(self, capacity: int = 4096):
-        self.capacity = capacity
-        self._items: OrderedDict[tuple, tuple[bool, float]] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: tuple) -> tuple[bool, float] | None:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            return hit
-
-    def put(self, key: tuple, value: tuple[bool, float]) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+        super().__init__(capacity)
 
 
 def digest(r: torch.Tensor) -> bytes:

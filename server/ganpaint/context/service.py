@@ -11,53 +11,34 @@ and stamps are painted as stamps (there is nothing to ask).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from threading import Lock
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from ganpaint.context.gate import ContextStamp, Decisions, resolve
-from ganpaint.context.grid import ContextMap, context_map, stamp_stroke, stroke_grid
+from ganpaint.context.grid import ContextMap, StrokeGrid, context_map, stamp_stroke, stroke_grid
 from ganpaint.context.probe import Render, brush_stroke, window_radius
+from ganpaint.lru import LRU
 from ganpaint.project.projector import layer_chain
 from ganpaint.segment import Segmenter, load_segmenter
 from ganpaint.stamps.templates import default_style
 
 if TYPE_CHECKING:
-    from ganpaint.engine import LoadedModel
+    from ganpaint.model_registry import LoadedModel
 
 MODES = ("draw", "stamp")
 MAX_UNITS = 20  # the brush of a map: the concept's best 20 draw units, as a stroke at full strength
 
 
-class _LRU:
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: tuple):
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            return hit
-
-    def put(self, key: tuple, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class ContextService:
     def __init__(self, maps: int = 64, decisions: int = 4096):
-        self.maps = _LRU(maps)  # (model sha, picture key, layer, concept, mode, stride) -> ContextMap
-        self.grids = _LRU(8)  # (model sha, layer, concept, mode, stride, shape) -> StrokeGrid (at most ~20 MB each)
+        self.maps: LRU[tuple, ContextMap] = LRU(
+            maps
+        )  # (model sha, picture key, layer, concept, mode, stride) -> ContextMap
+        self.grids: LRU[tuple, StrokeGrid] = LRU(
+            8
+        )  # (model sha, layer, concept, mode, stride, shape) -> StrokeGrid (at most ~20 MB each)
         self.decisions = Decisions(decisions)
         self._segmenters: dict[str, Segmenter | None] = {}
         self._lock = Lock()

@@ -18,9 +18,9 @@ from typing import Annotated
 import torch
 from fastapi import APIRouter, FastAPI, Query, Request
 
-from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, resolve_model
-from ganpaint.api.gate import BusyError
-from ganpaint.api.routes.uploads import find_upload, ready_upload
+from ganpaint.api.deps import EngineDep, GuardsDep, SettingsDep, check_layer, resolve_model
+from ganpaint.api.guards.admission import BusyError
+from ganpaint.api.upload_lookup import find_upload, ready_upload
 from ganpaint.context.gate import ACCEPT_GAIN
 from ganpaint.context.probe import Render
 from ganpaint.context.service import MODES, upload_target
@@ -103,7 +103,7 @@ async def read_context(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    gate: GateDep,
+    guards: GuardsDep,
     concept: Annotated[str, Query(max_length=64)],
     mode: Annotated[str, Query(max_length=16, description="draw (the unit brush) or stamp")] = "draw",
     model: NameQ = None,
@@ -120,7 +120,7 @@ async def read_context(
         check_concept(pic.m, at, concept, mode)
         return pic, at, engine.context.context_map(pic.m, pic.key, pic.r, pic.render, at, concept, mode)
 
-    with gate.admit(1), request.app.state.context_maps.admit():
+    with guards.render_gate.admit(1), request.app.state.context_maps.admit():
         pic, at, cmap = await asyncio.wrap_future(engine.call(compute))
     return {
         "model": pic.m.id,
