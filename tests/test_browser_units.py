@@ -6,7 +6,7 @@ units replace the list, the context map colours the picture and reads out under 
 from __future__ import annotations
 
 import pytest
-from test_browser import LAPTOP, Watched, browser  # noqa: F401 (the browser fixture)
+from test_browser import LAPTOP, PIXELS_VIEW, Watched, browser  # noqa: F401 (the browser fixture)
 from test_browser_stamps import embedded  # noqa: F401 (the live server on scenes64)
 
 pytestmark = [pytest.mark.embedded, pytest.mark.browser]
@@ -30,6 +30,7 @@ def _seq(page) -> int:
 
 def test_units_switch_on_and_off_by_keyboard_and_random_units_replace_them(browser, embedded):  # noqa: F811
     ctx = browser.new_context(viewport=LAPTOP)
+    ctx.add_init_script(PIXELS_VIEW)  # the model's own frames, not the refiner's (tests/test_browser.py)
     w = Watched(ctx.new_page())
     page = w.page
     page.goto(embedded + "/#model=scenes64&image=23")
@@ -79,6 +80,7 @@ def test_units_switch_on_and_off_by_keyboard_and_random_units_replace_them(brows
 
 def test_where_can_it_go_colours_the_picture_and_the_stamp_switch_reaches_the_server(browser, embedded):  # noqa: F811
     ctx = browser.new_context(viewport=LAPTOP)
+    ctx.add_init_script(PIXELS_VIEW)  # the model's own frames, not the refiner's (tests/test_browser.py)
     w = Watched(ctx.new_page())
     page = w.page
     page.goto(embedded + "/#model=scenes64&image=23")
@@ -115,5 +117,13 @@ def test_where_can_it_go_colours_the_picture_and_the_stamp_switch_reaches_the_se
     w.settle()
     sent = [m for m in w.sent if m["type"] == "render"][-1]["strokes"]
     assert "context" not in sent[-1] and sent[0]["context"] == "ignore"  # the server's default: respect
-    assert w.errors == []
+    page.locator("[data-action=share]").click()  # a share link carries the forced stamp as forced
+    page.wait_for_function("document.querySelector('#share-url').value.includes('strokes=')")
+    shared = Watched(ctx.new_page())
+    shared.page.goto(page.locator("#share-url").input_value())
+    shared.settle()
+    again = [m for m in shared.sent if m["type"] == "render"][-1]["strokes"]
+    assert [s.get("context") for s in again] == ["ignore", None]
+    assert shared.pixels() == w.pixels()
+    assert w.errors == [] and shared.errors == []
     ctx.close()
