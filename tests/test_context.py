@@ -214,3 +214,27 @@ def test_renders_without_stamps_never_load_a_segmenter(tmp_path):
         assert "tiny" not in e.context._segmenters
     finally:
         e.close()
+
+
+def test_a_dragged_row_is_decided_stamp_by_stamp_in_one_probe(engine):
+    from ganpaint.context.gate import ContextStamp, Decisions, resolve
+    from ganpaint.strokes import Stroke, stroke_edits
+
+    m, r, render, seg = planted(engine)
+    row = Stroke("sky", {"points": [[0.5, 0.15], [0.5, 0.95]]}, "stamp", style=0, context="respect")
+    stamps = stroke_edits(m, [row], "layer4")
+    assert len(stamps) >= 3 and all(isinstance(s, ContextStamp) for s in stamps)
+    calls = []
+
+    def counted(x):
+        calls.append(len(x))
+        return render(x)
+
+    decisions = Decisions()
+    decided = resolve(stamps, r, counted, seg.probabilities, seg.names, m.info.resolution, decisions)
+    assert calls == [1 + len(stamps)]  # the picture and one render per stamp, in one batch
+    brush_units = list(m.dissection("layer4").concepts["sky"].units)
+    kinds = ["brush" if list(d.units) == brush_units else "stamp" for d in decided]
+    tops = [s.centre[1] < 0.4 for s in stamps]
+    assert kinds == ["stamp" if top else "brush" for top in tops], (kinds, [s.centre for s in stamps])
+    assert resolve(stamps, r, counted, seg.probabilities, seg.names, m.info.resolution, decisions) and len(calls) == 1

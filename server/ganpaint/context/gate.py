@@ -59,14 +59,22 @@ def digest(r: torch.Tensor) -> bytes:
     return hashlib.sha256(r.detach().float().contiguous().cpu().numpy().tobytes()).digest()
 
 
-def probe_gain(
-    r: torch.Tensor, s: ContextStamp, render: Render, probabilities: Probabilities, c: int, resolution: int
-) -> float:
-    """The unit brush's soft gain of class ``c`` (the stamp's concept), alone on r (1, C, h, w), centred on
-    the stamp."""
+def probe_gains(
+    r: torch.Tensor,
+    stamps: Sequence[ContextStamp],
+    render: Render,
+    probabilities: Probabilities,
+    c: int,
+    resolution: int,
+) -> list[float]:
+    """For each stamp, the unit brush's soft gain of class ``c`` (their concept) alone on r (1, C, h, w),
+    centred on the stamp: one batch of 1 + len(stamps) renders (a dragged row is probed at once)."""
     _, _, h, w = r.shape
-    stroke = brush_stroke(s.layer, s.brush_units, s.brush_values, s.centre, window_radius(h), (h, w), resolution)
-    return measure(r, [[stroke]], render, probabilities, c)[0][0][0]
+    radius = window_radius(h)
+    strokes = [
+        [brush_stroke(s.layer, s.brush_units, s.brush_values, s.centre, radius, (h, w), resolution)] for s in stamps
+    ]
+    return [group[0][0] for group in measure(r, strokes, render, probabilities, c)]
 
 
 def resolve(
@@ -84,21 +92,28 @@ def resolve(
     if not any(isinstance(e, ContextStamp) for e in edits):
         return list(edits)
     base = digest(r)
+    known: dict[tuple, tuple[bool, float]] = {}
+    pending: dict[str, list[ContextStamp]] = {}  # concept -> its stamps not yet decided on this picture
+    for e in edits:
+        if isinstance(e, ContextStamp) and e.concept in names:
+            hit = decisions.get((base, e.key))
+            if hit is None:
+                pending.setdefault(e.concept, []).append(e)
+            else:
+                known[e.key] = hit
+    for concept, stamps in pending.items():
+        gains = probe_gains(r, stamps, render, probabilities, list(names).index(concept), resolution)
+        for e, gain in zip(stamps, gains, strict=True):
+            known[e.key] = (gain >= ACCEPT_GAIN, gain)
+            decisions.put((base, e.key), known[e.key])
     out = []
     for e in edits:
         if not isinstance(e, ContextStamp):
             out.append(e)
-            continue
-        if e.concept not in names:
+        elif e.concept not in names:
             out.append(e.stamp())
-            continue
-        key = (base, e.key)
-        hit = decisions.get(key)
-        if hit is None:
-            gain = probe_gain(r, e, render, probabilities, list(names).index(e.concept), resolution)
-            hit = (gain >= ACCEPT_GAIN, gain)
-            decisions.put(key, hit)
-        out.append(e.stamp() if hit[0] else e.brush())
+        else:
+            out.append(e.stamp() if known[e.key][0] else e.brush())
     return out
 
 
