@@ -42,11 +42,23 @@ def test_refiner_shapes_determinism_and_bicubic_start():
     assert torch.equal(refine(fresh, x), bicubic)
 
 
+def test_flip_average_is_mirror_symmetric_and_differs_from_one_pass():
+    net = tiny_refiner(seed=2)
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    one = refine(net, x)
+    net.flip_average = True
+    both = refine(net, x)
+    assert not torch.allclose(both, one)  # the seeded weights are not mirror symmetric
+    assert torch.allclose(refine(net, x.flip(-1)), both.flip(-1), atol=1e-6)
+
+
 def test_refiner_file_round_trip(tmp_path):
     from ganpaint.refine import save_refiner
 
     net = tiny_refiner(seed=1)
+    net.flip_average = True
     loaded = load_refiner(save_refiner(net, tmp_path / "r.pth", seed=1))
+    assert loaded.flip_average
     x = torch.rand(1, 3, 8, 8) * 2 - 1
     assert torch.equal(refine(loaded, x), refine(net, x)) and load_refiner(None) is None
 
