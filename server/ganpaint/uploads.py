@@ -217,10 +217,16 @@ class Projections:
         )
 
     def start(
-        self, store: UploadStore, m: LoadedModel, layer: str, pixels: np.ndarray | Callable[[], np.ndarray]
+        self,
+        store: UploadStore,
+        m: LoadedModel,
+        layer: str,
+        pixels: np.ndarray | Callable[[], np.ndarray],
+        large: Callable[[], np.ndarray | None] | None = None,
     ) -> Upload:
         """Admit and queue the projection of (R, R, 3) uint8 ``pixels`` (or of what the callable returns: decoding
-        runs on the projection thread too); the Upload is in the store at once, in state "projecting"."""
+        runs on the projection thread too); the Upload is in the store at once, in state "projecting". ``large``
+        (called after ``pixels``): the picture at the model's refiner size, kept with the projection."""
         with self._lock:
             if self.running >= self.max_running:
                 raise BusyPool(self._busy_detail())
@@ -245,6 +251,7 @@ class Projections:
                 px = pixels() if callable(pixels) else pixels  # (R, R, 3) uint8
                 with torch.inference_mode(False):
                     up.projected = projector.project(image_tensor(px), progress)
+                up.projected.large = large() if large is not None else None
                 up.status, up.stage, up.fraction = "ready", "done", 1.0
                 try:
                     store.save(up)

@@ -127,6 +127,7 @@ class ProjectedImage:
     delta: dict[str, float] = field(default_factory=dict)  # relative ||dW|| / ||W|| per adapted tensor, and total
     settings: ProjectSettings = field(default_factory=ProjectSettings)
     _unedited: torch.Tensor | None = None
+    large: np.ndarray | None = None  # (4R, 4R, 3) uint8: the picture at a refiner's size (refine/upload.py), if kept
 
     @property
     def resolution(self) -> int:
@@ -202,6 +203,7 @@ class ProjectedImage:
             "project_features": self.project_features.detach().clone(),
             "tail": {k: v.detach().clone() for k, v in adapted_state(self.tail).items()},
             "original": torch.from_numpy(self.original.copy()),
+            **({"large": torch.from_numpy(self.large.copy())} if self.large is not None else {}),
             "numbers": self.numbers(),
         }
 
@@ -450,7 +452,8 @@ class Projector:
             fl = middle(fp) if len(middle) else fp
         nums = state.get("numbers", {})
         original = state["original"].numpy().astype(np.uint8)
+        large = state["large"].numpy().astype(np.uint8) if "large" in state else None
         return ProjectedImage(
             self.paint_layer, self.project_layer, fp, fl, middle, tail, original,
-            nums.get("psnr", {}), nums.get("ms", {}), nums.get("delta", {}), self.settings,
+            nums.get("psnr", {}), nums.get("ms", {}), nums.get("delta", {}), self.settings, large=large,
         )  # fmt: skip

@@ -191,20 +191,28 @@ async def project_upload(request: Request, engine: Engine, settings: Settings, o
             data.close()
         raise
     resolution = m.info.resolution
+    big = resolution * m.refiner.factor if m.refiner is not None else None  # the upload's own pixels, refined view
+    decoded: dict = {}
 
     def pixels():
         if scene is not None:
             from ganpaint.scenes import render_scene
+            from ganpaint.scenes.render import MAX_SIZE
 
+            decoded["large"] = render_scene(scene, big)[0] if big and big <= MAX_SIZE else None
             return render_scene(scene, resolution)[0]
         try:
+            if big:
+                decoded["large"] = decode_picture(data, big, settings.max_upload_pixels, opts.crop)
             return decode_picture(data, resolution, settings.max_upload_pixels, opts.crop)
         finally:
             if not isinstance(data, bytes):
                 data.close()  # the spooled body: the projection thread owns it from here
 
     try:
-        up = request.app.state.projections.start(request.app.state.uploads, m, layer, pixels)
+        up = request.app.state.projections.start(
+            request.app.state.uploads, m, layer, pixels, large=lambda: decoded.get("large")
+        )
     except BusyPool as exc:
         raise BusyError(str(exc)) from exc
     if not opts.wait:
