@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from ganpaint import __version__
-from ganpaint.api import classic, compat, errors, ws
+from ganpaint.api import classic, classroom, compat, errors, ws
 from ganpaint.api.cors import CORS, LeadingSlashes
 from ganpaint.api.docs_pages import install_redoc
 from ganpaint.api.edits import MASK_DECODER
@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(compat.router)
+    classroom.install(app)  # a class (ganpaint classroom): /class/*, /teacher, the student page (api/classroom/)
     app.include_router(classic.router)  # demo mode's /data/<project>/cache/img/id/<id>.jpg
     if settings.classic_client is not None:
         classic.add_classic_client(app, settings.classic_client)

@@ -121,6 +121,7 @@ class PaintSession:
         self.engine: Engine = ws.app.state.engine
         self.settings = ws.app.state.settings
         self.registry: PaintRegistry = ws.app.state.paint
+        self.observer = getattr(ws.app.state, "paint_observer", None)  # a class's: records, may refuse (api/classroom)
         self.open: OpenImage | None = None
         self.pending: tuple[int, RenderJob, int] | None = None  # (seq, job, generation)
         self.rendering: tuple[int, asyncio.Future, int] | None = None  # (seq, the frame to come, generation)
@@ -217,6 +218,8 @@ class PaintSession:
         edits = await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
+        if self.observer is not None:
+            self.observer.on_render(self, msg)  # ValueError refuses the update
         job = RenderJob(
             o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True, submitted=received
         )

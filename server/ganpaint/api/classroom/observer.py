@@ -1,0 +1,43 @@
+"""The class's view of /ws/paint: each update a student's page sends becomes their current painting.
+
+``api/ws.py`` calls ``observer.on_render(session, msg)`` for every render message once its strokes are
+validated; raising ``ValueError`` refuses that update with the message (the page shows it). In a class the
+painting websocket is for students: the connection's ``ganpaint_student`` cookie names one (the page sets it
+from the token it got at join), and the class refuses the update while paused or ended. Recording is an
+assignment (the page sends up to 33 updates a second per painter); saving happens later (``ClassWall.run``).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from ganpaint.api.classroom.auth import STUDENT_COOKIE
+from ganpaint.api.classroom.wall import stroke_points
+from ganpaint.api.schemas import RenderMessage
+from ganpaint.classroom.room import ClassError, Classroom, Student
+
+UPLOADS_REFUSED = "class: paint on one of the generated pictures (a class wall shows generated pictures only)"
+
+
+class ClassPaintObserver:
+    def __init__(self, room: Classroom):
+        self.room = room
+        self._students: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # session -> Student
+
+    def student(self, session) -> Student:
+        st = self._students.get(session)
+        if st is None:
+            st = self.room.student_for(session.ws.cookies.get(STUDENT_COOKIE))
+            self._students[session] = st
+        return st
+
+    def on_render(self, session, msg: RenderMessage) -> None:
+        """Record the update as the student's painting; ValueError (shown to the student) to refuse it."""
+        o = session.open
+        try:
+            st = self.student(session)
+            if o.image is None or getattr(o, "upload", None) is not None:
+                raise ValueError(UPLOADS_REFUSED)
+            self.room.record_painting(st, o.model.id, o.image, o.layer, msg.strokes, stroke_points(msg.strokes))
+        except ClassError as exc:
+            raise ValueError(str(exc)) from exc

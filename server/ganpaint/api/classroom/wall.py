@@ -1,0 +1,103 @@
+"""The class wall: each student's painting re-rendered by the server from its strokes, at background priority.
+
+``ClassWall.run`` wakes every ``TICK`` seconds, asks the class which thumbnails are due (a painting changed, at
+most one per student per ``thumbnail_interval`` s: so a stroke shows within interval + one tick + a render,
+under 3 s) and renders them one at a time on the engine's background render thread (``interactive=False``:
+lowest CPU priority, stepping aside before every layer while a painter's frame renders, ``ganpaint.priority``),
+through the same cached features and edits as the painters' frames. Pictures for the spotlight and the album
+are the same render, scaled to ``picture_size`` with nearest-neighbour (each model pixel a sharp square, as the
+page shows it). ``run`` also writes changed paintings to the database every ``flush_interval`` (a thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+
+from PIL import Image
+
+from ganpaint.api.edits import build_edits_async
+from ganpaint.api.schemas import StrokeIn
+from ganpaint.classroom.room import Classroom, Painting, Student
+from ganpaint.engine import Engine, RenderJob
+
+log = logging.getLogger("ganpaint")
+TICK = 0.25  # seconds between looks for due thumbnails
+THUMBNAIL_MAX = 128  # px: larger models' thumbnails are scaled down to this
+
+
+def dump_strokes(strokes: list[StrokeIn]) -> str:
+    return json.dumps([s.model_dump(exclude_none=True) for s in strokes], separators=(",", ":"))
+
+
+def load_strokes(text: str) -> list[StrokeIn]:
+    return [StrokeIn.model_validate(s) for s in json.loads(text)]
+
+
+def stroke_points(strokes: list[StrokeIn]) -> int:
+    """Polyline points over all strokes (the class bounds it); a mask in another form counts its length."""
+    total = 0
+    for s in strokes:
+        points = s.mask.get("points") if isinstance(s.mask, dict) else None
+        total += len(points) if isinstance(points, list) else len(str(s.mask)) // 8 + 1
+    return total
+
+
+def scaled_png(png: bytes, side: int, smaller_only: bool = False) -> bytes:
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    if img.width == side or (smaller_only and img.width <= side):
+        return png
+    resample = Image.Resampling.NEAREST if side > img.width else Image.Resampling.LANCZOS
+    out = io.BytesIO()
+    img.resize((side, side), resample).save(out, "PNG", compress_level=6)
+    return out.getvalue()
+
+
+class ClassWall:
+    """Renders the class's paintings; ``run()`` keeps the wall's thumbnails and the database current."""
+
+    def __init__(self, room: Classroom, engine: Engine, settings):
+        self.room, self.engine, self.settings = room, engine, settings
+        self.rendered = 0  # thumbnails rendered (tests, bench)
+        self.failed = 0
+
+    async def render(self, p: Painting, with_strokes: bool = True) -> bytes:
+        """The painting (or, without strokes, the picture before it) as a PNG at the model's resolution."""
+        m = self.engine.model(p.model)
+        strokes = p.strokes if with_strokes else []
+        edits = await build_edits_async(m, self.settings, strokes, (), p.layer)
+        job = RenderJob(m.id, p.image, None, edits, "png", interactive=False)
+        frame = await self.engine.render_async(job)
+        return frame.data
+
+    async def picture(self, p: Painting, which: str, side: int) -> bytes:
+        return scaled_png(await self.render(p, with_strokes=which == "after"), side)
+
+    async def update_thumbnail(self, st: Student) -> None:
+        p, painted_at = st.painting, st.painted_at
+        try:
+            png = scaled_png(await self.render(p), THUMBNAIL_MAX, smaller_only=True)
+        except Exception as exc:  # noqa: BLE001 - a painting that no longer renders (model gone): say so once
+            self.failed += 1
+            log.warning("ganpaint classroom: thumbnail of %s failed: %s", st.id, exc)
+            st.thumbnail_of, st.thumbnail_at = painted_at, time.monotonic()
+            return
+        self.rendered += 1
+        self.room.set_thumbnail(st, png, painted_at)
+
+    async def run(self) -> None:
+        """Thumbnails as they fall due, the database every ``flush_interval``; until cancelled."""
+        next_flush = time.monotonic() + self.room.settings.flush_interval
+        while True:
+            for st in self.room.due_thumbnails():
+                await self.update_thumbnail(st)
+            if time.monotonic() >= next_flush:
+                next_flush = time.monotonic() + self.room.settings.flush_interval
+                try:
+                    await asyncio.to_thread(self.room.flush)
+                except Exception:  # noqa: BLE001 - keep serving; the next flush retries
+                    log.exception("ganpaint classroom: saving paintings failed")
+            await asyncio.sleep(TICK)
