@@ -9,8 +9,9 @@
 
 Every update a painter sends is recorded in memory (an assignment: the page sends up to 33 a second); the
 database gets the changed paintings every ``flush_interval`` and each hand-in at once. ``version`` counts the
-changes the teacher's wall shows; each student carries the version of their last change, so the wall asks for
-what changed since the version it has. Strokes stay opaque here: ``dump`` turns them into JSON when saved.
+changes the teacher's wall shows (it starts at the time in microseconds, so it grows across restarts); each
+student carries the version of their last change, so the wall asks for what changed since the version it has.
+Strokes stay opaque here: ``dump`` turns them into JSON when saved.
 """
 
 from __future__ import annotations
@@ -125,7 +126,10 @@ class Classroom:
         for h in self.store.hand_ins(self.row.id):
             st = self.students[h.student_id]
             st.hand_ins += 1
-        self.version = 1
+        # versions only grow, across restarts too (a wall that polled the last server asks for what it lacks)
+        self.version = time.time_ns() // 1000
+        for st in self.students.values():
+            st.changed = self.version
 
     def _add(self, st: Student) -> None:
         self.students[st.id] = st

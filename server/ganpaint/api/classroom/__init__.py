@@ -37,7 +37,7 @@ def install(app: FastAPI, class_settings: ClassSettings | None = None) -> None:
     if not cs.teacher_key:
         cs.teacher_key = secrets.token_urlsafe(18)  # a server started without one: nobody can act as teacher
     app.state.class_settings = cs
-    app.state.class_waiters = []
+    app.state.class_waiters = set()  # futures of wall polls waiting for a change
     app.include_router(routes.router)
     app.include_router(page.router)
 

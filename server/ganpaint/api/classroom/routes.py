@@ -109,16 +109,21 @@ def student_card(room: Classroom, st: Student, since: int) -> dict:
 
 
 async def wait_for_change(request: Request, since: int, wait: float) -> None:
+    """Until the class changes past ``since``, ``wait`` seconds pass, or the server starts shutting down (a poll
+    must not outlive the shutdown's grace: it is checked every second)."""
     room: Classroom = request.app.state.classroom
     deadline = time.monotonic() + wait
-    while room.version <= since and time.monotonic() < deadline:
+    while room.version <= since and time.monotonic() < deadline and not request.app.state.paint.draining:
         changed = asyncio.get_running_loop().create_future()
-        request.app.state.class_waiters.append(changed)
+        waiters: set = request.app.state.class_waiters
+        waiters.add(changed)
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            async with asyncio.timeout(min(1.0, max(0.0, deadline - time.monotonic()))):
                 await changed
         except TimeoutError:
-            return
+            continue
+        finally:
+            waiters.discard(changed)
 
 
 @router.get("/wall")
