@@ -87,7 +87,7 @@ def class_server(tmp_path_factory):
     s.stop()
 
 
-def join(browser, base: str, name: str, viewport=None) -> Watched:
+def join(browser, base: str, name: str, viewport=None) -> Watched:  # noqa: F811 (a browser, not the fixture)
     ctx = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
     w = Watched(ctx.new_page())
     w.page.goto(base + "/")
@@ -125,7 +125,7 @@ def wait_wall(teacher: Watched, test, timeout: float = 10.0) -> list[dict]:
         time.sleep(0.2)
 
 
-def test_a_class_from_join_to_album(browser, class_server, tmp_path):
+def test_a_class_from_join_to_album(browser, class_server, tmp_path):  # noqa: F811
     s = class_server
     teacher_ctx = browser.new_context(viewport=PROJECTOR, accept_downloads=True)
     teacher = Watched(teacher_ctx.new_page())
