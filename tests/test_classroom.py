@@ -1,0 +1,151 @@
+"""The class's storage and rules (ganpaint.classroom): migrations, restarts, names, limits, hand-ins, states."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zipfile
+
+import pytest
+
+from ganpaint.classroom.album import AlbumEntry, write_album
+from ganpaint.classroom.room import ClassClosed, ClassError, ClassPaused, Classroom, NotJoined, TooSoon
+from ganpaint.classroom.settings import ClassSettings
+from ganpaint.classroom.store import SCHEMA_VERSION, ClassStore
+
+STROKES = [{"concept": "tree", "mask": {"points": [[0.1, 0.2], [0.5, 0.5]], "radius": 0.1}}]
+
+
+def room_at(path, **overrides) -> Classroom:
+    return Classroom(ClassStore(path / "c.sqlite"), ClassSettings(dir=path, **overrides))
+
+
+def test_schema_is_versioned_and_a_newer_file_is_refused(tmp_path):
+    store = ClassStore(tmp_path / "c.sqlite")
+    assert store.version == SCHEMA_VERSION
+    store.close()
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    assert [r[0] for r in db.execute("SELECT version FROM migrations")] == list(range(1, SCHEMA_VERSION + 1))
+    db.execute("INSERT INTO migrations VALUES (?, 'from the future', 0)", (SCHEMA_VERSION + 1,))
+    db.commit()
+    db.close()
+    with pytest.raises(ValueError, match=f"schema version {SCHEMA_VERSION + 1} is newer"):
+        ClassStore(tmp_path / "c.sqlite")
+
+
+def test_a_restart_keeps_students_paintings_hand_ins_and_the_state(tmp_path):
+    room = room_at(tmp_path)
+    ada, token = room.join("Ada")
+    room.record_painting(ada, "tiny", 7, "layer4", STROKES, 2)
+    room.set_thumbnail(ada, b"png", ada.painted_at)
+    room.hand_in(ada)
+    room.set_state("paused")
+    room.flush()
+    room.store.close()
+
+    again = room_at(tmp_path)
+    assert again.row.id == room.row.id and again.state == "paused"
+    st = again.student_for(token)
+    assert (st.id, st.name, st.hand_ins, st.thumbnail) == (ada.id, "Ada", 1, b"png")
+    assert (st.painting.image, st.painting.layer, st.painting.strokes) == (7, "layer4", STROKES)
+    assert again.version > room.version  # the wall's versions keep growing
+    assert again.due_thumbnails() == []  # the saved thumbnail is current
+
+
+def test_tokens_name_one_student_and_are_stored_hashed(tmp_path):
+    room = room_at(tmp_path)
+    a, ta = room.join("A")
+    b, tb = room.join("B")
+    assert room.student_for(ta) is a and room.student_for(tb) is b
+    with pytest.raises(NotJoined, match="student token: missing or not of this class"):
+        room.student_for("guess")
+    with pytest.raises(NotJoined):
+        room.student_for(None)
+    rows = sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT token_hash FROM students").fetchall()
+    assert ta not in {r[0] for r in rows} and len(rows[0][0]) == 64
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("x" * 41, "name: at most 40 characters, got 41"),
+        ("Ada\x1b[31m", "name: control characters are not allowed, got 'Ada\\x1b[31m'"),
+        ("A\u202eB", "name: control characters are not allowed, got 'A\\u202eB'"),
+    ],
+)
+def test_bad_names_are_refused_naming_the_field(tmp_path, name, error):
+    with pytest.raises(ValueError) as exc:
+        room_at(tmp_path).join(name)
+    assert str(exc.value) == error
+
+
+def test_limits_students_points_and_hand_ins(tmp_path):
+    room = room_at(tmp_path, max_students=2, max_painting_points=10, hand_in_interval=60, max_hand_ins=1)
+    a, _ = room.join(None)
+    room.join("  spaced  ")
+    assert [s.name for s in room.students.values()] == ["", "spaced"]
+    with pytest.raises(ClassError, match="class: 2 students have joined"):
+        room.join("third")
+    with pytest.raises(ValueError, match="strokes: 11 points in all exceeds the class limit of 10"):
+        room.record_painting(a, "tiny", 1, "layer4", STROKES, 11)
+    with pytest.raises(ClassError, match="hand in: nothing painted yet"):
+        room.hand_in(a)
+    room.record_painting(a, "tiny", 1, "layer4", STROKES, 2)
+    room.hand_in(a)
+    with pytest.raises(TooSoon) as soon:
+        room.hand_in(a)
+    assert soon.value.status == 429 and 59 < soon.value.retry_after <= 60
+    room.settings.hand_in_interval = 0
+    with pytest.raises(TooSoon, match="hand in: 1 hand-ins already"):
+        room.hand_in(a)
+
+
+def test_paused_refuses_painting_and_ended_refuses_everything(tmp_path):
+    room = room_at(tmp_path)
+    a, _ = room.join("A")
+    room.set_state("paused")
+    with pytest.raises(ClassPaused, match="your teacher paused painting"):
+        room.record_painting(a, "tiny", 1, "layer4", STROKES, 2)
+    room.set_state("open")
+    room.record_painting(a, "tiny", 1, "layer4", STROKES, 2)
+    room.set_state("ended")
+    for action in (
+        lambda: room.record_painting(a, "tiny", 1, "layer4", STROKES, 2),
+        lambda: room.hand_in(a),
+        lambda: room.join("late"),
+        lambda: room.rename(a, "B"),
+        lambda: room.set_state("open"),
+    ):
+        with pytest.raises(ClassClosed, match="class: this class has ended; it accepts nothing more"):
+            action()
+    with pytest.raises(ValueError, match="state: expected one of open, paused, ended, got 'asleep'"):
+        room_at(tmp_path / "other").set_state("asleep")
+    assert room_at(tmp_path).row.id != room.row.id  # an ended class is over: the next start begins a new one
+
+
+def test_thumbnails_fall_due_at_most_once_per_interval(tmp_path):
+    room = room_at(tmp_path, thumbnail_interval=2.0)
+    a, _ = room.join("A")
+    room.record_painting(a, "tiny", 1, "layer4", STROKES, 2)
+    assert room.due_thumbnails() == [a]
+    room.set_thumbnail(a, b"1", a.painted_at)
+    room.record_painting(a, "tiny", 1, "layer4", STROKES, 2)
+    assert room.due_thumbnails() == []  # changed, but the last thumbnail is under 2 s old
+    assert room.due_thumbnails(now=a.thumbnail_at + 2.0) == [a]
+
+
+def test_the_album_opens_offline_with_escaped_names(tmp_path):
+    entry = AlbumEntry("<script>x()</script>", "s1", b"b", b"a", {"model": "tiny", "image": 1, "strokes": []}, True)
+    path = write_album(tmp_path / "album.zip", "7B & co", [entry, AlbumEntry("", "s2", b"b", b"a", {}, False)])
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        page = z.read("index.html").decode()
+        painting = json.loads(z.read("paintings/01.json"))
+    assert names == {
+        "index.html",
+        "pictures/01-before.png", "pictures/01-after.png", "pictures/02-before.png", "pictures/02-after.png",
+        "paintings/01.json", "paintings/02.json",
+    }  # fmt: skip
+    assert "&lt;script&gt;x()&lt;/script&gt;" in page and "<script>" not in page and "7B &amp; co" in page
+    assert "http" not in page and "Painter 2" in page
+    assert painting["format"] == "ganpaint-painting" and painting["image"] == 1
