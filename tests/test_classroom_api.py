@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import time
@@ -92,18 +93,24 @@ def test_a_student_paints_and_the_wall_shows_it_within_the_interval(client):
     assert me["you"]["painting"] == {"model": "tiny", "image": 3, "layer": "layer4", "strokes": [STROKE]}
     deadline = time.monotonic() + 3
     while True:
-        wall = client.get("/class/wall", headers=TEACHER).json()
-        card = next(s for s in wall["students"] if s["id"] == sid)
+        listing = client.get("/class/wall", headers=TEACHER).json()
+        version = listing["version"]
+        card = next(s for s in listing["students"] if s["id"] == sid)
         if card.get("thumbnail") or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     assert card["name"] == "<b>Ada</b>"  # data, escaped by the page (textContent)
     assert card["thumbnail"].startswith("data:image/png;base64,")
-    # the thumbnail is the painting, rendered again from the strokes: the same pixels as the painter's frame
-    png = Image.open(io.BytesIO(__import__("base64").b64decode(card["thumbnail"].split(",")[1])))
-    assert png.tobytes() == Image.open(io.BytesIO(frame[6:])).tobytes()
-    again = client.get("/class/wall", params={"since": wall["version"]}, headers=TEACHER).json()
-    assert again["students"] == []  # nothing changed since
+    # the thumbnail is the painter's own frame of these strokes; rendered again from the strokes (after a
+    # restart, or for the spotlight) on the background thread, the pixels are the same
+    thumbnail = base64.b64decode(card["thumbnail"].split(",")[1])
+    assert thumbnail == frame[6:]
+    room, wall = client.app.state.classroom, client.app.state.class_wall
+    again = client.portal.call(wall.render, room.students[sid].painting)
+    assert Image.open(io.BytesIO(again)).tobytes() == Image.open(io.BytesIO(thumbnail)).tobytes()
+    assert wall.reused >= 1 and wall.rendered == 0
+    later = client.get("/class/wall", params={"since": version}, headers=TEACHER).json()
+    assert later["students"] == []  # nothing changed since
 
 
 def test_a_student_reads_only_their_own_painting(client):

@@ -279,6 +279,8 @@ class PaintSession:
                         self.start_pending()  # renders while this frame goes out
                 if generation == self.generation:  # not for an image the client has left
                     await self.send(data=frame_header(seq, frame.render_ms) + frame.data)
+                    if self.observer is not None:
+                        self.observer.on_frame(self, seq, frame)  # a class's wall shows it (api/classroom)
 
     async def stop(self, *tasks: asyncio.Task) -> None:
         """End the connection's tasks: cancel them and wait until they have ended.

@@ -86,7 +86,10 @@ class Student:
     changed: int = 0  # the class version of this student's last change the wall shows
     painted_at: float = 0.0  # time.monotonic() of the last recorded update
     unsaved: bool = False  # painting changed since the last flush
-    thumbnail: bytes | None = None  # PNG of the current painting (the wall's)
+    painted_seq: int | None = None  # the page's seq of the last recorded update
+    frame: bytes | None = None  # the painter's own frame of ``frame_of`` (the wall shows it: no render again)
+    frame_of: float = -1.0
+    thumbnail: bytes | None = None  # image of the current painting (the wall's): PNG, or the frame's format
     thumbnail_of: float = -1.0  # painted_at the thumbnail shows
     thumbnail_at: float = float("-inf")  # time.monotonic() it was rendered
     thumbnail_version: int = 0
@@ -218,15 +221,25 @@ class Classroom:
 
     # ---------------------------------------------------------------- paintings
 
-    def record_painting(self, st: Student, model: str, image: int, layer: str, strokes: Any, points: int) -> None:
-        """The student's current painting (what their page just sent); refused while paused or ended."""
+    def record_painting(
+        self, st: Student, model: str, image: int, layer: str, strokes: Any, points: int, seq: int | None = None
+    ) -> None:
+        """The student's current painting (what their page just sent, tagged ``seq``); refused while paused or
+        ended."""
         self.check_open(painting=True)
         limit = self.settings.max_painting_points
         if points > limit:
             raise ValueError(f"strokes: {points} points in all exceeds the class limit of {limit}")
         st.painting = Painting(model, image, layer, strokes)
         st.painted_at = time.monotonic()
+        st.painted_seq = seq
         st.unsaved = True
+
+    def note_frame(self, st: Student, seq: int, data: bytes) -> None:
+        """The frame the server rendered for the student's update ``seq``: if it shows the current painting, the
+        wall's next thumbnail is this frame (the engine's own render of the strokes, at no extra cost)."""
+        if seq == st.painted_seq:
+            st.frame, st.frame_of = data, st.painted_at
 
     def hand_in(self, st: Student) -> int:
         """Keep a copy of the current painting; TooSoon within ``hand_in_interval`` or past ``max_hand_ins``."""
@@ -267,8 +280,12 @@ class Classroom:
         ]
         return sorted(due, key=lambda st: st.thumbnail_at)
 
-    def set_thumbnail(self, st: Student, png: bytes, painted_at: float) -> None:
-        st.thumbnail, st.thumbnail_of, st.thumbnail_at = png, painted_at, time.monotonic()
+    def current_frame(self, st: Student) -> bytes | None:
+        """The painter's frame of the current painting, if it came back (else the wall renders it)."""
+        return st.frame if st.frame is not None and st.frame_of == st.painted_at else None
+
+    def set_thumbnail(self, st: Student, image: bytes, painted_at: float) -> None:
+        st.thumbnail, st.thumbnail_of, st.thumbnail_at = image, painted_at, time.monotonic()
         st.thumbnail_version += 1
         st.thumbnail_unsaved = True
         self._changed(st)

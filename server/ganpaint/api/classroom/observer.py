@@ -5,6 +5,8 @@ validated; raising ``ValueError`` refuses that update with the message (the page
 painting websocket is for students: the connection's ``ganpaint_student`` cookie names one (the page sets it
 from the token it got at join), and the class refuses the update while paused or ended. Recording is an
 assignment (the page sends up to 33 updates a second per painter); saving happens later (``ClassWall.run``).
+``on_frame`` keeps the frame the student got for their newest update: the wall shows it rather than render the
+same strokes again.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class ClassPaintObserver:
             st = self.student(session)
             if o.image is None or getattr(o, "upload", None) is not None:
                 raise ValueError(UPLOADS_REFUSED)
-            self.room.record_painting(st, o.model.id, o.image, o.layer, msg.strokes, stroke_points(msg.strokes))
+            points = stroke_points(msg.strokes)
+            self.room.record_painting(st, o.model.id, o.image, o.layer, msg.strokes, points, msg.seq)
         except ClassError as exc:
             raise ValueError(str(exc)) from exc
+
+    def on_frame(self, session, seq: int, frame) -> None:
+        """The frame just sent to a student: the wall's thumbnail when it shows their current painting."""
+        st = self._students.get(session)
+        if st is not None:
+            self.room.note_frame(st, seq, frame.data)

@@ -94,6 +94,13 @@ def create_hand_in(room: RoomDep, st: StudentDep) -> dict:
 # ----------------------------------------------------------------------------- teacher
 
 
+def image_type(data: bytes) -> str:
+    """The media type of a thumbnail (a painter's frame is PNG, JPEG or WebP, as their page asked)."""
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    return "image/webp" if data[8:12] == b"WEBP" else "image/png"
+
+
 def student_card(room: Classroom, st: Student, since: int) -> dict:
     card = {
         "id": st.id,
@@ -104,7 +111,7 @@ def student_card(room: Classroom, st: Student, since: int) -> dict:
         "thumbnail_version": st.thumbnail_version,
     }
     if st.thumbnail is not None and st.changed > since:
-        card["thumbnail"] = data_url(st.thumbnail, "image/png")
+        card["thumbnail"] = data_url(st.thumbnail, image_type(st.thumbnail))
     return card
 
 

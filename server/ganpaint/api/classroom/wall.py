@@ -1,10 +1,12 @@
-"""The class wall: each student's painting re-rendered by the server from its strokes, at background priority.
+"""The class wall: each student's painting as the server renders it from the strokes.
 
-``ClassWall.run`` wakes every ``TICK`` seconds, asks the class which thumbnails are due (a painting changed, at
-most one per student per ``thumbnail_interval`` s: so a stroke shows within interval + one tick + a render,
-under 3 s) and renders them one at a time on the engine's background render thread (``interactive=False``:
-lowest CPU priority, stepping aside before every layer while a painter's frame renders, ``ganpaint.priority``),
-through the same cached features and edits as the painters' frames. Pictures for the spotlight and the album
+``ClassWall.run`` wakes every ``TICK`` seconds and asks the class which thumbnails are due (a painting changed, at
+most one per student per ``thumbnail_interval`` s: so a stroke shows within interval + one tick, under 3 s). A
+due thumbnail is the frame the engine rendered for the student's newest update (``Classroom.note_frame``: the
+painter's own render of those strokes, so the wall costs the painters nothing; measured in bench/classroom.py).
+Without one (after a restart; an update still rendering) it is rendered here, one at a time, on the engine's
+background render thread (``interactive=False``: lowest CPU priority, stepping aside before every layer while a
+painter's frame renders, ``ganpaint.priority``), through the same cached features and edits. Pictures for the spotlight and the album
 are the same render, scaled to ``picture_size`` with nearest-neighbour (each model pixel a sharp square, as the
 page shows it). ``run`` also writes changed paintings to the database every ``flush_interval`` (a thread).
 """
@@ -61,7 +63,8 @@ class ClassWall:
 
     def __init__(self, room: Classroom, engine: Engine, settings):
         self.room, self.engine, self.settings = room, engine, settings
-        self.rendered = 0  # thumbnails rendered (tests, bench)
+        self.rendered = 0  # thumbnails rendered here (tests, bench)
+        self.reused = 0  # thumbnails that were the painter's own frame
         self.failed = 0
 
     async def render(self, p: Painting, with_strokes: bool = True) -> bytes:
@@ -78,6 +81,11 @@ class ClassWall:
 
     async def update_thumbnail(self, st: Student) -> None:
         p, painted_at = st.painting, st.painted_at
+        frame = self.room.current_frame(st)
+        if frame is not None:  # the painter's own frame of these strokes: nothing to render
+            self.reused += 1
+            self.room.set_thumbnail(st, frame, painted_at)
+            return
         try:
             png = scaled_png(await self.render(p), THUMBNAIL_MAX, smaller_only=True)
         except Exception as exc:  # noqa: BLE001 - a painting that no longer renders (model gone): say so once
