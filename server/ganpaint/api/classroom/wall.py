@@ -6,9 +6,10 @@ due thumbnail is the frame the engine rendered for the student's newest update (
 painter's own render of those strokes, so the wall costs the painters nothing; measured in bench/classroom.py).
 Without one (after a restart; an update still rendering) it is rendered here, one at a time, on the engine's
 background render thread (``interactive=False``: lowest CPU priority, stepping aside before every layer while a
-painter's frame renders, ``ganpaint.priority``), through the same cached features and edits. Pictures for the spotlight and the album
-are the same render, scaled to ``picture_size`` with nearest-neighbour (each model pixel a sharp square, as the
-page shows it). ``run`` also writes changed paintings to the database every ``flush_interval`` (a thread).
+painter's frame renders, ``ganpaint.priority``), through the same cached features and edits. Pictures for the
+spotlight and the album are that render, scaled to ``picture_size`` with nearest-neighbour (each model pixel a
+sharp square, as the page shows it). ``run`` also writes changed paintings to the database every
+``flush_interval`` (in a thread).
 """
 
 from __future__ import annotations
