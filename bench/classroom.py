@@ -7,8 +7,9 @@ Starts ``ganpaint classroom`` on 127.0.0.1 (a fresh data folder) and runs: every
 and paints over /ws/paint with its token cookie in the page's update pattern: a drag sends the whole stroke list
 every 30 ms (the page's SEND_INTERVAL_MS) for 20 points, then the student pauses 1-3 s, and so on (the list
 keeps the last 12 strokes); the teacher's wall long-polls GET /class/wall as the teacher page does. Printed: every
-student's frame round trip (p50, p95, worst student's p95), frames and updates, the wall's lag (from a student's
-first update the wall does not show yet to the thumbnail that shows it: p50, p95, max), thumbnails rendered, and
+student's frame round trip (p50, p95, worst student's p95), frames and updates, the wall's lag (each thumbnail
+says which update it shows, ``shows_seq``: from the oldest update the wall did not show yet to the thumbnail
+that shows it, p50, p95, max; and the oldest update no thumbnail shows at the end), thumbnails, and
 errors (error messages, refused or failed connections, HTTP failures). ``--compare`` (default) runs the same
 load once more with the wall's thumbnails off (an interval of a day), so the cost of the wall to painters shows.
 The machine, its load average before and after, and the spread are printed: on a shared machine, say so.
@@ -91,7 +92,8 @@ class Student:
         self.strokes: list[dict] = []
         self.sent: dict[int, float] = {}
         self.lat: list[float] = []
-        self.unshown: float | None = None  # time of the first update the wall does not show yet
+        self.sent_at: list[float] = []  # time.time() each update (its seq: the index) was sent
+        self.shown = -1  # the newest seq the wall has shown
         self.errors: list[str] = []
 
     def new_stroke(self) -> list[list[float]]:
@@ -136,7 +138,7 @@ async def student_loop(base: str, args, i: int, st: Student, t_end: float) -> No
                 st.strokes[-1]["mask"]["points"].append(point)
                 now = time.perf_counter()
                 st.sent[seq] = now
-                st.unshown = st.unshown or time.time()
+                st.sent_at.append(time.time())
                 await ws.send(json.dumps({"type": "render", "seq": seq, "strokes": st.strokes}))
                 seq += 1
                 await asyncio.sleep(SEND_INTERVAL)
@@ -152,7 +154,6 @@ async def wall_loop(base: str, students: dict[str, Student], t_end: float, out: 
     since = 0
     async with httpx.AsyncClient(base_url=base, timeout=40, headers={"X-Teacher-Key": KEY}) as http:
         while time.perf_counter() < t_end + 3:
-            asked = time.time()
             try:
                 r = await http.get("/class/wall", params={"since": since, "wait": 5 if since else 0})
                 r.raise_for_status()
@@ -165,12 +166,14 @@ async def wall_loop(base: str, students: dict[str, Student], t_end: float, out: 
             now = time.time()
             for card in data["students"]:
                 st = students.get(card["name"])
-                if st is None or "thumbnail" not in card:
+                shows = card.get("shows_seq")
+                if st is None or "thumbnail" not in card or shows is None:
                     continue
                 out["thumbnails"] += 1
-                if st.unshown is not None and st.unshown < asked:
-                    out["lag"].append(now - st.unshown)
-                    st.unshown = None
+                if shows > st.shown and st.shown + 1 < len(st.sent_at):
+                    # the oldest update the wall had not shown until now waited the longest
+                    out["lag"].append(now - st.sent_at[st.shown + 1])
+                st.shown = max(st.shown, shows)
             out["polls"] += 1
 
 
@@ -182,7 +185,8 @@ async def run_class(args, thumbnails: bool) -> dict:
         tasks = [student_loop(server.base, args, i, st, t_end) for i, st in enumerate(students.values())]
         results = await asyncio.gather(wall_loop(server.base, students, t_end, out), *tasks, return_exceptions=True)
         out["errors"] += [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
-        stale = [time.time() - st.unshown for st in students.values() if st.unshown is not None]
+        end = time.time()
+        stale = [end - st.sent_at[st.shown + 1] for st in students.values() if st.shown + 1 < len(st.sent_at)]
     lat = [x for st in students.values() for x in st.lat]
     per_student = [pct(st.lat, 95) for st in students.values() if st.lat]
     return {

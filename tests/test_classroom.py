@@ -149,3 +149,21 @@ def test_the_album_opens_offline_with_escaped_names(tmp_path):
     assert "&lt;script&gt;x()&lt;/script&gt;" in page and "<script>" not in page and "7B &amp; co" in page
     assert "http" not in page and "Painter 2" in page
     assert painting["format"] == "ganpaint-painting" and painting["image"] == 1
+
+
+def test_the_wall_takes_the_painters_latest_frame_even_while_newer_updates_render(tmp_path):
+    room = room_at(tmp_path)
+    a, _ = room.join("A")
+    for seq in (1, 2, 3):
+        room.record_painting(a, "tiny", 1, "layer4", STROKES, 2, seq)
+    times = dict(a.updates)
+    room.note_frame(a, 99, b"unknown")  # not one of this student's updates
+    assert room.newer_frame(a) is None
+    room.note_frame(a, 2, b"frame2")  # 3 is still rendering
+    assert room.newer_frame(a) == (b"frame2", times[2], 2)
+    room.set_thumbnail(a, *room.newer_frame(a))
+    assert room.newer_frame(a) is None and room.due_thumbnails(now=a.thumbnail_at + 2) == [a]  # 3 is not shown
+    room.note_frame(a, 1, b"frame1")  # an older frame never replaces a newer one
+    assert room.newer_frame(a) is None
+    room.note_frame(a, 3, b"frame3")
+    assert room.newer_frame(a) == (b"frame3", times[3], 3)

@@ -22,6 +22,7 @@ import secrets
 import threading
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,13 +87,15 @@ class Student:
     changed: int = 0  # the class version of this student's last change the wall shows
     painted_at: float = 0.0  # time.monotonic() of the last recorded update
     unsaved: bool = False  # painting changed since the last flush
-    painted_seq: int | None = None  # the page's seq of the last recorded update
+    updates: deque = field(default_factory=lambda: deque(maxlen=8))  # (seq, painted_at) of the latest updates
     frame: bytes | None = None  # the painter's own frame of ``frame_of`` (the wall shows it: no render again)
     frame_of: float = -1.0
+    frame_seq: int | None = None
     thumbnail: bytes | None = None  # image of the current painting (the wall's): PNG, or the frame's format
     thumbnail_of: float = -1.0  # painted_at the thumbnail shows
     thumbnail_at: float = float("-inf")  # time.monotonic() it was rendered
     thumbnail_version: int = 0
+    thumbnail_seq: int | None = None  # the page's seq of the update the thumbnail shows (bench/classroom.py)
     thumbnail_unsaved: bool = False
 
 
@@ -232,14 +235,15 @@ class Classroom:
             raise ValueError(f"strokes: {points} points in all exceeds the class limit of {limit}")
         st.painting = Painting(model, image, layer, strokes)
         st.painted_at = time.monotonic()
-        st.painted_seq = seq
+        st.updates.append((seq, st.painted_at))
         st.unsaved = True
 
     def note_frame(self, st: Student, seq: int, data: bytes) -> None:
-        """The frame the server rendered for the student's update ``seq``: if it shows the current painting, the
-        wall's next thumbnail is this frame (the engine's own render of the strokes, at no extra cost)."""
-        if seq == st.painted_seq:
-            st.frame, st.frame_of = data, st.painted_at
+        """The frame the server rendered for the student's update ``seq`` (one of their latest): the wall's next
+        thumbnail is this frame (the engine's own render of the strokes, at no extra cost)."""
+        for sent, painted_at in st.updates:
+            if sent == seq and painted_at > st.frame_of:
+                st.frame, st.frame_of, st.frame_seq = data, painted_at, seq
 
     def hand_in(self, st: Student) -> int:
         """Keep a copy of the current painting; TooSoon within ``hand_in_interval`` or past ``max_hand_ins``."""
@@ -280,12 +284,17 @@ class Classroom:
         ]
         return sorted(due, key=lambda st: st.thumbnail_at)
 
-    def current_frame(self, st: Student) -> bytes | None:
-        """The painter's frame of the current painting, if it came back (else the wall renders it)."""
-        return st.frame if st.frame is not None and st.frame_of == st.painted_at else None
+    def newer_frame(self, st: Student) -> tuple[bytes, float, int | None] | None:
+        """The painter's latest frame and the ``painted_at`` it shows, if newer than the wall's thumbnail. While
+        a student drags, their newest update is always still rendering; the frame before it is a few tens of
+        milliseconds behind, and the next thumbnail catches up."""
+        if st.frame is None or st.frame_of <= st.thumbnail_of:
+            return None
+        return st.frame, st.frame_of, st.frame_seq
 
-    def set_thumbnail(self, st: Student, image: bytes, painted_at: float) -> None:
+    def set_thumbnail(self, st: Student, image: bytes, painted_at: float, seq: int | None = None) -> None:
         st.thumbnail, st.thumbnail_of, st.thumbnail_at = image, painted_at, time.monotonic()
+        st.thumbnail_seq = seq
         st.thumbnail_version += 1
         st.thumbnail_unsaved = True
         self._changed(st)

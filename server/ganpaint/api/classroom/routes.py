@@ -109,6 +109,7 @@ def student_card(room: Classroom, st: Student, since: int) -> dict:
         "hand_ins": st.hand_ins,
         "painted": st.painting is not None,
         "thumbnail_version": st.thumbnail_version,
+        "shows_seq": st.thumbnail_seq,  # the update (the page's seq) the thumbnail shows, if known
     }
     if st.thumbnail is not None and st.changed > since:
         card["thumbnail"] = data_url(st.thumbnail, image_type(st.thumbnail))

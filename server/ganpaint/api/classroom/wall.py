@@ -2,9 +2,9 @@
 
 ``ClassWall.run`` wakes every ``TICK`` seconds and asks the class which thumbnails are due (a painting changed, at
 most one per student per ``thumbnail_interval`` s: so a stroke shows within interval + one tick, under 3 s). A
-due thumbnail is the frame the engine rendered for the student's newest update (``Classroom.note_frame``: the
-painter's own render of those strokes, so the wall costs the painters nothing; measured in bench/classroom.py).
-Without one (after a restart; an update still rendering) it is rendered here, one at a time, on the engine's
+due thumbnail is the latest frame the engine rendered for the student (``Classroom.note_frame``: the painter's
+own render of their strokes, so the wall costs the painters nothing; measured in bench/classroom.py). Without
+one (after a restart, a page that left before its frame) it is rendered here, one at a time, on the engine's
 background render thread (``interactive=False``: lowest CPU priority, stepping aside before every layer while a
 painter's frame renders, ``ganpaint.priority``), through the same cached features and edits. Pictures for the
 spotlight and the album are that render, scaled to ``picture_size`` with nearest-neighbour (each model pixel a
@@ -29,7 +29,8 @@ from ganpaint.engine import Engine, RenderJob
 
 log = logging.getLogger("ganpaint")
 TICK = 0.25  # seconds between looks for due thumbnails
-THUMBNAIL_MAX = 128  # px: larger models' thumbnails are scaled down to this
+THUMBNAIL_MAX = 128  # px: larger models' thumbnails rendered here are scaled down to this
+FRAME_GRACE = 1.0  # seconds to wait for a painter's frame before the wall renders the painting itself
 
 
 def dump_strokes(strokes: list[StrokeIn]) -> str:
@@ -81,12 +82,17 @@ class ClassWall:
         return scaled_png(await self.render(p, with_strokes=which == "after"), side)
 
     async def update_thumbnail(self, st: Student) -> None:
-        p, painted_at = st.painting, st.painted_at
-        frame = self.room.current_frame(st)
-        if frame is not None:  # the painter's own frame of these strokes: nothing to render
+        """The wall's next thumbnail of ``st``: their own newest frame; rendered here only when no frame came
+        for ``FRAME_GRACE`` s after the update (a restart, a page that left)."""
+        newer = self.room.newer_frame(st)
+        if newer is not None:  # the painter's own frame of these strokes: nothing to render
             self.reused += 1
-            self.room.set_thumbnail(st, frame, painted_at)
+            self.room.set_thumbnail(st, *newer)
             return
+        p, painted_at = st.painting, st.painted_at
+        seq = st.updates[-1][0] if st.updates else None
+        if time.monotonic() - painted_at < FRAME_GRACE:
+            return  # its frame is on the way
         try:
             png = scaled_png(await self.render(p), THUMBNAIL_MAX, smaller_only=True)
         except Exception as exc:  # noqa: BLE001 - a painting that no longer renders (model gone): say so once
@@ -95,7 +101,7 @@ class ClassWall:
             st.thumbnail_of, st.thumbnail_at = painted_at, time.monotonic()
             return
         self.rendered += 1
-        self.room.set_thumbnail(st, png, painted_at)
+        self.room.set_thumbnail(st, png, painted_at, seq)
 
     async def run(self) -> None:
         """Thumbnails as they fall due, the database every ``flush_interval``; until cancelled."""
