@@ -175,6 +175,7 @@ async def wall_loop(base: str, students: dict[str, Student], t_end: float, out: 
                     out["lag"].append(now - st.sent_at[st.shown + 1])
                 st.shown = max(st.shown, shows)
             out["polls"] += 1
+            out["server"] = data["thumbnails"]
 
 
 async def run_class(args, thumbnails: bool) -> dict:
@@ -200,6 +201,7 @@ async def run_class(args, thumbnails: bool) -> dict:
         "lag_max": max(out["lag"], default=float("nan")),
         "stale_at_end": max(stale, default=0.0),
         "thumbnails": out["thumbnails"],
+        "server": out.get("server", {}),
         "errors": out["errors"] + [e for st in students.values() for e in st.errors],
     }
 
@@ -212,7 +214,7 @@ def report(label: str, r: dict) -> None:
     if r["thumbnails"]:
         print(
             f"  wall: {r['thumbnails']} thumbnails; lag p50 {r['lag_p50']:.2f} s, p95 {r['lag_p95']:.2f} s, "
-            f"max {r['lag_max']:.2f} s; stalest at the end {r['stale_at_end']:.2f} s"
+            f"max {r['lag_max']:.2f} s; stalest at the end {r['stale_at_end']:.2f} s; server: {r['server']}"
         )
     errors = r["errors"]
     print(f"  errors: {len(errors)}" + (f" (first: {errors[:3]})" if errors else ""))
@@ -227,13 +229,15 @@ def main() -> None:
     p.add_argument("--precomputed-dir")
     p.add_argument("--threads", type=int, default=0, help="server torch threads (default: all cores)")
     p.add_argument("--no-compare", dest="compare", action="store_false", help="skip the run without thumbnails")
+    p.add_argument("--repeat", type=int, default=1, help="run with and without the wall this many times, alternating")
     args = p.parse_args()
     load = os.getloadavg()
     print(f"# classroom bench: {args.students} students + 1 wall, model {args.model}, {args.duration:g} s per run")
     print(f"# machine: {os.cpu_count()} CPUs; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at start")
-    report("with the wall", asyncio.run(run_class(args, thumbnails=True)))
-    if args.compare:
-        report("without thumbnails", asyncio.run(run_class(args, thumbnails=False)))
+    for _ in range(args.repeat):  # alternating, so a busy spell on a shared machine hits both kinds of run
+        report("with the wall", asyncio.run(run_class(args, thumbnails=True)))
+        if args.compare:
+            report("without thumbnails", asyncio.run(run_class(args, thumbnails=False)))
     load = os.getloadavg()
     print(f"# load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end")
 

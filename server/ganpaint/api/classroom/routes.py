@@ -145,10 +145,12 @@ async def read_wall(
     ``wait`` seconds for a change first."""
     await wait_for_change(request, since, wait)
     changed = [student_card(room, st, since) for st in room.students.values() if st.changed > since]
+    wall: ClassWall = request.app.state.class_wall
     return {
         "version": room.version,
         "class": {"id": room.row.id, "name": room.row.name, "state": room.state, "students": len(room.students)},
         "students": changed,
+        "thumbnails": {"frames": wall.reused, "rendered": wall.rendered, "failed": wall.failed},
     }
 
 

@@ -30,7 +30,9 @@ from ganpaint.engine import Engine, RenderJob
 log = logging.getLogger("ganpaint")
 TICK = 0.25  # seconds between looks for due thumbnails
 THUMBNAIL_MAX = 128  # px: larger models' thumbnails rendered here are scaled down to this
-FRAME_GRACE = 1.0  # seconds to wait for a painter's frame before the wall renders the painting itself
+# seconds to wait for a painter's frame before the wall renders the painting itself: on an overloaded server
+# frames take seconds, and rendering the same strokes a second time would only add to the load
+FRAME_GRACE = 3.0
 
 
 def dump_strokes(strokes: list[StrokeIn]) -> str:
