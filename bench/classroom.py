@@ -79,6 +79,11 @@ class ClassServer:
             time.sleep(0.2)
         raise RuntimeError("server did not start in 120 s")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used (Linux /proc), robust to other load."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __exit__(self, *exc):
         self.proc.terminate()
         self.proc.wait(15)
@@ -182,16 +187,20 @@ async def run_class(args, thumbnails: bool) -> dict:
     with ClassServer(args, thumbnails) as server:
         students = {f"student {i}": Student(i) for i in range(args.students)}
         out = {"lag": [], "thumbnails": 0, "polls": 0, "errors": []}
+        cpu0 = server.cpu_seconds()
         t_end = time.perf_counter() + args.duration
         tasks = [student_loop(server.base, args, i, st, t_end) for i, st in enumerate(students.values())]
         results = await asyncio.gather(wall_loop(server.base, students, t_end, out), *tasks, return_exceptions=True)
         out["errors"] += [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
+        out["cpu"] = server.cpu_seconds() - cpu0
         end = time.time()
         stale = [end - st.sent_at[st.shown + 1] for st in students.values() if st.shown + 1 < len(st.sent_at)]
     lat = [x for st in students.values() for x in st.lat]
     per_student = [pct(st.lat, 95) for st in students.values() if st.lat]
     return {
         "frames": len(lat),
+        "cpu_ms_per_frame": 1000 * out["cpu"] / max(1, len(lat)),
+        "cpu": out["cpu"],
         "p50": pct(lat, 50),
         "p95": pct(lat, 95),
         "worst_student_p95": max(per_student, default=float("nan")),
@@ -209,7 +218,8 @@ async def run_class(args, thumbnails: bool) -> dict:
 def report(label: str, r: dict) -> None:
     print(
         f"{label}: {r['frames']} frames for {r['students_with_frames']} students; frame round trip p50 "
-        f"{r['p50']:.0f} ms, p95 {r['p95']:.0f} ms, worst student's p95 {r['worst_student_p95']:.0f} ms"
+        f"{r['p50']:.0f} ms, p95 {r['p95']:.0f} ms, worst student's p95 {r['worst_student_p95']:.0f} ms; server CPU "
+        f"{r['cpu']:.1f} s, {r['cpu_ms_per_frame']:.1f} ms per frame"
     )
     if r["thumbnails"]:
         print(
