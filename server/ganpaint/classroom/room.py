@@ -1,6 +1,6 @@
 """One running class: who joined, what each student paints now, hand-ins, and the class state. No web code.
 
-    room = Classroom(ClassStore(path), ClassSettings(name="7B"), dump=strokes_to_json)
+    room = Classroom(SqliteStore(path), ClassSettings(name="7B"), dump=strokes_to_json)
     student, token = room.join("Ada")            # the token is the student's only key to their painting
     room.record_painting(student, "scenes64", 12, "layer4", strokes, points=40)   # every update the page sends
     room.hand_in(student)                        # a durable copy, rate-limited
@@ -117,7 +117,8 @@ class Classroom:
     def __post_init__(self) -> None:
         self._by_token: dict[str, Student] = {}
         self._flush_lock = threading.Lock()
-        self.row = self.store.current_class() or self.store.create_class(secrets.token_hex(6), self.settings.name)
+        self.origin = secrets.token_hex(4)  # this replica, in the notices it sends
+        self.row = self.store.current_or_create_class(secrets.token_hex(6), self.settings.name)
         self._reload()
 
     def _reload(self) -> None:
@@ -133,7 +134,7 @@ class Classroom:
             st = self.students[h.student_id]
             st.hand_ins += 1
         # versions only grow, across restarts too (a wall that polled the last server asks for what it lacks)
-        self.version = time.time_ns() // 1000
+        self.version = max(self.version, time.time_ns() // 1000)
         for st in self.students.values():
             st.changed = self.version
 
@@ -142,7 +143,8 @@ class Classroom:
         self._by_token[st.token_hash] = st
 
     def _changed(self, st: Student | None = None) -> None:
-        self.version += 1
+        # microseconds of the clock: versions stay comparable between replicas (a wall poll may move between them)
+        self.version = max(self.version + 1, time.time_ns() // 1000)
         if st is not None:
             st.changed = self.version
         for listener in self.listeners:
@@ -164,6 +166,7 @@ class Classroom:
         self.store.set_class_state(self.row.id, state)
         self.row.state = state
         self._changed()
+        self._tell("class")
 
     def check_open(self, painting: bool = False) -> None:
         """ClassClosed once ended; with ``painting``, ClassPaused while the teacher pauses painting."""
@@ -195,11 +198,15 @@ class Classroom:
         self.store.add_student(StudentRow(st.id, self.row.id, st.token_hash, st.name, False, st.joined_at))
         self._add(st)
         self._changed(st)
+        self._tell("students", [st.id])
         return st, token
 
     def student_for(self, token: str | None) -> Student:
         """The student holding ``token``; NotJoined otherwise."""
         st = self._by_token.get(token_hash(token)) if token else None
+        if st is None and token:  # joined through another replica a moment ago?
+            row = self.store.student_by_token(self.row.id, token_hash(token))
+            st = self.refresh_student(row.id) if row is not None else None
         if st is None:
             raise NotJoined("student token: missing or not of this class; join the class again")
         return st
@@ -215,12 +222,14 @@ class Classroom:
         st.name = self.clean_name(name)
         self.store.set_name(st.id, st.name)
         self._changed(st)
+        self._tell("students", [st.id])
 
     def set_hidden(self, st: Student, hidden: bool) -> None:
         self.check_open()
         st.hidden = hidden
         self.store.set_hidden(st.id, hidden)
         self._changed(st)
+        self._tell("students", [st.id])
 
     # ---------------------------------------------------------------- paintings
 
@@ -262,6 +271,7 @@ class Classroom:
         st.hand_ins += 1
         st.last_hand_in = now
         self._changed(st)
+        self._tell("students", [st.id])
         return hand_in_id
 
     def _json(self, p: Painting) -> str:
@@ -312,4 +322,45 @@ class Classroom:
                 rows.append(PaintingRow(st.id, p.model, p.image, p.layer, text, time.time(), st.thumbnail, None))
             if rows:
                 self.store.save_paintings(rows)
+                self._tell("students", [r.student_id for r in rows])
             return len(rows)
+
+    # ---------------------------------------------------------------- other replicas (PostgreSQL)
+
+    def _tell(self, kind: str, ids: list[str] | None = None) -> None:
+        """Tell the other replicas what changed (``store.notify``: nothing with SQLite)."""
+        self.store.notify(json.dumps({"origin": self.origin, "kind": kind, "ids": ids or []}))
+
+    def on_notice(self, payload: str) -> None:
+        """Another replica changed the class state or some students: read them again from the database."""
+        notice = json.loads(payload)
+        if notice.get("origin") == self.origin:
+            return
+        if notice.get("kind") == "class":
+            row = self.store.get_class(self.row.id)
+            if row is not None:
+                self.row = row
+                self._changed()
+        for student_id in notice.get("ids", []):
+            self.refresh_student(student_id)
+
+    def refresh_student(self, student_id: str) -> Student | None:
+        """A student as the database has them (joined, renamed, hidden, handed in or painted elsewhere). A
+        painting this replica records and has not saved yet is newer than the database's: kept."""
+        row = self.store.student(student_id)
+        if row is None or row.class_id != self.row.id:
+            return None
+        st = self.students.get(student_id)
+        if st is None:
+            st = Student(row.id, row.name, row.token_hash, row.joined_at)
+            self._add(st)
+        st.name, st.hidden = row.name, row.hidden
+        st.hand_ins = self.store.hand_in_count(student_id)
+        p = self.store.painting(student_id)
+        if p is not None and not st.unsaved:
+            st.painting = Painting(p.model, p.image, p.layer, self.load(p.strokes), p.strokes)
+            if p.thumbnail is not None and p.thumbnail != st.thumbnail:
+                st.thumbnail, st.thumbnail_version = p.thumbnail, st.thumbnail_version + 1
+            st.thumbnail_of = st.painted_at  # its own replica makes its thumbnails
+        self._changed(st)
+        return st

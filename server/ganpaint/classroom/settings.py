@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ganpaint import REPO_ROOT
@@ -18,6 +18,8 @@ class ClassSettings(BaseSettings):
     teacher_key: str = ""  # the only credential; ganpaint classroom makes a fresh one (secrets.token_urlsafe)
     dir: Path = REPO_ROOT / "data" / "classroom"  # classroom.sqlite and each ended class's album
     join_urls: str = ""  # comma-separated, what the teacher page projects (ganpaint classroom: this machine's)
+    # PostgreSQL for a class over several replicas (a libpq URI or "host=... dbname=..." string); "": SQLite in dir
+    database_url: str = Field("", validation_alias=AliasChoices("GANPAINT_DATABASE_URL", "database_url"))
 
     # every resource a student can make the server spend is bounded (docs/classroom.md)
     max_students: int = Field(60, ge=1, le=1000)  # joins past it: 409

@@ -5,7 +5,8 @@
 With ``ClassSettings().enabled`` it adds the class's routes (``routes.py``), the student page and ``/teacher``
 (``page.py``), the painting websocket's observer (``observer.py``: updates become paintings, refused while
 paused), error answers for class refusals (409 ended/full, 403 not joined, 429 too soon) and, in the lifespan,
-the class (``ganpaint.classroom``: SQLite under ``ClassSettings.dir``) and its wall renderer (``wall.py``).
+the class (``ganpaint.classroom``: SQLite under ``ClassSettings.dir``, or PostgreSQL at ``GANPAINT_DATABASE_URL``
+with other replicas' changes arriving by ``LISTEN``) and its wall renderer (``wall.py``).
 Teacher guide and protocol: docs/classroom.md.
 """
 
@@ -24,9 +25,7 @@ from ganpaint.api.classroom.observer import ClassPaintObserver
 from ganpaint.api.classroom.wall import ClassWall, dump_strokes, load_strokes
 from ganpaint.classroom.room import ClassError, Classroom
 from ganpaint.classroom.settings import ClassSettings
-from ganpaint.classroom.store import ClassStore
-
-DATABASE = "classroom.sqlite"
+from ganpaint.classroom.store import open_store
 
 
 def install(app: FastAPI, class_settings: ClassSettings | None = None) -> None:
@@ -52,6 +51,9 @@ def install(app: FastAPI, class_settings: ClassSettings | None = None) -> None:
     async def lifespan(app: FastAPI):
         async with inner(app) as state:
             room = open_class(app, cs)
+            loop = asyncio.get_running_loop()
+            # other replicas' changes (PostgreSQL LISTEN/NOTIFY), handled on the event loop
+            stop_listening = room.store.listen(lambda payload: loop.call_soon_threadsafe(room.on_notice, payload))
             task = asyncio.create_task(app.state.class_wall.run())
             try:
                 yield state
@@ -59,6 +61,7 @@ def install(app: FastAPI, class_settings: ClassSettings | None = None) -> None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                stop_listening()
                 room.flush()
                 room.store.close()
 
@@ -66,8 +69,8 @@ def install(app: FastAPI, class_settings: ClassSettings | None = None) -> None:
 
 
 def open_class(app: FastAPI, cs: ClassSettings) -> Classroom:
-    """The class in ``cs.dir`` (the running one continues after a restart), its wall and websocket observer."""
-    room = Classroom(ClassStore(cs.dir / DATABASE), cs, dump=dump_strokes, load=load_strokes)
+    """The class in its database (the running one continues after a restart), its wall and websocket observer."""
+    room = Classroom(open_store(cs.database_url, cs.dir), cs, dump=dump_strokes, load=load_strokes)
     app.state.classroom = room
     app.state.class_wall = ClassWall(room, app.state.engine, app.state.settings)
     app.state.paint_observer = ClassPaintObserver(room)

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 import segno
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import Field
 
 from ganpaint.api.classroom.auth import RoomDep, StudentDep, TeacherDep
@@ -211,20 +210,17 @@ async def end_class(request: Request, room: TeacherDep) -> dict:
         before = await wall.picture(p, "before", room.settings.picture_size)
         after = await wall.picture(p, "after", room.settings.picture_size)
         entries.append(AlbumEntry(st.name, st.id, before, after, painting_json(st), st.id in handed))
-    path = album_path(request)
+    path = room.settings.dir / room.row.id / "album.zip"  # a copy on this machine's disk
     await asyncio.to_thread(write_album, path, room.row.name, entries)
+    await asyncio.to_thread(room.store.save_album, room.row.id, path.read_bytes())  # any replica serves it
     return {"state": room.state, "paintings": len(entries), "album": "/class/album.zip"}
 
 
-def album_path(request: Request):
-    room: Classroom = request.app.state.classroom
-    return room.settings.dir / room.row.id / "album.zip"
-
-
-@router.get("/album.zip", response_class=FileResponse)
-def read_album(request: Request, room: TeacherDep) -> FileResponse:
+@router.get("/album.zip", response_class=Response)
+def read_album(room: TeacherDep) -> Response:
     """The album of an ended class: 512 px before/after PNGs, the strokes, an index.html that opens offline."""
-    path = album_path(request)
-    if not path.is_file():
+    data = room.store.album(room.row.id)
+    if data is None:
         raise ClassError("album: the class has not ended yet; end it first")
-    return FileResponse(path, media_type="application/zip", filename=f"ganpaint-class-{room.row.id}.zip")
+    disposition = f'attachment; filename="ganpaint-class-{room.row.id}.zip"'
+    return Response(data, media_type="application/zip", headers={"Content-Disposition": disposition})
