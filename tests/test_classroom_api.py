@@ -211,3 +211,13 @@ def test_frame_header_is_unchanged_for_students(client):
     _, token = join(client)
     seq, _ = struct.unpack(">IH", paint(client, token)[:6])
     assert seq == 1
+
+
+def test_a_class_in_postgresql_needs_the_shared_teacher_key():
+    from fastapi import FastAPI
+
+    from ganpaint.api.classroom import install
+    from ganpaint.classroom.settings import ClassSettings
+
+    with pytest.raises(ValueError, match="GANPAINT_CLASS_TEACHER_KEY: a class in PostgreSQL needs the key"):
+        install(FastAPI(), ClassSettings(enabled=True, database_url="host=db dbname=ganpaint"))

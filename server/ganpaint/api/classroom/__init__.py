@@ -33,6 +33,8 @@ def install(app: FastAPI, class_settings: ClassSettings | None = None) -> None:
     cs = class_settings or ClassSettings()
     if not cs.enabled:
         return
+    if not cs.teacher_key and cs.database_url:  # replicas must share one key, or no teacher can use all of them
+        raise ValueError("GANPAINT_CLASS_TEACHER_KEY: a class in PostgreSQL needs the key every replica shares")
     if not cs.teacher_key:
         cs.teacher_key = secrets.token_urlsafe(18)  # a server started without one: nobody can act as teacher
     app.state.class_settings = cs
