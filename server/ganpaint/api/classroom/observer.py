@@ -3,7 +3,8 @@
 ``api/ws.py`` calls ``observer.on_render(session, msg)`` for every render message once its strokes are
 validated; raising ``ValueError`` refuses that update with the message (the page shows it). In a class the
 painting websocket is for students: the connection's ``ganpaint_student`` cookie names one (the page sets it
-from the token it got at join), and the class refuses the update while paused or ended. Recording is an
+from the token it got at join; before that, only the unpainted picture renders), and the class refuses the
+update while paused or ended. Recording is an
 assignment (the page sends up to 33 updates a second per painter); saving happens later (``ClassWall.run``).
 ``on_frame`` keeps the frame the student got for their newest update: the wall shows it rather than render the
 same strokes again.
@@ -36,6 +37,8 @@ class ClassPaintObserver:
     def on_render(self, session, msg: RenderMessage) -> None:
         """Record the update as the student's painting; ValueError (shown to the student) to refuse it."""
         o = session.open
+        if not msg.strokes and session.ws.cookies.get(STUDENT_COOKIE) is None:
+            return  # the picture alone, behind the join screen: nothing to record
         try:
             st = self.student(session)
             if o.image is None or getattr(o, "upload", None) is not None:
