@@ -52,8 +52,6 @@ def _classroom(args: argparse.Namespace) -> None:
         GANPAINT_CLASS_DIR=str(data),
         GANPAINT_CLASS_JOIN_URLS=",".join(urls),
     )
-    if "GANPAINT_MAX_PROJECTIONS" not in os.environ:  # "Fresh scene" for a whole class queues (docs/classroom.md)
-        os.environ["GANPAINT_MAX_PROJECTIONS"] = "40"
     local = teacher_url(f"http://127.0.0.1:{args.port}", key)
     data.mkdir(parents=True, exist_ok=True)
     saved = data / "teacher-url.txt"
