@@ -5,8 +5,9 @@
 
 Starts ``ganpaint classroom`` on 127.0.0.1 (a fresh data folder) and runs: every student joins (POST /class/join)
 and paints over /ws/paint with its token cookie in the page's update pattern: a drag sends the whole stroke list
-every 30 ms (the page's SEND_INTERVAL_MS) for 20 points, then the student pauses 1-3 s, and so on (the list
-keeps the last 12 strokes); the teacher's wall long-polls GET /class/wall as the teacher page does. Printed: every
+every 30 ms (the page's SEND_INTERVAL_MS) for 20 points, the last asking for the refined frame as the page's
+default view does when a stroke ends, then the student pauses 1-3 s, and so on (the list keeps the last 12
+strokes); the teacher's wall long-polls GET /class/wall as the teacher page does. Printed: every
 student's frame round trip (p50, p95, worst student's p95), frames and updates, the wall's lag (each thumbnail
 says which update it shows, ``shows_seq``: from the oldest update the wall did not show yet to the thumbnail
 that shows it, p50, p95, max; and the oldest update no thumbnail shows at the end), thumbnails, and
@@ -100,6 +101,7 @@ class Student:
         self.sent_at: list[float] = []  # time.time() each update (its seq: the index) was sent
         self.shown = -1  # the newest seq the wall has shown
         self.errors: list[str] = []
+        self.refined = 0  # refined 4x frames announced (models with a refiner)
 
     def new_stroke(self) -> list[list[float]]:
         concept = CONCEPTS[int(self.rng.integers(len(CONCEPTS)))]
@@ -127,9 +129,15 @@ async def student_loop(base: str, args, i: int, st: Student, t_end: float) -> No
         async def receive():
             async for msg in ws:
                 if isinstance(msg, str):
-                    st.errors.append(json.loads(msg).get("detail", msg))
+                    data = json.loads(msg)
+                    if data.get("type") == "refined":  # the 4x frame of a finished stroke follows
+                        st.refined += 1
+                    elif data.get("type") == "error":
+                        st.errors.append(data.get("detail", msg))
                     continue
                 seq = struct.unpack(">IH", msg[:6])[0]
+                if seq not in st.sent:
+                    continue  # a refined frame (its seq's frame came first)
                 st.lat.append((time.perf_counter() - st.sent.pop(seq)) * 1000)
                 for old in [s for s in st.sent if s < seq]:  # superseded: never get a frame
                     del st.sent[old]
@@ -139,12 +147,14 @@ async def student_loop(base: str, args, i: int, st: Student, t_end: float) -> No
         await asyncio.sleep(float(st.rng.uniform(0, 2)))  # students do not start in step
         while time.perf_counter() < t_end:
             path = st.new_stroke()
-            for point in path:
+            for k, point in enumerate(path):
                 st.strokes[-1]["mask"]["points"].append(point)
                 now = time.perf_counter()
                 st.sent[seq] = now
                 st.sent_at.append(time.time())
-                await ws.send(json.dumps({"type": "render", "seq": seq, "strokes": st.strokes}))
+                # the page asks for the refined 4x frame when a stroke ends (its default "sharp" view)
+                message = {"type": "render", "seq": seq, "strokes": st.strokes, "refine": k == len(path) - 1}
+                await ws.send(json.dumps(message))
                 seq += 1
                 await asyncio.sleep(SEND_INTERVAL)
             await asyncio.sleep(float(st.rng.uniform(1, 3)))
@@ -212,6 +222,7 @@ async def run_class(args, thumbnails: bool) -> dict:
         "thumbnails": out["thumbnails"],
         "server": out.get("server", {}),
         "errors": out["errors"] + [e for st in students.values() for e in st.errors],
+        "refined": sum(st.refined for st in students.values()),
     }
 
 
@@ -219,7 +230,7 @@ def report(label: str, r: dict) -> None:
     print(
         f"{label}: {r['frames']} frames for {r['students_with_frames']} students; frame round trip p50 "
         f"{r['p50']:.0f} ms, p95 {r['p95']:.0f} ms, worst student's p95 {r['worst_student_p95']:.0f} ms; server CPU "
-        f"{r['cpu']:.1f} s, {r['cpu_ms_per_frame']:.1f} ms per frame"
+        f"{r['cpu']:.1f} s, {r['cpu_ms_per_frame']:.1f} ms per frame; {r['refined']} refined frames"
     )
     if r["thumbnails"]:
         print(
