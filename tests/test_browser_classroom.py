@@ -132,7 +132,6 @@ def test_a_class_from_join_to_album(browser, class_server, tmp_path):  # noqa: F
     teacher.page.goto(f"{s.base}/teacher#key={KEY}")
     teacher.page.wait_for_function("document.body.dataset.wallVersion !== undefined")
     assert "key=" not in teacher.page.url  # dropped from the address bar (a projector shows it)
-
     # join: three students, one on another host name (its own origin and storage); one name is an XSS attempt
     a = join(browser, s.base, XSS_NAME, viewport=PROJECTOR)
     b = join(browser, s.base, "Ben")
@@ -142,7 +141,19 @@ def test_a_class_from_join_to_album(browser, class_server, tmp_path):  # noqa: F
     assert picture["height"] >= 0.6 * PROJECTOR["height"], picture  # readable on a projector
     assert a.page.locator(".class-advanced #strength").count() == 1  # unit strength under "Advanced"
 
-    # paint: every student's thumbnail appears on the wall (rendered by the server from the strokes)
+    b_id = paint_and_watch_the_wall(teacher, a, b, c)
+    spotlight(teacher, b_id)
+    hand_in_and_pause(teacher, a, b)
+    restart_loses_nothing(s, teacher, a)
+    end_class_and_open_the_album_offline(browser, s, teacher, b, tmp_path / "album")
+    restart = ("net::ERR_", "status of 503")  # refused while the server restarted
+    for w in (a, b, c, teacher):  # nothing else went wrong
+        assert not [e for e in w.errors if not any(r in e for r in restart)], w.errors
+    teacher_ctx.close()
+
+
+def paint_and_watch_the_wall(teacher: Watched, a: Watched, b: Watched, c: Watched) -> str:
+    """Every student's thumbnail appears on the wall, names as text; a later stroke shows within 3 s."""
     for i, w in enumerate((a, b, c)):
         paint(w, 0.3 + 0.2 * i)
     cards = wait_wall(teacher, lambda cs: len(cs) == 3 and all(x["thumb"].startswith("data:image/png") for x in cs))
@@ -150,39 +161,43 @@ def test_a_class_from_join_to_album(browser, class_server, tmp_path):  # noqa: F
     assert XSS_NAME in by_name and "<img" not in by_name[XSS_NAME]["nameHtml"]  # escaped: shown as text
     assert teacher.page.evaluate("window.__xss") is None and a.page.evaluate("window.__xss") is None
     before = {x["id"]: x["version"] for x in cards}
-    paint(b, 0.8)  # a later stroke: a new thumbnail within 3 s
+    paint(b, 0.8)
     b_id = by_name["Ben"]["id"]
     wait_wall(teacher, lambda cs: any(x["id"] == b_id and x["version"] > before[b_id] for x in cs), timeout=3.5)
+    return b_id
 
-    # spotlight: names hidden while projecting; before/after; next
-    teacher.page.locator(f'li[data-student="{b_id}"] button', has_text="Spotlight").click()
-    teacher.page.wait_for_function(f"document.body.dataset.spotlight === '{b_id}'")
+
+def spotlight(teacher: Watched, student_id: str) -> None:
+    """Full screen, names hidden while projecting; before/after; next."""
+    teacher.page.locator(f'li[data-student="{student_id}"] button', has_text="Spotlight").click()
+    teacher.page.wait_for_function(f"document.body.dataset.spotlight === '{student_id}'")
     assert teacher.page.locator("#spot-caption").text_content() == ""
     teacher.page.click("#spot-which")
     teacher.page.wait_for_function("document.body.dataset.spotWhich === 'before'")
     assert teacher.page.evaluate("document.querySelector('#spot-image').naturalWidth") == 512
     teacher.page.keyboard.press("ArrowRight")
-    teacher.page.wait_for_function(f"document.body.dataset.spotlight !== '{b_id}'")
+    teacher.page.wait_for_function(f"document.body.dataset.spotlight !== '{student_id}'")
     teacher.page.keyboard.press("Escape")
 
-    # hand in (rate-limited: a second press at once is refused with the wait)
+
+def hand_in_and_pause(teacher: Watched, a: Watched, b: Watched) -> None:
     a.page.click("#hand-in")
     a.page.wait_for_function("document.body.dataset.handIns === '1'")
     wait_wall(teacher, lambda cs: any(x["name"] == XSS_NAME and "handed in" in x["mark"] for x in cs))
-
-    # pause: the students see it, and strokes are refused with a clear message
-    teacher.page.click("#pause")
+    teacher.page.click("#pause")  # the students see it (their strokes are refused: tests/test_classroom_api.py)
     b.page.wait_for_function("document.body.dataset.classState === 'paused'", timeout=5000)
     assert b.page.locator("#class-notice").is_visible()
     teacher.page.click("#pause")
     b.page.wait_for_function("document.body.dataset.classState === 'open'", timeout=5000)
 
-    # restart: nothing lost (the wall, the hand-in, each student's painting)
+
+def restart_loses_nothing(s: ClassServer, teacher: Watched, a: Watched) -> None:
+    """The wall, the hand-in and each student's painting survive a server restart."""
     strokes_a = a.page.evaluate("document.body.dataset.strokes")
     time.sleep(1.2)  # one flush interval: the last stroke reaches the database
     s.stop()
     s.start()
-    cards = wait_wall(
+    wait_wall(
         teacher, lambda cs: len(cs) == 3 and all(x["thumb"] for x in cs) and teacher.page.evaluate(
             "document.querySelector('#message').hidden")
     )  # fmt: skip
@@ -192,19 +207,18 @@ def test_a_class_from_join_to_album(browser, class_server, tmp_path):  # noqa: F
     a.page.wait_for_function(f"document.body.dataset.strokes === '{strokes_a}'", timeout=10_000)
     assert a.page.evaluate("document.body.dataset.handIns") == "1"
 
-    # end class: the album, then a closed class accepts nothing
+
+def end_class_and_open_the_album_offline(browser, s: ClassServer, teacher: Watched, b: Watched, album: Path) -> None:  # noqa: F811
     teacher.page.once("dialog", lambda d: d.accept())
     teacher.page.click("#end")
     teacher.page.wait_for_function("document.body.dataset.album === 'ready'", timeout=20_000)
     with teacher.page.expect_download() as download:
         teacher.page.click("#album-link")
-    album = tmp_path / "album"
     with zipfile.ZipFile(download.value.path()) as z:
         z.extractall(album)
     assert len(list((album / "pictures").glob("*.png"))) == 6 and len(list((album / "paintings").glob("*"))) == 3
-    assert s.post("/class/join", {"name": "late"})[0] == 409
+    assert s.post("/class/join", {"name": "late"})[0] == 409  # a closed class accepts nothing
     b.page.wait_for_function("document.body.dataset.classState === 'ended'", timeout=5000)
-
     offline = browser.new_context()
     offline.set_offline(True)
     page = offline.new_page()
@@ -213,8 +227,4 @@ def test_a_class_from_join_to_album(browser, class_server, tmp_path):  # noqa: F
     assert page.evaluate("[...document.images].every((i) => i.naturalWidth === 512)")
     assert any(XSS_NAME in text for text in page.locator("figcaption").all_text_contents())  # escaped
     assert page.evaluate("window.__xss") is None
-    restart = ("net::ERR_", "status of 503")  # refused while the server restarted
-    for w in (a, b, c, teacher):  # nothing else went wrong
-        assert not [e for e in w.errors if not any(r in e for r in restart)], w.errors
     offline.close()
-    teacher_ctx.close()
