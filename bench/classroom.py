@@ -5,9 +5,9 @@
 
 Starts ``ganpaint classroom`` on 127.0.0.1 (a fresh data folder) and runs: every student joins (POST /class/join)
 and paints over /ws/paint with its token cookie in the page's update pattern: a drag sends the whole stroke list
-every 30 ms (the page's SEND_INTERVAL_MS) for 20 points, the last asking for the refined frame as the page's
-default view does when a stroke ends, then the student pauses 1-3 s, and so on (the list keeps the last 12
-strokes); the teacher's wall long-polls GET /class/wall as the teacher page does. Printed: every
+every 30 ms (the page's SEND_INTERVAL_MS) for 20 points (with ``--refine`` the last asks for the refined 4x
+frame, as the "sharp" view does when a stroke ends; a class's default view is "pixels"), then the student pauses
+1-3 s, and so on (the list keeps the last 12 strokes); the teacher's wall long-polls GET /class/wall as the teacher page does. Printed: every
 student's frame round trip (p50, p95, worst student's p95), frames and updates, the wall's lag (each thumbnail
 says which update it shows, ``shows_seq``: from the oldest update the wall did not show yet to the thumbnail
 that shows it, p50, p95, max; and the oldest update no thumbnail shows at the end), thumbnails, and
@@ -153,7 +153,8 @@ async def student_loop(base: str, args, i: int, st: Student, t_end: float) -> No
                 st.sent[seq] = now
                 st.sent_at.append(time.time())
                 # the page asks for the refined 4x frame when a stroke ends (its default "sharp" view)
-                message = {"type": "render", "seq": seq, "strokes": st.strokes, "refine": k == len(path) - 1}
+                refine = args.refine and k == len(path) - 1
+                message = {"type": "render", "seq": seq, "strokes": st.strokes, "refine": refine}
                 await ws.send(json.dumps(message))
                 seq += 1
                 await asyncio.sleep(SEND_INTERVAL)
@@ -250,6 +251,7 @@ def main() -> None:
     p.add_argument("--precomputed-dir")
     p.add_argument("--threads", type=int, default=0, help="server torch threads (default: all cores)")
     p.add_argument("--no-compare", dest="compare", action="store_false", help="skip the run without thumbnails")
+    p.add_argument("--refine", action="store_true", help="ask for the refined 4x frame at each stroke's end (sharp)")
     p.add_argument("--repeat", type=int, default=1, help="run with and without the wall this many times, alternating")
     args = p.parse_args()
     load = os.getloadavg()

@@ -140,6 +140,7 @@ def test_a_class_from_join_to_album(browser, class_server, tmp_path):  # noqa: F
     picture = a.page.locator("#image-canvas").bounding_box()
     assert picture["height"] >= 0.6 * PROJECTOR["height"], picture  # readable on a projector
     assert a.page.locator(".class-advanced #strength").count() == 1  # unit strength under "Advanced"
+    assert a.page.locator("#scaling").input_value() == "pixels"  # a class's default view: no refined frames
 
     b_id = paint_and_watch_the_wall(teacher, a, b, c)
     spotlight(teacher, b_id)

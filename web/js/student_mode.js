@@ -4,11 +4,13 @@
 // Before main.js runs, the token this browser got at join (localStorage) becomes the ganpaint_student cookie, so
 // the painting websocket names the student. Then: a first screen to join (an optional name, three steps); the
 // class name, a Hand in button and the steps on the page; plain labels, with layer and unit strength under
-// "Advanced"; a notice while the teacher pauses painting or when the class ends; and the painting the server
-// kept, if this page came back without it (main.js opens it through its share-link hash). For tests the module
+// "Advanced" (and the view: "pixels" by default); a notice while the teacher pauses painting or when the class
+// ends; and the painting the server kept, if this page came back without it (main.js opens it through its
+// share-link hash). For tests the module
 // mirrors its progress on <body>: data-class-joined, data-class-state, data-hand-ins.
 
 import { ApiError, setStudentCookie, StudentApi } from "./class_api.js";
+import { SETTINGS_KEY } from "./settings.js";
 import { shareUrl } from "./share.js";
 
 const STORE = "ganpaint-class-student";
@@ -23,6 +25,19 @@ const $ = (sel) => document.querySelector(sel);
 
 const saved = JSON.parse(localStorage.getItem(STORE) || "null");
 if (saved?.token) setStudentCookie(saved.token); // before main.js opens the websocket
+preferPixels();
+
+/** A class's default view is "pixels", not the refined "sharp": each refined frame holds the render thread for
+ * 60-90 ms, and a 32-student class got a third of the frames with it (docs/classroom.md, "Capacity"). A student
+ * who picks "sharp" under Advanced keeps it. */
+function preferPixels() {
+  try {
+    const stored = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}");
+    if (!stored.scaling) localStorage.setItem(SETTINGS_KEY, JSON.stringify({ ...stored, scaling: "pixels" }));
+  } catch {
+    // no storage, or unreadable settings: the page's defaults
+  }
+}
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);

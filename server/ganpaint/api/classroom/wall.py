@@ -7,8 +7,9 @@ own render of their strokes, so the wall costs the painters nothing; measured in
 one (after a restart, a page that left before its frame) it is rendered here, one at a time, on the engine's
 background render thread (``interactive=False``: lowest CPU priority, stepping aside before every layer while a
 painter's frame renders, ``ganpaint.priority``), through the same cached features and edits. Pictures for the
-spotlight and the album are that render, scaled to ``picture_size`` with nearest-neighbour (each model pixel a
-sharp square, as the page shows it). ``run`` also writes changed paintings to the database every
+spotlight and the album are that render through the model's 4x refiner where it has one (the page's "sharp"
+view), scaled to ``picture_size`` (nearest-neighbour upwards: without a refiner each model pixel is a sharp
+square, the page's "pixels" view). ``run`` also writes changed paintings to the database every
 ``flush_interval`` (in a thread).
 """
 
@@ -76,17 +77,19 @@ class ClassWall:
         self.reused = 0  # thumbnails that were the painter's own frame
         self.failed = 0
 
-    async def render(self, p: Painting, with_strokes: bool = True) -> bytes:
-        """The painting (or, without strokes, the picture before it) as a PNG at the model's resolution."""
+    async def render(self, p: Painting, with_strokes: bool = True, refined: bool = False) -> bytes:
+        """The painting (or, without strokes, the picture before it) as a PNG at the model's resolution, or 4x
+        through the model's refiner with ``refined`` (where it has one)."""
         m = self.engine.model(p.model)
         strokes = p.strokes if with_strokes else []
         edits = await build_edits_async(m, self.settings, strokes, (), p.layer)
-        job = RenderJob(m.id, p.image, None, edits, "png", interactive=False)
+        job = RenderJob(m.id, p.image, None, edits, "png", interactive=False, refined=refined and m.refiner is not None)
         frame = await self.engine.render_async(job)
         return frame.data
 
     async def picture(self, p: Painting, which: str, side: int) -> bytes:
-        return scaled_png(await self.render(p, with_strokes=which == "after"), side)
+        """The spotlight's and the album's picture: the refined render where the model has a refiner."""
+        return scaled_png(await self.render(p, with_strokes=which == "after", refined=True), side)
 
     async def update_thumbnail(self, st: Student) -> None:
         """The wall's next thumbnail of ``st``: their own newest frame; rendered here only when no frame came
