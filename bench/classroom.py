@@ -5,15 +5,15 @@
 
 Starts ``ganpaint classroom`` on 127.0.0.1 (a fresh data folder) and runs: every student joins (POST /class/join)
 and paints over /ws/paint with its token cookie in the page's update pattern: a drag sends the whole stroke list
-every 30 ms (the page's SEND_INTERVAL_MS) for 20 points (with ``--refine`` the last asks for the refined 4x
-frame, as the "sharp" view does when a stroke ends; a class's default view is "pixels"), then the student pauses
-1-3 s, and so on (the list keeps the last 12 strokes); the teacher's wall long-polls GET /class/wall as the
-teacher page does. Printed: every student's frame round trip (p50, p95, worst student's p95), frames and updates, the wall's lag (each thumbnail
-says which update it shows, ``shows_seq``: from the oldest update the wall did not show yet to the thumbnail
-that shows it, p50, p95, max; and the oldest update no thumbnail shows at the end), thumbnails, and
-errors (error messages, refused or failed connections, HTTP failures). ``--compare`` (default) runs the same
-load once more with the wall's thumbnails off (an interval of a day), so the cost of the wall to painters shows.
-The machine, its load average before and after, and the spread are printed: on a shared machine, say so.
+every 30 ms (the page's SEND_INTERVAL_MS) for 20 points (with ``--refine`` the last asks for the refined 4x frame,
+as the "sharp" view does when a stroke ends; a class's default view is "pixels"), then the student pauses 1-3 s,
+and so on (the list keeps the last 12 strokes); the teacher's wall long-polls GET /class/wall as the teacher page
+does. Printed: every student's frame round trip (p50, p95, worst student's p95), frames and updates, the wall's lag
+(each thumbnail says which update it shows, ``shows_seq``: from the oldest update the wall did not show yet to the
+thumbnail that shows it, p50, p95, max; and the oldest update no thumbnail shows at the end), thumbnails, and
+errors (error messages, refused or failed connections, HTTP failures). ``--compare`` (default) runs the same load
+once more with the wall's thumbnails off (an interval of a day), so the cost of the wall to painters shows. The
+machine, its load average before and after, and the spread are printed: on a shared machine, say so.
 """
 
 from __future__ import annotations
