@@ -74,7 +74,7 @@ def open_class(app: FastAPI, cs: ClassSettings) -> Classroom:
     """The class in its database (the running one continues after a restart), its wall and websocket observer."""
     room = Classroom(open_store(cs.database_url, cs.dir), cs, dump=dump_strokes, load=load_strokes)
     app.state.classroom = room
-    app.state.class_wall = ClassWall(room, app.state.engine, app.state.settings)
+    app.state.class_wall = ClassWall(room, app.state.engine, app.state.edits)
     app.state.paint_observer = ClassPaintObserver(room)
     waiters = app.state.class_waiters
 

@@ -41,7 +41,7 @@ class ClassPaintObserver:
             return  # the picture alone, behind the join screen: nothing to record
         try:
             st = self.student(session)
-            if o.image is None or getattr(o, "upload", None) is not None:
+            if o.image is None:  # an upload
                 raise ValueError(UPLOADS_REFUSED)
             points = stroke_points(msg.strokes)
             self.room.record_painting(st, o.model.id, o.image, o.layer, msg.strokes, points, msg.seq)

@@ -120,7 +120,7 @@ async def wait_for_change(request: Request, since: int, wait: float) -> None:
     must not outlive the shutdown's grace: it is checked every second)."""
     room: Classroom = request.app.state.classroom
     deadline = time.monotonic() + wait
-    while room.version <= since and time.monotonic() < deadline and not request.app.state.paint.draining:
+    while room.version <= since and time.monotonic() < deadline and not request.app.state.guards.drain.draining:
         changed = asyncio.get_running_loop().create_future()
         waiters: set = request.app.state.class_waiters
         waiters.add(changed)

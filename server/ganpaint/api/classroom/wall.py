@@ -23,7 +23,7 @@ import time
 from PIL import Image
 from pydantic import TypeAdapter
 
-from ganpaint.api.edits import build_edits_async
+from ganpaint.api.edits import EditBuilder
 from ganpaint.api.schemas import StrokeIn
 from ganpaint.classroom.room import Classroom, Painting, Student
 from ganpaint.engine import Engine, RenderJob
@@ -71,8 +71,8 @@ def scaled_png(png: bytes, side: int, smaller_only: bool = False) -> bytes:
 class ClassWall:
     """Renders the class's paintings; ``run()`` keeps the wall's thumbnails and the database current."""
 
-    def __init__(self, room: Classroom, engine: Engine, settings):
-        self.room, self.engine, self.settings = room, engine, settings
+    def __init__(self, room: Classroom, engine: Engine, edits: EditBuilder):
+        self.room, self.engine, self.edits = room, engine, edits
         self.rendered = 0  # thumbnails rendered here (tests, bench)
         self.reused = 0  # thumbnails that were the painter's own frame
         self.failed = 0
@@ -82,7 +82,7 @@ class ClassWall:
         through the model's refiner with ``refined`` (where it has one)."""
         m = self.engine.model(p.model)
         strokes = p.strokes if with_strokes else []
-        edits = await build_edits_async(m, self.settings, strokes, (), p.layer)
+        edits = await self.edits.build(m, strokes, (), p.layer)  # the painters' own way from strokes to edits
         job = RenderJob(m.id, p.image, None, edits, "png", interactive=False, refined=refined and m.refiner is not None)
         frame = await self.engine.render_async(job)
         return frame.data
