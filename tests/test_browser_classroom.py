@@ -219,6 +219,8 @@ def end_class_and_open_the_album_offline(browser, s: ClassServer, teacher: Watch
         z.extractall(album)
     assert len(list((album / "pictures").glob("*.png"))) == 6 and len(list((album / "paintings").glob("*"))) == 3
     assert s.post("/class/join", {"name": "late"})[0] == 409  # a closed class accepts nothing
+    teacher.page.reload()  # the key stays in the tab; the ended class's album is offered again
+    teacher.page.wait_for_function("document.body.dataset.album === 'ready'", timeout=10_000)
     b.page.wait_for_function("document.body.dataset.classState === 'ended'", timeout=5000)
     offline = browser.new_context()
     offline.set_offline(True)

@@ -24,7 +24,7 @@ function readKey() {
 
 const api = new TeacherApi(readKey() ?? "");
 const students = new Map(); // id -> card data (thumbnail kept from earlier polls)
-const state = { version: 0, classState: "open", spot: null, which: "after", spotUrl: null };
+const state = { version: 0, classState: "open", spot: null, which: "after", spotUrl: null, ending: false };
 
 function showMessage(text) {
   $("#message").textContent = text || "";
@@ -101,6 +101,19 @@ function setClassState(s) {
   $("#pause").textContent = s === "paused" ? "Resume painting" : "Pause painting";
   $("#pause").setAttribute("aria-pressed", String(s === "paused"));
   for (const id of ["#pause", "#end"]) $(id).disabled = s === "ended";
+  // the class ended elsewhere (another tab) or before this page loaded: its album (this tab's End offers it itself)
+  if (s === "ended" && !body.dataset.album && !state.ending) offerAlbum().catch(() => delete body.dataset.album);
+}
+
+/** The album of the ended class, as a download link. */
+async function offerAlbum() {
+  body.dataset.album = "loading";
+  const blob = await api.album();
+  const link = $("#album-link");
+  link.href = URL.createObjectURL(blob);
+  link.download = "ganpaint-class-album.zip";
+  link.hidden = false;
+  body.dataset.album = "ready";
 }
 
 async function pollWall() {
@@ -221,19 +234,17 @@ $("#join-close").addEventListener("click", () => ($("#join").hidden = true));
 $("#end").addEventListener("click", async () => {
   if (!confirm("End the class? Students can no longer paint or hand in; the album is made now.")) return;
   $("#end").disabled = true;
+  state.ending = true;
   showMessage("Ending the class and making the album…");
   try {
     await api.end();
-    const blob = await api.album();
-    const link = $("#album-link");
-    link.href = URL.createObjectURL(blob);
-    link.download = `ganpaint-class-album.zip`;
-    link.hidden = false;
-    body.dataset.album = "ready";
+    await offerAlbum();
     showMessage("");
   } catch (err) {
     showMessage(err.message);
     $("#end").disabled = false;
+  } finally {
+    state.ending = false;
   }
 });
 
