@@ -48,7 +48,7 @@ def painting_json(st: Student) -> dict | None:
     p = st.painting
     if p is None:
         return None
-    strokes = [s.model_dump(exclude_none=True) for s in p.strokes]
+    strokes = [s.model_dump(exclude_unset=True) for s in p.strokes]  # as the page sent them
     return {"model": p.model, "image": p.image, "layer": p.layer, "strokes": strokes}
 
 

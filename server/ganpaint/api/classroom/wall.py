@@ -42,7 +42,7 @@ STROKE_LIST = TypeAdapter(list[StrokeIn])
 def dump_strokes(strokes: list[StrokeIn]) -> str:
     """JSON of a stroke list, in pydantic's compiled serializer: 32 paintings of 12 strokes of 20 points take
     0.75 ms each here against 2.1 ms through ``model_dump`` + ``json.dumps`` (the flush runs every second)."""
-    return STROKE_LIST.dump_json(strokes, exclude_none=True).decode()
+    return STROKE_LIST.dump_json(strokes, exclude_unset=True).decode()
 
 
 def load_strokes(text: str) -> list[StrokeIn]:
