@@ -223,3 +223,9 @@ def test_a_class_in_postgresql_needs_the_shared_teacher_key():
 
     with pytest.raises(ValueError, match="GANPAINT_CLASS_TEACHER_KEY: a class in PostgreSQL needs the key"):
         install(FastAPI(), ClassSettings(enabled=True, database_url="host=db dbname=ganpaint"))
+
+
+def test_the_join_code_is_a_scalable_qr_of_the_join_url(client):
+    code = client.get("/class/join-code", headers=TEACHER).json()
+    assert code["urls"] == ["http://testserver/"]  # no join URLs configured: the address the teacher used
+    assert code["qr_svg"].startswith("<svg") and "viewBox" in code["qr_svg"] and "width=" not in code["qr_svg"]

@@ -157,7 +157,8 @@ async def read_wall(
 def read_join_code(request: Request, room: TeacherDep) -> dict:
     """The join URLs and a QR code of the first (SVG) to project."""
     urls = [u for u in request.app.state.class_settings.join_urls.split(",") if u] or [str(request.base_url)]
-    svg = segno.make(urls[0], error="m").svg_inline(scale=10, border=2, dark="#000", light="#fff")
+    # a viewBox and no size: the page scales it to the projector
+    svg = segno.make(urls[0], error="m").svg_inline(border=2, dark="#000", light="#fff", omitsize=True)
     return {"urls": urls, "qr_svg": svg}
 
 
