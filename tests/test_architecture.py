@@ -143,8 +143,9 @@ def test_no_function_is_over_100_lines():
     assert long == []
 
 
-def test_only_api_js_talks_to_the_server():
-    """The page: only web/js/api.js knows URLs and message shapes (fetch, WebSocket)."""
+def test_only_the_api_modules_talk_to_the_server():
+    """The pages: only web/js/api.js (the painting page's routes) and web/js/class_api.js (the class's routes,
+    for the teacher and student pages) know URLs and message shapes (fetch, WebSocket)."""
     web = PACKAGE.parents[1] / "web" / "js"
     talkers = sorted(p.name for p in web.glob("*.js") if "fetch(" in p.read_text() or "new WebSocket(" in p.read_text())
-    assert talkers == ["api.js"]
+    assert talkers == ["api.js", "class_api.js"]
