@@ -25,6 +25,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+Artifacts = Literal["removed", "kept"] | None
+ARTIFACTS_FIELD = Field(
+    None, description="removed: the model's artifact units ablated (ganpaint dissect --artifacts); default: as measured"
+)
+
+
 class StrokeIn(Strict):
     concept: str = Field(max_length=64)
     mode: Literal["draw", "erase", "stamp"] = Field(
@@ -53,6 +59,7 @@ class GenerateRequest(Strict):
     zs: list[list[Finite]] | None = None
     format: Format = "png"
     quality: Quality = 90
+    artifacts: Artifacts = ARTIFACTS_FIELD
 
 
 class ErrorResponse(BaseModel):
@@ -93,6 +100,7 @@ class InterveneRequest(Strict):
     edits: list[UnitEditIn] = []
     format: Format = "png"
     quality: Quality = 90
+    artifacts: Artifacts = ARTIFACTS_FIELD
 
 
 class InterveneResponse(BaseModel):
@@ -145,6 +153,13 @@ class ConceptSummary(BaseModel):
     default_style: int = 0  # the style a stamp stroke without one uses (measured best, else the largest)
 
 
+class ArtifactsInfo(BaseModel):
+    available: bool  # the model has an artifact ranking: "removed" can be asked for
+    default: Literal["removed", "kept"]  # what a request without the option gets (as measured)
+    layer: str | None
+    units: list[int]  # the units "removed" sets to 0
+
+
 class ModelDetail(BaseModel):
     id: str
     name: str
@@ -157,6 +172,7 @@ class ModelDetail(BaseModel):
     layer: str  # the layer ``concepts`` belong to
     gallery: list[int]
     concepts: list[ConceptSummary]
+    artifacts: ArtifactsInfo | None = None  # the "artifacts" option: available, default, layer, units
 
 
 class ConceptDetail(BaseModel):
@@ -186,6 +202,7 @@ class OpenMessage(Strict):
     layer: str | None = Field(None, max_length=32)
     format: Literal["jpeg", "webp", "png"] = "jpeg"
     quality: Quality = 90
+    artifacts: Artifacts = ARTIFACTS_FIELD
 
 
 class RenderMessage(Strict):

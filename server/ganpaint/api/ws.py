@@ -30,6 +30,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from ganpaint.api.artifacts import request_artifact_edits
 from ganpaint.api.edits import build_edits_async
 from ganpaint.api.errors import format_errors
 from ganpaint.api.gate import BusyError
@@ -113,6 +114,7 @@ class OpenImage:
     fmt: str
     quality: int
     generation: int
+    base_edits: tuple = ()  # before every render's strokes: the "artifacts" option (api/artifacts.py)
 
 
 class PaintSession:
@@ -186,13 +188,16 @@ class PaintSession:
         if msg.upload is not None or msg.image is None:  # an uploaded picture (api/routes/uploads.py)
             from ganpaint.api.routes.uploads import open_upload
 
+            request_artifact_edits(self.engine, None, msg.artifacts)  # "removed": not for uploads
+
             return await open_upload(self, msg)
         m = self.engine.model(msg.model or self.settings.model)
         layer = msg.layer or m.info.default_layer
         m.dissection(layer)  # NotFoundError unless the layer can be painted
+        base = tuple(request_artifact_edits(self.engine, m, msg.artifacts))
         self.generation += 1
         self.pending = None
-        self.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, self.generation)
+        self.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, self.generation, base)
         warm = self.engine.call(lambda: self.engine.features(m, msg.image, None, layer), interactive=True)
         await asyncio.wrap_future(warm)
         ready = {
@@ -203,6 +208,7 @@ class PaintSession:
             "resolution": m.info.resolution,
             "format": msg.format,
             "concepts": sorted(m.precomputed[layer].concepts),
+            "artifacts": "removed" if base else "kept",
         }
         await self.send_json(ready)
 
@@ -214,7 +220,7 @@ class PaintSession:
             raise ValueError("render: send an 'open' message first")
         o = self.open
         # big masks decode off the event loop, so one client's masks do not stall the others' frames
-        edits = await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)
+        edits = [*o.base_edits, *await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)]
         if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
             return
         job = RenderJob(

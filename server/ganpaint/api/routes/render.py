@@ -7,6 +7,7 @@ import asyncio
 import torch
 from fastapi import APIRouter, Request, Response
 
+from ganpaint.api.artifacts import request_artifact_edits
 from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, data_url, resolve_model, wants_image
 from ganpaint.api.edits import build_edits_async
 from ganpaint.api.routes.uploads import intervene_upload
@@ -36,12 +37,13 @@ async def create_generation(
     field = "ids" if body.ids is not None else "zs"
     if not 1 <= len(rows) <= settings.max_images:
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
-    jobs = []
+    jobs, pre = [], request_artifact_edits(engine, m, body.artifacts)
     for i, row in enumerate(rows):
         if body.ids is not None:
-            jobs.append(RenderJob(m.id, image=row, fmt=body.format, quality=body.quality))
+            jobs.append(RenderJob(m.id, image=row, edits=pre, fmt=body.format, quality=body.quality))
         else:
-            jobs.append(RenderJob(m.id, z=check_z(m, row, f"zs[{i}]"), fmt=body.format, quality=body.quality))
+            z = check_z(m, row, f"zs[{i}]")
+            jobs.append(RenderJob(m.id, z=z, edits=pre, fmt=body.format, quality=body.quality))
     with gate.admit(len(jobs)):
         frames = await asyncio.gather(*(engine.render_async(j) for j in jobs))
     if len(frames) == 1 and wants_image(request):
@@ -57,12 +59,14 @@ async def create_intervention(
 ):
     """One image with strokes (concept brushes) and raw unit edits applied in order."""
     if body.upload is not None:  # an uploaded picture (api/routes/uploads.py)
+        request_artifact_edits(engine, None, body.artifacts)  # "removed": not for uploads
         return await intervene_upload(body, request, engine, settings, gate)
     m = resolve_model(engine, settings, body.model)
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
     z = check_z(m, body.z, "z") if body.z is not None else None
-    edits = await build_edits_async(m, settings, body.strokes, body.edits, body.layer)
+    edits = request_artifact_edits(engine, m, body.artifacts)
+    edits += await build_edits_async(m, settings, body.strokes, body.edits, body.layer)
     with gate.admit(1):
         frame = await engine.render_async(RenderJob(m.id, body.image, z, edits, body.format, body.quality))
     if wants_image(request):
