@@ -12,8 +12,8 @@ import torch
 from api_helpers import tiny_client
 from conftest import tiny_generator
 
-from ganpaint.dissect import artifacts as art
 from ganpaint import REPO_ROOT
+from ganpaint.dissect import artifacts as art
 from ganpaint.dissect.fake import random_unet
 from ganpaint.dissect.run import Context, DissectSettings
 from ganpaint.train.segmenter import load_segmenter, render_scenes
@@ -62,8 +62,9 @@ SETTINGS = art.ArtifactSettings(samples=192, top=16, real=48, batch=64)
 
 
 def _context(tmp_path) -> Context:
-    seg = load_segmenter(REPO_ROOT / "models" / "scenes64" / "segmenter.pth")  # real features (a random U-Net's are flat)
-    return Context(PlantedGenerator(), seg, "planted", "0" * 64, DissectSettings(batch=64), tmp_path, tmp_path, progress=False)
+    seg = load_segmenter(REPO_ROOT / "models" / "scenes64" / "segmenter.pth")  # a random U-Net's features are flat
+    settings = DissectSettings(batch=64)
+    return Context(PlantedGenerator(), seg, "planted", "0" * 64, settings, tmp_path, tmp_path, progress=False)
 
 
 def test_choose_k_scales_the_papers_20_of_512():

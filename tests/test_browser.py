@@ -690,6 +690,7 @@ def test_strokes_and_share_box_reachable(open_page, viewport):
 def test_gallery_shows_that_it_scrolls(browser, server):
     ctx = browser.new_context(viewport=LAPTOP)
     try:
+
         def many_images(route):
             res = route.fetch()
             info = res.json()
