@@ -37,6 +37,7 @@ def test_open_render_frames_in_order(client):
             "resolution": 32,
             "format": "jpeg",
             "concepts": ["grass", "sky", "tree"],
+            "artifacts": "kept",
         }
         seqs = []
         for seq in range(1, 4):
