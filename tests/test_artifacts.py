@@ -11,10 +11,12 @@ import pytest
 import torch
 from api_helpers import tiny_client
 from conftest import tiny_generator
+from PIL import Image
 
 from ganpaint import REPO_ROOT
 from ganpaint.dissect import artifacts as art
 from ganpaint.dissect.fake import random_unet
+from ganpaint.dissect.report import _artifact_section
 from ganpaint.dissect.run import Context, DissectSettings
 from ganpaint.train.segmenter import load_segmenter, render_scenes
 
@@ -57,6 +59,10 @@ class PlantedGenerator(torch.nn.Module):
         assert layer == LAYER
         return self.g.split(layer)[0], self.rest
 
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h, f = self.split(LAYER)
+        return f(h(z))
+
 
 SETTINGS = art.ArtifactSettings(samples=192, top=16, real=48, batch=64)
 
@@ -83,6 +89,11 @@ def test_planted_artifact_unit_ranks_first_and_second_run_is_cached(tmp_path, mo
     assert doc["k"] == 1 and doc["units_in_layer"] == 16
     saved = json.loads((tmp_path / "planted" / "artifacts.json").read_text())
     assert saved["ranking"] == doc["ranking"] and saved["default"] == "kept"
+    # the report shows the ranked units, worst first, each with its top samples
+    section = _artifact_section(ctx, tmp_path / "planted", tmp_path / "report")
+    assert section.index(f"artifact-unit{PLANTED}.png") < section.index(f"artifact-unit{doc['ranking'][1]}.png")
+    strip = Image.open(tmp_path / "report" / LAYER / f"artifact-unit{PLANTED}.png")
+    assert strip.size == (2 * (8 * 33 - 1), 2 * 32)  # 8 samples of 32 px, 1 px apart, zoomed 2x
 
     def recompute(*_a, **_k):
         raise AssertionError("recomputed a cached pass")
