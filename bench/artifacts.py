@@ -14,7 +14,10 @@ it prints three distances to ``n`` scene renders of seeds 5,000,000.. (other see
 - FD feat: the Frechet distance in the ranking's feature space (the segmenter's four encoder blocks);
 - critic: the mean score of the training discriminator (``train.critic``; higher = more like its data);
 each with a 95% bootstrap interval (``--boot`` resamples of the generated and the real images), and the paired
-difference to ``kept`` (the same resampled latents) with its interval.
+difference to ``kept`` (the same resampled latents) with its interval. A second table repeats this on the
+fifth of the held-out latents where the removed units peak highest (before ablation): the paper's protocol,
+FID of "images with high activations on these units". The rendered statistics are cached (npz beside the
+ranking's), so a rerun only bootstraps.
 
 Then the concept brushes: for tree, door and dome, ``--brush-tries`` held-out latents where the favourable
 placement of ``dissect.stamp_eval.find_place`` exists (on the kept image); the unit brush (its 20 draw units at
@@ -40,7 +43,7 @@ import numpy as np
 import torch
 
 from ganpaint.dissect.artifacts import HELDOUT_STREAM, ArtifactSettings, rank_layer, segment_and_features
-from ganpaint.dissect.common import latents
+from ganpaint.dissect.common import cache_key, latents
 from ganpaint.dissect.run import Context, DissectSettings
 from ganpaint.dissect.stamp_eval import find_place, wilson
 from ganpaint.masks import rasterize_polyline
@@ -87,14 +90,16 @@ def interval(values: np.ndarray) -> list[float]:
     return [round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])]
 
 
-def bootstrap(conds: dict[str, dict], real: dict, boots: int, seed: int = 0) -> dict:
-    """Per condition and metric: value, 95% interval, and the paired difference to "kept" with its interval."""
-    n, m = len(conds["kept"]["critic"]), len(real["shares"])
+def bootstrap(conds: dict[str, dict], real: dict, boots: int, subset: np.ndarray | None = None, seed: int = 0) -> dict:
+    """Per condition and metric: value, 95% interval, and the paired difference to "kept" with its interval;
+    over the generated images of ``subset`` (indices; default all)."""
+    pool = np.arange(len(conds["kept"]["critic"])) if subset is None else np.asarray(subset)
+    n, m = len(pool), len(real["shares"])
     rng = np.random.default_rng([seed, 29])
-    draws = [(rng.integers(n, size=n), rng.integers(m, size=m)) for _ in range(boots)]
+    draws = [(pool[rng.integers(n, size=n)], rng.integers(m, size=m)) for _ in range(boots)]
 
     def stats(c: dict, gi=None, ri=None) -> dict:
-        gi = np.arange(n) if gi is None else gi
+        gi = pool if gi is None else gi
         ri = np.arange(m) if ri is None else ri
         return {
             "fsd": frechet_distance(c["shares"][gi], real["shares"][ri])["fsd"],
@@ -194,6 +199,22 @@ def decide(result: dict) -> tuple[str, str]:
     return ("removed" if fsd_ok and critic_ok and brush_ok else "kept"), why
 
 
+def measure_conditions(ctx, layer: str, conditions: dict[str, list[int]], z: torch.Tensor, critic) -> dict:
+    """``measure`` of each condition, cached in an npz per (model, segmenter, layer, units, latents)."""
+    out = {}
+    for name, units in conditions.items():
+        key = cache_key(model=ctx.model_sha256, seg=ctx.seg_id, layer=layer, units=units, n=len(z), v=1)
+        path = ctx.folder / f"artifacts-bench-{layer}-{key}.npz"
+        if path.is_file():
+            with np.load(path) as f:
+                out[name] = {k: f[k] for k in f.files}
+            continue
+        out[name] = measure(ctx.generator, layer, units, z, ctx.segmenter, critic)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **out[name])
+    return out
+
+
 def run_layer(ctx, layer: str, args, real: dict, critic, pre) -> dict:
     """Rank (cached), then measure every condition on the held-out latents."""
     s = ArtifactSettings(samples=args.samples, top=args.top, batch=100)
@@ -205,10 +226,12 @@ def run_layer(ctx, layer: str, args, real: dict, critic, pre) -> dict:
         conditions[f"random {i + 1}"] = sorted(rng.choice(n_units, k, replace=False).tolist())
     z = latents(args.n, ctx.generator.z_dim, 0, HELDOUT_STREAM)
     t0 = time.time()
-    measured = {
-        name: measure(ctx.generator, layer, units, z, ctx.segmenter, critic) for name, units in conditions.items()
-    }
+    measured = measure_conditions(ctx, layer, conditions, z, critic)
     seconds = time.time() - t0
+    with torch.no_grad():
+        h, _ = ctx.generator.split(layer)
+        peak = torch.cat([h(z[a : a + 200])[:, conditions["removed"]].amax((1, 2, 3)) for a in range(0, len(z), 200)])
+    top = np.argsort(-peak.numpy(), kind="stable")[: max(2, args.n // 5)]  # the fifth where the units peak highest
     result = {
         "layer": layer,
         "k": k,
@@ -216,6 +239,7 @@ def run_layer(ctx, layer: str, args, real: dict, critic, pre) -> dict:
         "units": conditions,
         "heldout": {"stream": HELDOUT_STREAM, "n": args.n, "real_seed": REAL_SEED},
         "conditions": bootstrap(measured, real, args.boot),
+        "conditions_top_fifth": bootstrap(measured, real, args.boot, subset=top),
         "seconds_measuring": round(seconds, 1),
     }
     zb = latents(args.brush_latents, ctx.generator.z_dim, 0, HELDOUT_STREAM)
@@ -229,9 +253,17 @@ def run_layer(ctx, layer: str, args, real: dict, critic, pre) -> dict:
 def print_table(result: dict, args) -> None:
     print(f"\n{result['layer']}: k = {result['k']} ({result['k_rule']}); removed units {result['units']['removed']}")
     print(f"held-out latents: {args.n} (stream {HELDOUT_STREAM}); real renders: {args.n} from seed {REAL_SEED}")
+    _condition_table(result, "conditions")
+    print(f"\nthe fifth of the held-out latents ({max(2, args.n // 5)}) where the removed units peak highest:")
+    _condition_table(result, "conditions_top_fifth")
+    _brush_table(result)
+    print(f"default by the rule: {result['default']} ({result['why']}); measuring took {result['seconds_measuring']} s")
+
+
+def _condition_table(result: dict, part: str) -> None:
     print("| condition | units | FSD [95%] | dFSD [95%] | FD feat [95%] | dFD feat | critic [95%] | dcritic [95%] |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, row in result["conditions"].items():
+    for name, row in result[part].items():
         f, e, c = row["fsd"], row["fd_features"], row["critic"]
         print(
             f"| {name} | {' '.join(map(str, result['units'][name])) or '-'} | {f['value']:.2f} {f['ci95']} "
@@ -239,6 +271,9 @@ def print_table(result: dict, args) -> None:
             f"| {e['minus_kept']:+.3f} {e['minus_kept_ci95']} | {c['value']:.3f} {c['ci95']} "
             f"| {c['minus_kept']:+.3f} {c['minus_kept_ci95']} |"
         )
+
+
+def _brush_table(result: dict) -> None:
     print("| brush | placement | tries | success kept [95%] | removed [95%] | removed - kept [95%] |")
     print("|---|---|---|---|---|---|")
     for concept, b in result["brushes"].items():
@@ -246,7 +281,6 @@ def print_table(result: dict, args) -> None:
             f"| {concept} | {b['placement']} | {b['tries']} | {b['kept']} {b['kept_ci95']} | {b['removed']} "
             f"{b['removed_ci95']} | {b['removed_minus_kept']} {b['removed_minus_kept_ci95']} |"
         )
-    print(f"default by the rule: {result['default']} ({result['why']}); measuring took {result['seconds_measuring']} s")
 
 
 def main() -> None:
