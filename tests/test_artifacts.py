@@ -100,9 +100,12 @@ def test_planted_artifact_unit_ranks_first_and_second_run_is_cached(tmp_path, mo
 
     monkeypatch.setattr(art, "sample_pass", recompute)
     monkeypatch.setattr(art, "real_features", recompute)
+    saved.update(measured={"summary": "held out"}, default="removed")  # as bench/artifacts.py --record writes
+    (tmp_path / "planted" / "artifacts.json").write_text(json.dumps(saved))
     again = art.rank_layer(_context(tmp_path), LAYER, SETTINGS)
     assert again["ranking"] == doc["ranking"]
     assert [u["fd"] for u in again["units"]] == [u["fd"] for u in doc["units"]]
+    assert again["measured"] == {"summary": "held out"} and again["default"] == "removed"  # same ranking: kept
 
 
 def test_segment_and_features_matches_the_segmenter_labels():

@@ -226,7 +226,7 @@ def layer_scores(ctx, layer: str, s: ArtifactSettings) -> tuple[dict, int]:
 
 def rank_layer(ctx, layer: str, s: ArtifactSettings | None = None, write: bool = True) -> dict:
     """Rank ``layer``'s units by artifact FD; writes ``precomputed/<model>/artifacts.json`` (one layer per model:
-    a new layer replaces the old file, and a new ranking drops earlier held-out numbers)."""
+    a new layer replaces the old file; a new ranking drops earlier held-out numbers, the same one keeps them)."""
     from ganpaint import __version__
 
     s = s or ArtifactSettings(seed=ctx.settings.seed, batch=max(ctx.settings.batch, 1))
@@ -243,8 +243,19 @@ def rank_layer(ctx, layer: str, s: ArtifactSettings | None = None, write: bool =
     if write:
         path = ctx.out_dir / ctx.model_id / "artifacts.json"
         path.parent.mkdir(parents=True, exist_ok=True)
+        _keep_measured(path, doc)
         path.write_text(json.dumps(doc, indent=1))
     return doc
+
+
+def _keep_measured(path: Path, doc: dict) -> None:
+    """A rerun that ranks the same units the same way keeps the file's held-out numbers and default."""
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    same = all(old.get(f) == doc[f] for f in ("model_sha256", "segmenter", "layer", "ranking", "k", "settings"))
+    if same and old.get("measured"):
+        doc["measured"], doc["default"] = old["measured"], old.get("default", "kept")
 
 
 def run_artifacts(ctx, layers: list[str], samples: int, top: int, report: bool = True) -> dict:
