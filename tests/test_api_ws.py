@@ -37,6 +37,7 @@ def test_open_render_frames_in_order(client):
             "resolution": 32,
             "format": "jpeg",
             "concepts": ["grass", "sky", "tree"],
+            "refine_factor": None,
             "artifacts": "kept",
         }
         seqs = []

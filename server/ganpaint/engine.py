@@ -49,6 +49,8 @@ from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
 from ganpaint.nn.proggan import ProgressiveGenerator, image_latents, load_generator, serving_copy
 from ganpaint.precomputed import Precomputed, load_precomputed, precomputed_layers
 from ganpaint.priority import BACKGROUND_NICE, FOREGROUND, lower_thread_priority
+from ganpaint.refine import Refiner, load_refiner, refine
+from ganpaint.refine.upload import refined_upload
 
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -65,6 +67,7 @@ class LoadedModel:
     precomputed: dict[str, Precomputed]  # by layer
     sha256: str
     splits: dict[str, tuple[nn.Module, nn.Module]] = field(default_factory=dict)
+    refiner: Refiner | None = None  # models/<id>/refiner.pth: 4x sharper frames (ganpaint.refine)
 
     @property
     def id(self) -> str:
@@ -103,6 +106,7 @@ class RenderJob:
     interactive: bool = False  # a painter waits for it (websocket): the interactive render thread renders it
     submitted: float = field(default_factory=time.perf_counter)
     upload: object | None = None  # a ganpaint.project.ProjectedImage: painted blended, rendered alone (uploads.py)
+    refined: bool = False  # the model's refiner makes the picture 4x larger (the caller checked it has one)
 
 
 @dataclass
@@ -111,6 +115,7 @@ class Frame:
     media_type: str
     render_ms: float  # from submission to encoded bytes
     batch: int = 1  # how many jobs shared the forward pass
+    size: int = 0  # picture width in px (0: not recorded)
 
 
 def encode_image(pixels: np.ndarray, fmt: str, quality: int = 90) -> bytes:
@@ -252,7 +257,7 @@ class Engine:
                 dissections[layer] = pre
         if info.default_layer not in g.layer_names:
             raise ValueError(f"model {model_id!r}: default_layer {info.default_layer!r} is not a generator layer")
-        return LoadedModel(info, g, dissections, sha)
+        return LoadedModel(info, g, dissections, sha, refiner=load_refiner(info.refiner_path))
 
     # ------------------------------------------------------------------ features
 
@@ -365,7 +370,7 @@ class Engine:
         layers = {e.layer for e in job.edits}
         if len(layers) > 1:
             return None  # edits at several layers: hooks on f, rendered alone
-        return (job.model, layers.pop() if layers else None)
+        return (job.model, layers.pop() if layers else None, job.refined)
 
     def _render_group(self, group: list) -> None:
         try:
@@ -383,16 +388,18 @@ class Engine:
             try:
                 data = encode_image(p, job.fmt, job.quality)
                 ms = (time.perf_counter() - job.submitted) * 1000
-                _settle(future, Frame(data, FORMATS[job.fmt], ms, len(group)))
+                _settle(future, Frame(data, FORMATS[job.fmt], ms, len(group), size=p.shape[1]))
                 self.frames += 1
             except Exception as exc:  # noqa: BLE001
                 _settle(future, exc=exc)
 
     def _forward(self, jobs: list[RenderJob]) -> np.ndarray:
         """Render jobs that share model and edit layers: cached h, edits, one batched f."""
-        if jobs[0].upload is not None:  # rendered alone: the adapted generator, blended with the picture
-            return np.stack([job.upload.render(job.edits) for job in jobs])  # (N, H, W, 3)
         m = self.model(jobs[0].model)
+        if jobs[0].upload is not None:  # rendered alone: the adapted generator, blended with the picture
+            if jobs[0].refined:
+                return np.stack([refined_upload(m.refiner, job.upload, job.edits) for job in jobs])  # (N, 4H, 4W, 3)
+            return np.stack([job.upload.render(job.edits) for job in jobs])  # (N, H, W, 3)
         layer_order = m.generator.layer_names
         edit_layers = sorted({e.layer for job in jobs for e in job.edits}, key=layer_order.index)
         cut = edit_layers[0] if edit_layers else m.info.default_layer
@@ -405,6 +412,8 @@ class Engine:
         _, f = m.split(cut)
         with torch.inference_mode(), _hooks(f, later), _stepping_aside(f, background=not jobs[0].interactive):
             x = f(torch.cat(rows))  # (N, 3, H, W)
+            if jobs[0].refined:
+                x = refine(m.refiner, x)  # (N, 3, 4H, 4W)
         return to_pixels(x)
 
     def _render_full(self, job: RenderJob) -> Frame:

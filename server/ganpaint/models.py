@@ -5,6 +5,7 @@ model.json::
     {"id": "scenes64", "name": "...", "resolution": 64, "z_dim": 128,
      "generator": "generator.pth",          # relative to the folder, or an absolute path (external weights)
      "segmenter": "segmenter.pth" | null,
+     "refiner": "refiner.pth" | null,       # optional: a 4x refiner for sharp frames (ganpaint.refine)
      "default_layer": "layer6", "gallery": [12, 40, ...], "description": "...", "provenance": {...}}
 """
 
@@ -44,6 +45,7 @@ class ModelInfo:
     gallery: list[int] = field(default_factory=list)
     description: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
+    refiner_path: Path | None = None
 
 
 def check_model_id(model_id: str) -> str:
@@ -63,6 +65,7 @@ def load_model_info(model_id: str, models_dir: str | Path | None = None) -> Mode
         meta = json.loads(meta_path.read_text())
         generator = Path(meta.get("generator", "generator.pth"))
         segmenter = meta.get("segmenter")
+        refiner = meta.get("refiner")
         return ModelInfo(
             id=model_id,
             folder=folder,
@@ -75,6 +78,7 @@ def load_model_info(model_id: str, models_dir: str | Path | None = None) -> Mode
             gallery=[int(i) for i in meta.get("gallery", [])],
             description=str(meta.get("description", "")),
             provenance=dict(meta.get("provenance", {})),
+            refiner_path=(folder / refiner) if refiner else None,
         )
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
         raise ValueError(f"{meta_path}: malformed model.json ({exc!r})") from exc

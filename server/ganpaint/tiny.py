@@ -4,9 +4,10 @@
     ganpaint serve --models-dir /tmp/tiny/models --precomputed-dir /tmp/tiny/precomputed --model tiny
 
 writes ``models/tiny/{generator.pth, model.json}`` (32 px by default, z_dim 16, widths 16,16,16,16,8,8,8,8 and 8
-per extra layer at 64-256 px, random seeded weights) and ``precomputed/tiny/{layer4,layer6}.json`` with three
-concepts (tree, grass, sky) whose units and values are made up but valid, and at layer4 two made-up "sky" stamp
-styles (``layer4.stamps.npz``). Same seed, same files: tests and other helpers rely on it."""
+per extra layer at 64-256 px, random seeded weights; with ``refiner=True`` a random 4x ``refiner.pth``) and
+``precomputed/tiny/{layer4,layer6}.json`` with three concepts (tree, grass, sky) whose units and values are
+made up but valid, and at layer4 two made-up "sky" stamp styles (``layer4.stamps.npz``). Same seed, same files:
+tests and other helpers rely on it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch
 from ganpaint.models import write_model_json
 from ganpaint.nn.proggan import ProgressiveGenerator
 from ganpaint.precomputed import SCHEMA_VERSION, write_precomputed
+from ganpaint.refine import Refiner, save_refiner
 from ganpaint.stamps.templates import ConceptStamps, StampStyle, save_stamps
 
 TINY_CHANNELS = (16, 16, 16, 16, 8, 8, 8, 8)
@@ -104,10 +106,26 @@ def tiny_stamps(feature_shape: tuple[int, int, int], seed: int = 0) -> dict[str,
     return {"sky": ConceptStamps("sky", 16, natural, styles)}
 
 
+def tiny_refiner(seed: int = 0) -> Refiner:
+    """A 4x refiner with seeded random weights (8 channels, 2 convolutions): shapes and paths, not pictures."""
+    gen = torch.Generator().manual_seed(seed)
+    net = Refiner(width=8, blocks=2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+    return net.eval()
+
+
 def make_tiny_model(
-    models_dir: str | Path, precomputed_dir: str | Path, model_id: str = "tiny", seed: int = 0, size: int = 32
+    models_dir: str | Path,
+    precomputed_dir: str | Path,
+    model_id: str = "tiny",
+    seed: int = 0,
+    size: int = 32,
+    refiner: bool = False,
 ) -> Path:
-    """Write the tiny model and its two dissections; returns the model folder."""
+    """Write the tiny model and its two dissections (and with ``refiner`` a seeded random 4x refiner); returns the
+    model folder."""
     folder = Path(models_dir) / model_id
     folder.mkdir(parents=True, exist_ok=True)
     g = tiny_generator(seed, size)
@@ -123,12 +141,15 @@ def make_tiny_model(
             "z_dim": g.z_dim,
             "generator": "generator.pth",
             "segmenter": None,
+            "refiner": "refiner.pth" if refiner else None,
             "default_layer": TINY_LAYERS[0],
             "gallery": TINY_GALLERY,
             "description": f"{size} px random seeded ProGAN with a hand-built dissection; for tests and demos.",
             "provenance": {"made_by": "ganpaint make-tiny", "seed": seed, "size": size},
         },
     )
+    if refiner:
+        save_refiner(tiny_refiner(seed), folder / "refiner.pth", made_by="ganpaint make-tiny", seed=seed)
     for layer in TINY_LAYERS:
         doc = tiny_dissection(layer, g.feature_shape(layer), sha, model_id)
         out = Path(precomputed_dir) / model_id / f"{layer}.json"

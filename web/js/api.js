@@ -5,8 +5,9 @@
 // PaintSocket keeps one websocket open (reconnecting with backoff), sends the whole stroke list as "render"
 // messages with growing seq numbers and dispatches:
 //   "status" {state: "connecting"|"open"|"closed"|"fallback", detail}
-//   "ready"  {model, image, layer, resolution, format}
+//   "ready"  {model, image, layer, resolution, format, refineFactor}
 //   "frame"  {seq, blob, renderMs, roundTripMs, strokeCount}    only frames newer than the last one shown
+//   "refined" {seq, blob}    the 4x frame of the newest state (render(list, {refine: true})), never a stale one
 //   "error"  {seq, detail}
 // Listeners should send the current stroke list on every "ready" (first open, new image, reconnect).
 // When the websocket cannot be opened at all it falls back to POST /intervene (one request in flight, latest wins).
@@ -118,6 +119,7 @@ export class PaintSocket extends EventTarget {
     this.restBusy = false;
     this.restQueued = null;
     this.closedByUs = false;
+    this.refinedSeq = null; // the seq a "refined" message announced: the next binary frame is its 4x picture
   }
 
   get connected() {
@@ -189,7 +191,9 @@ export class PaintSocket extends EventTarget {
       if (msg.type === "ready") {
         this.ready = true;
         this.emit("status", { state: "open", detail: "connected" });
-        this.emit("ready", { model: msg.model, image: msg.image, upload: msg.upload, psnr: msg.psnr, warning: msg.warning, layer: msg.layer, resolution: msg.resolution, format: msg.format, transport: "websocket" });
+        this.emit("ready", { model: msg.model, image: msg.image, upload: msg.upload, psnr: msg.psnr, warning: msg.warning, layer: msg.layer, resolution: msg.resolution, format: msg.format, refineFactor: msg.refine_factor ?? null, transport: "websocket" });
+      } else if (msg.type === "refined") {
+        this.refinedSeq = msg.seq;
       } else if (msg.type === "progress") {
         this.emit("progress", msg); // an upload projecting (upload.js)
       } else if (msg.type === "error") {
@@ -202,6 +206,12 @@ export class PaintSocket extends EventTarget {
     const view = new DataView(buf);
     const seq = view.getUint32(0, false);
     const renderMs = view.getUint16(4, false) / 10;
+    if (this.refinedSeq === seq) {
+      this.refinedSeq = null;
+      const blob = new Blob([buf.slice(6)], { type: MIME[this.format] });
+      if (seq === this.seq && seq === this.shownSeq) this.emit("refined", { seq, blob }); // nothing newer sent
+      return;
+    }
     this.deliver(seq, new Blob([buf.slice(6)], { type: MIME[this.format] }), renderMs);
   }
 
@@ -219,8 +229,9 @@ export class PaintSocket extends EventTarget {
     });
   }
 
-  /** Send the whole stroke list; returns the seq used (or null when it waits for the connection). */
-  render(strokes) {
+  /** Send the whole stroke list; returns the seq used (or null when it waits for the connection). `refine`: ask
+   * for the state's 4x frame too (models with a refiner; the server sends it unless a newer list comes first). */
+  render(strokes, { refine = false } = {}) {
     if (!this.target) return null;
     if (!this.fallback && !this.ready) return null; // the "ready" listener renders the list then
     this.seq = this.seq >= MAX_SEQ ? 1 : this.seq + 1;
@@ -231,7 +242,7 @@ export class PaintSocket extends EventTarget {
       this.restQueued = { seq, wire };
       this.pumpRest();
     } else {
-      this.ws.send(JSON.stringify({ type: "render", seq, strokes: wire }));
+      this.ws.send(JSON.stringify({ type: "render", seq, strokes: wire, refine: refine || undefined }));
     }
     return seq;
   }

@@ -34,6 +34,7 @@ const state = {
   image: null,
   layer: null,
   frameBlob: null,
+  refineFactor: null, // from "ready": 4 where the model ships a refiner
   shownSeq: -1,
   openToken: 0,
 };
@@ -100,6 +101,8 @@ socket.addEventListener("status", (ev) => {
 
 socket.addEventListener("ready", (ev) => {
   body.dataset.ready = "true";
+  state.refineFactor = ev.detail.refineFactor ?? null; // 4 where the model ships a refiner (the "sharp" view)
+  applyScaling();
   body.dataset.transport = ev.detail.transport;
   if (ev.detail.transport === "rest") setStatus("fallback", "Connected over HTTP (websocket unavailable)");
   sendNow();
@@ -127,6 +130,15 @@ socket.addEventListener("frame", async (ev) => {
   $("#latency").textContent = `render ${renderMs.toFixed(1)} ms${rt}`;
 });
 
+socket.addEventListener("refined", async (ev) => {
+  const { seq, blob } = ev.detail;
+  const bitmap = await createImageBitmap(blob);
+  if (seq !== state.shownSeq || !settings.sharp) return; // a newer frame is on screen, or the view changed
+  state.frameBlob = blob;
+  canvas.showFrame(bitmap, { original: canvas.current === canvas.original });
+  body.dataset.refinedSeq = String(seq);
+});
+
 // ---- rendering ------------------------------------------------------------------------------------------------
 
 function currentList() {
@@ -137,7 +149,7 @@ function sendNow() {
   clearTimeout(sendTimer);
   sendTimer = null;
   lastSend = performance.now();
-  const seq = socket.render(currentList());
+  const seq = socket.render(currentList(), { refine: settings.sharp && !live }); // the 4x frame once a stroke ends
   if (seq !== null) body.dataset.sentSeq = String(seq);
 }
 
@@ -152,13 +164,22 @@ function redrawOverlay() {
   canvas.setOverlay({ strokes: strokes.strokes, live, colours: colours(), style: settings.overlay });
 }
 
+/** Smooth resampling on screen and in exports: the "smooth" view, and "sharp" where the model has a refiner (its 4x
+ * frames; without one "sharp" shows pixels). */
+function viewSmooth() {
+  return settings.smooth || (settings.sharp && Boolean(state.refineFactor));
+}
+
 function applyScaling() {
-  $("#canvas-wrap").classList.toggle("pixelated", !settings.smooth);
+  $("#canvas-wrap").classList.toggle("pixelated", !viewSmooth());
 }
 
 settings.addEventListener("change", (ev) => {
   if (ev.detail.key === "overlay") redrawOverlay();
-  if (ev.detail.key === "scaling") applyScaling();
+  if (ev.detail.key === "scaling") {
+    applyScaling();
+    sendNow(); // a refined frame for "sharp", the model's own frame otherwise
+  }
 });
 applyScaling();
 
@@ -425,7 +446,7 @@ const actions = {
       const blob = state.frameBlob?.type === "image/png" ? state.frameBlob : await canvas.toPngBlob();
       download(blob, `${name}.png`);
     } else {
-      download(await composePng([canvas.current], { size, smooth: settings.smooth }), `${name}-${size}px.png`);
+      download(await composePng([canvas.current], { size, smooth: viewSmooth() }), `${name}-${size}px.png`);
     }
   },
   async "download-pair"() {
@@ -434,7 +455,7 @@ const actions = {
       return;
     }
     const size = settings.exportSize ?? state.info.resolution;
-    const blob = await composePng([canvas.original, canvas.current], { size, smooth: settings.smooth });
+    const blob = await composePng([canvas.original, canvas.current], { size, smooth: viewSmooth() });
     download(blob, `ganpaint-${state.model}-${state.image}-before-after-${size}px.png`);
   },
   save() {

@@ -1,11 +1,12 @@
-// View and export settings that persist across reloads (localStorage): the mask overlay after a stroke, pixel or
-// smooth scaling (the canvas and exported pictures alike) and the exported picture's size.
+// View and export settings that persist across reloads (localStorage): the mask overlay after a stroke, the view
+// ("sharp": the refiner's 4x frame once a stroke ends, where the model has one; "pixels"; "smooth": the browser's
+// scaling), for the canvas and exported pictures alike, and the exported picture's size.
 //
 // ViewSettings binds the selects #overlay-mode, #scaling and #export-size and dispatches "change" {key, value}.
 
 export const SETTINGS_KEY = "ganpaint.settings";
 export const OVERLAY_MODES = ["outline", "off", "fill"]; // the M key cycles through them in this order
-const DEFAULTS = { overlay: "outline", scaling: "pixels", exportSize: "1024" };
+const DEFAULTS = { overlay: "outline", scaling: "sharp", exportSize: "1024" };
 const SELECTS = { overlay: "#overlay-mode", scaling: "#scaling", exportSize: "#export-size" };
 
 function storage() {
@@ -41,8 +42,15 @@ export class ViewSettings extends EventTarget {
     return this.values.overlay;
   }
 
+  /** "smooth" asks for the browser's resampling (screen and exports); "sharp" does where frames are refined (see
+   * main.js: a model without a refiner shows pixels). */
   get smooth() {
     return this.values.scaling === "smooth";
+  }
+
+  /** Ask the server for refined (4x) frames when a stroke ends. */
+  get sharp() {
+    return this.values.scaling === "sharp";
   }
 
   /** The exported picture's side in pixels, or null for the model's own frame (exact bytes). */

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--id", default="tiny", help="model id (default tiny)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--size", type=int, default=32, choices=[32, 64, 128, 256], help="output px (default 32)")
+    t.add_argument("--refiner", action="store_true", help="also a seeded random 4x refiner (sharp-view tests)")
     t.set_defaults(func=_make_tiny)
 
 
@@ -114,7 +115,7 @@ def _make_tiny(args: argparse.Namespace) -> None:
     from ganpaint.tiny import make_tiny_model
 
     out = Path(args.out)
-    folder = make_tiny_model(out / "models", out / "precomputed", args.id, args.seed, args.size)
+    folder = make_tiny_model(out / "models", out / "precomputed", args.id, args.seed, args.size, args.refiner)
     print(f"wrote {folder}/ and {out / 'precomputed' / args.id}/")
     print(
         f"serve it: ganpaint serve --models-dir {out / 'models'} "

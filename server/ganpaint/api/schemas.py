@@ -59,6 +59,9 @@ class GenerateRequest(Strict):
     zs: list[list[Finite]] | None = None
     format: Format = "png"
     quality: Quality = 90
+    size: int | None = Field(
+        None, ge=1, le=4096, description="picture size in px: the model's resolution (default) or 4x it with a refiner"
+    )
     artifacts: Artifacts = ARTIFACTS_FIELD
 
 
@@ -100,6 +103,9 @@ class InterveneRequest(Strict):
     edits: list[UnitEditIn] = []
     format: Format = "png"
     quality: Quality = 90
+    size: int | None = Field(
+        None, ge=1, le=4096, description="picture size in px: the model's resolution (default) or 4x it with a refiner"
+    )
     artifacts: Artifacts = ARTIFACTS_FIELD
 
 
@@ -165,6 +171,7 @@ class ModelDetail(BaseModel):
     name: str
     description: str
     resolution: int
+    sizes: list[int]  # picture sizes it renders: [resolution], and 4x it where it ships a refiner
     z_dim: int
     layers: list[LayerInfo]
     paint_layers: list[str]
@@ -209,6 +216,9 @@ class RenderMessage(Strict):
     type: Literal["render"]
     seq: int = Field(ge=0, le=2**32 - 1)
     strokes: list[StrokeIn]
+    refine: bool = Field(
+        False, description="after this update's frame, also send its refined (4x) frame unless a newer update came"
+    )
 
 
 class PingMessage(Strict):

@@ -23,7 +23,7 @@ import json
 import logging
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -36,6 +36,7 @@ from ganpaint.api.errors import format_errors
 from ganpaint.api.gate import BusyError
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
 from ganpaint.api.serving import REFUSED, RecentAddresses
+from ganpaint.api.sizes import refine_factor
 from ganpaint.engine import Engine, LoadedModel, RenderJob
 from ganpaint.values import short_repr
 
@@ -130,10 +131,13 @@ class PaintSession:
         self.generation = 0
         self.superseded = 0
         self.closed = False
+        self.updates = 0  # render messages queued so far: a refined frame is for the newest one only
+        self.refine_request: tuple[int, RenderJob] | None = None  # (update number, its 4x job)
+        self.refining = False
 
     @property
     def busy(self) -> bool:
-        return self.rendering is not None or self.pending is not None
+        return self.rendering is not None or self.pending is not None or self.refining
 
     async def send(self, text: str | None = None, data: bytes | None = None) -> None:
         """Send text or bytes; SlowConsumer if the client does not take it within ``ws_send_timeout``."""
@@ -208,6 +212,7 @@ class PaintSession:
             "resolution": m.info.resolution,
             "format": msg.format,
             "concepts": sorted(m.precomputed[layer].concepts),
+            "refine_factor": refine_factor(m),
             "artifacts": "removed" if base else "kept",
         }
         await self.send_json(ready)
@@ -229,6 +234,9 @@ class PaintSession:
         job.upload = getattr(o, "upload", None)  # a projected upload, or None
         if self.pending is not None:
             self.superseded += 1
+        self.updates += 1
+        want = msg.refine and o.model.refiner is not None
+        self.refine_request = (self.updates, replace(job, refined=True)) if want else None
         self.pending = (msg.seq, job, o.generation)
         if self.rendering is None:
             self.start_pending()
@@ -282,6 +290,27 @@ class PaintSession:
                         self.start_pending()  # renders while this frame goes out
                 if generation == self.generation:  # not for an image the client has left
                     await self.send(data=frame_header(seq, frame.render_ms) + frame.data)
+                    if self.rendering is None:  # nothing newer in flight: the refined frame, if asked for
+                        await self.send_refined(seq, generation)
+
+    async def send_refined(self, seq: int, generation: int) -> None:
+        """The 4x frame of the newest update (``refine`` in its message), announced by a ``refined`` message;
+        dropped if a newer update or another image arrives while it renders (latest wins)."""
+        request, self.refine_request = self.refine_request, None
+        if request is None or request[0] != self.updates:
+            return
+        self.refining = True
+        try:
+            frame = await self.submit(request[1])
+        except Exception as exc:  # noqa: BLE001 - the 64 px frame stands; say why there is no sharp one
+            return await self.error(seq, f"refined frame failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.refining = False
+        if request[0] != self.updates or generation != self.generation or self.closed:
+            self.superseded += 1
+            return
+        await self.send_json({"type": "refined", "seq": seq, "size": int(frame.size)})
+        await self.send(data=frame_header(seq, frame.render_ms) + frame.data)
 
     async def stop(self, *tasks: asyncio.Task) -> None:
         """End the connection's tasks: cancel them and wait until they have ended.

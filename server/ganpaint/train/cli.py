@@ -52,8 +52,10 @@ def register(subparsers) -> None:
     c.set_defaults(func=_critic)
     _register_segmenter(sub)
     from ganpaint.project.cli import register_encoder
+    from ganpaint.refine.cli import register_refiner
 
     register_encoder(sub)
+    register_refiner(sub)
 
 
 def _critic(args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ from ganpaint.api.schemas import (
     ModelSummary,
     StyleSummary,
 )
+from ganpaint.api.sizes import sizes
 from ganpaint.engine import NotFoundError
 from ganpaint.models import load_model_info
 from ganpaint.stamps.templates import default_mode, default_style, offered_styles
@@ -64,6 +65,7 @@ def read_model(model_id: str, engine: EngineDep, layer: str | None = None) -> Mo
         name=m.info.name,
         description=m.info.description,
         resolution=g.resolution,
+        sizes=sizes(m),
         z_dim=g.z_dim,
         layers=[
             LayerInfo(name=n, feature_shape=list(g.feature_shape(n)), paintable=n in m.precomputed)

@@ -12,6 +12,7 @@ from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, data_url, resolve
 from ganpaint.api.edits import build_edits_async
 from ganpaint.api.routes.uploads import intervene_upload
 from ganpaint.api.schemas import GenerateRequest, GenerateResponse, ImageOut, InterveneRequest, InterveneResponse
+from ganpaint.api.sizes import wants_refined
 from ganpaint.engine import LoadedModel, RenderJob
 
 router = APIRouter(tags=["render"])
@@ -37,13 +38,14 @@ async def create_generation(
     field = "ids" if body.ids is not None else "zs"
     if not 1 <= len(rows) <= settings.max_images:
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
+    refined = wants_refined(m, body.size)
     jobs, pre = [], request_artifact_edits(engine, m, body.artifacts)
     for i, row in enumerate(rows):
         if body.ids is not None:
-            jobs.append(RenderJob(m.id, image=row, edits=pre, fmt=body.format, quality=body.quality))
+            jobs.append(RenderJob(m.id, image=row, edits=pre, fmt=body.format, quality=body.quality, refined=refined))
         else:
             z = check_z(m, row, f"zs[{i}]")
-            jobs.append(RenderJob(m.id, z=z, edits=pre, fmt=body.format, quality=body.quality))
+            jobs.append(RenderJob(m.id, z=z, edits=pre, fmt=body.format, quality=body.quality, refined=refined))
     with gate.admit(len(jobs)):
         frames = await asyncio.gather(*(engine.render_async(j) for j in jobs))
     if len(frames) == 1 and wants_image(request):
@@ -65,10 +67,12 @@ async def create_intervention(
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
     z = check_z(m, body.z, "z") if body.z is not None else None
+    refined = wants_refined(m, body.size)
     edits = request_artifact_edits(engine, m, body.artifacts)
     edits += await build_edits_async(m, settings, body.strokes, body.edits, body.layer)
     with gate.admit(1):
-        frame = await engine.render_async(RenderJob(m.id, body.image, z, edits, body.format, body.quality))
+        job = RenderJob(m.id, body.image, z, edits, body.format, body.quality, refined=refined)
+        frame = await engine.render_async(job)
     if wants_image(request):
         return Response(frame.data, media_type=frame.media_type)
     return InterveneResponse(

@@ -30,6 +30,7 @@ from ganpaint.api.edits import build_edits_async
 from ganpaint.api.errors import format_errors
 from ganpaint.api.gate import BusyError
 from ganpaint.api.settings import Settings
+from ganpaint.api.sizes import refine_factor, wants_refined
 from ganpaint.api.upload_body import BodyRefused, UploadBodies, receive_body
 from ganpaint.engine import Engine, RenderJob, encode_image
 from ganpaint.project.images import FORMATS, crop_box, decode_picture, probe_picture
@@ -277,6 +278,7 @@ async def intervene_upload(body, request: Request, engine: Engine, settings: Set
     if body.model is not None and body.model != up.model:
         raise ValueError(f"model: upload {up.id!r} was projected into {up.model!r}, got {body.model!r}")
     m = engine.model(up.model)
+    refined = wants_refined(m, body.size)
     layer = body.layer or up.layer
     up.projected.check_layer(layer)
     edits = await build_edits_async(m, settings, body.strokes, body.edits, layer)
@@ -287,7 +289,7 @@ async def intervene_upload(body, request: Request, engine: Engine, settings: Set
             raise ValueError(f"edits[{i}].{exc}") from exc
     with gate.admit(1):
         frame = await engine.render_async(RenderJob(m.id, edits=edits, fmt=body.format, quality=body.quality,
-                                                    upload=up.projected))  # fmt: skip
+                                                    upload=up.projected, refined=refined))  # fmt: skip
     if wants_image(request):
         return Response(frame.data, media_type=frame.media_type)
     return JSONResponse(
@@ -368,6 +370,7 @@ async def _ready(session, msg, up: Upload) -> None:
         "resolution": m.info.resolution,
         "format": msg.format,
         "concepts": sorted(m.precomputed[layer].concepts),
+        "refine_factor": refine_factor(m),
         "psnr": summary.get("psnr"),
         "ms": summary.get("ms"),
         "warning": summary.get("warning"),
