@@ -133,6 +133,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-segmenter", action="store_true")
     ap.add_argument("--out", type=Path, default=None, help="JSON of the results")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--figure", type=Path, default=None, help="write crops of 4 scenes (truth, Lanczos, refiner)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     frames = load_frames(args.cache, args.model, range(args.start, args.start + args.n))
@@ -170,6 +171,8 @@ def main(argv=None) -> dict:
                 f"{'':<10} {name} - lanczos: {gain.mean():+.2f} dB (95% CI {bootstrap(gain)[0]:+.2f}.."
                 f"{bootstrap(gain)[1]:+.2f}), better on {(gain > 0).sum()}/{len(gain)} scenes"
             )
+    if args.figure and nets:
+        figure(frames, next(iter(nets.values())), args.figure)
     results["timing"] = {name: [timing(net, t) for t in (1, 2)] for name, net in nets.items()}
     for name, ts in results["timing"].items():
         print(
@@ -180,6 +183,20 @@ def main(argv=None) -> dict:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))
     return results
+
+
+def figure(frames: dict, net, path: Path, picks=(3, 17, 42, 64), gap: int = 4) -> None:
+    """Rows: 160 px crops of held-out scenes: the true 256 px render, Lanczos of the 64 px render, the refiner's."""
+    small = frames["render64"][list(picks)]
+    cols = [frames["render256"][list(picks)], enlarge(small, "lanczos"), refined(net, small)]
+    side = 160
+    out = np.full((len(picks) * (side + gap) - gap, 3 * (side + gap) - gap, 3), 255, np.uint8)
+    for i in range(len(picks)):
+        for j, col in enumerate(cols):
+            out[i * (side + gap) : i * (side + gap) + side, j * (side + gap) : j * (side + gap) + side] = col[i][
+                64 : 64 + side, 48 : 48 + side
+            ]
+    Image.fromarray(out).resize((out.shape[1] * 2, out.shape[0] * 2), Image.NEAREST).save(path, quality=92)
 
 
 def machine() -> dict:

@@ -120,7 +120,7 @@ def test_segment_and_features_matches_the_segmenter_labels():
 UNITS = [2, 7]
 
 
-def _write_ranking(root, layer: str = "layer4") -> None:
+def _write_ranking(root, layer: str = "layer4", units_in_layer: int = 16) -> None:
     """A hand-made artifacts.json for the tiny model (units 2 and 7 of layer4), default "kept"."""
     sha = hashlib.sha256((root / "models" / "tiny" / "generator.pth").read_bytes()).hexdigest()
     doc = {
@@ -128,7 +128,7 @@ def _write_ranking(root, layer: str = "layer4") -> None:
         "model_id": "tiny",
         "model_sha256": sha,
         "layer": layer,
-        "units_in_layer": 16,
+        "units_in_layer": units_in_layer,
         "ranking": [*UNITS, 0, 1],
         "k": 2,
         "units": [],
@@ -200,3 +200,16 @@ def test_websocket_open_applies_the_option(client):
         assert frame == ablated
         ws.send_json({"type": "open", "model": "tiny", "image": 3, "format": "png", "artifacts": "bad"})
         assert ws.receive_json()["detail"] == "artifacts: Input should be 'removed' or 'kept', got 'bad'"
+
+
+def test_removed_at_another_layer_than_the_strokes(tmp_path):
+    """A ranking at layer6 with strokes at layer4: two edit layers in one render (the hook path)."""
+    from api_helpers import STROKE, tiny_settings
+
+    tiny_settings(tmp_path)
+    _write_ranking(tmp_path, layer="layer6", units_in_layer=8)
+    with tiny_client(tmp_path) as c:
+        body = {"image": 3, "layer": "layer4", "strokes": [STROKE]}
+        removed = _png(c, "/intervene", {**body, "artifacts": "removed"})
+        explicit = _png(c, "/intervene", {**body, "edits": [{"layer": "layer6", "units": UNITS, "value": 0}]})
+        assert removed == explicit != _png(c, "/intervene", body)

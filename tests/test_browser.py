@@ -43,6 +43,12 @@ REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "test-output"
 LAPTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 820, "height": 1180}
+# the "pixels" view for tests that compare the model's own frames (the "sharp" default brings refined 4x frames
+# on models with a refiner); set only where no settings are stored yet, so a test can still switch the view
+PIXELS_VIEW = (
+    "localStorage.getItem('ganpaint.settings') || "
+    "localStorage.setItem('ganpaint.settings', '{\"scaling\": \"pixels\"}')"
+)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
 if not Path(CHROMIUM).exists():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from live_server import ROOT, LiveServer
-from test_browser import LAPTOP, Watched, browser  # noqa: F401 (the browser fixture)
+from test_browser import LAPTOP, PIXELS_VIEW, Watched, browser  # noqa: F401 (the browser fixture)
 
 pytestmark = [pytest.mark.embedded, pytest.mark.browser]
 
@@ -33,6 +33,7 @@ def _change(before: list[int], after: list[int], size: int, box: tuple[float, fl
 
 def test_a_click_stamps_a_dome_where_clicked_and_styles_undo_and_share_reproduce_it(browser, embedded):  # noqa: F811
     ctx = browser.new_context(viewport=LAPTOP)
+    ctx.add_init_script(PIXELS_VIEW)
     w = Watched(ctx.new_page())
     page = w.page
     page.goto(embedded + "/#model=scenes64&image=23")
@@ -97,6 +98,7 @@ def test_the_picker_offers_the_served_styles_and_sizes_a_stamp_by_its_own_style(
     """Near-invisible styles are not in the picker (dome at layer6: 3 and 5), so a picker position is not a style
     index: a stamp in style 4 (the fourth choice) has style 4's natural size."""
     ctx = browser.new_context(viewport=LAPTOP)
+    ctx.add_init_script(PIXELS_VIEW)
     w = Watched(ctx.new_page())
     page = w.page
     page.goto(embedded + "/#model=scenes64&image=23")

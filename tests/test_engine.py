@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganpaint.engine import Engine, FeatureCache, NotFoundError, RenderJob
+from ganpaint.engine import Engine, NotFoundError, RenderJob
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.strokes import Stroke, stroke_edits
 from ganpaint.tiny import make_tiny_model
@@ -102,13 +102,6 @@ def test_errors_reach_the_caller(engine):
     with pytest.raises(ValueError, match="units out of range"):
         engine.render(RenderJob("tiny", image=1, edits=[UnitEdit("layer4", [99], 1.0)]))
     assert engine.render(RenderJob("tiny", image=1)).data  # the worker survives
-
-
-def test_feature_cache_is_bounded_lru():
-    c = FeatureCache(2)
-    for k in "abc":
-        c.put(k, torch.zeros(1))
-    assert len(c) == 2 and c.get("a") is None and c.get("c") is not None
 
 
 def test_baseline_mode_renders_the_same(dirs):

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from ganpaint.edit_plan import EditPlan
 from ganpaint.engine import Engine, RenderJob
-from ganpaint.masks import MaskPlan
 from ganpaint.nn.hooks import before_each_child
 from ganpaint.priority import Foreground, lower_thread_priority
 from ganpaint.tiny import make_tiny_model
@@ -59,17 +59,14 @@ def test_before_each_child_runs_on_the_owning_thread_only():
 
 
 @pytest.fixture
-def foreground(monkeypatch):
-    """A fresh FOREGROUND whose waits last until the frame ends (no max_wait in the test's time)."""
-    fg = Foreground(max_wait=30)
-    for module in ("ganpaint.priority", "ganpaint.engine", "ganpaint.masks"):
-        monkeypatch.setattr(f"{module}.FOREGROUND", fg)
-    return fg
+def foreground():
+    """A Foreground whose waits last until the frame ends (no max_wait in the test's time)."""
+    return Foreground(max_wait=30)
 
 
 def test_a_rest_render_steps_aside_between_layers_while_a_frame_renders(tmp_path, foreground):
     make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
-    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1)
+    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1, foreground=foreground)
     try:
         engine.render(RenderJob("tiny", image=1))  # warm: the first image's features cached
         release, started = threading.Event(), threading.Event()
@@ -88,15 +85,14 @@ def test_a_rest_render_steps_aside_between_layers_while_a_frame_renders(tmp_path
         engine.close()
 
 
-def test_a_rest_render_checks_for_frames_before_each_layer_after_the_cut(tmp_path, monkeypatch):
+def test_a_rest_render_checks_for_frames_before_each_layer_after_the_cut(tmp_path):
     class Counting(Foreground):
         def wait(self):
             calls.append(threading.current_thread().name)
 
     calls = []
-    monkeypatch.setattr("ganpaint.engine.FOREGROUND", Counting())
     make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
-    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1)
+    engine = Engine(tmp_path / "models", tmp_path / "precomputed", threads=1, foreground=Counting())
     try:
         _, f = engine.model("tiny").split("layer4")
         engine.render(RenderJob("tiny", image=1))
@@ -109,16 +105,15 @@ def test_a_rest_render_checks_for_frames_before_each_layer_after_the_cut(tmp_pat
 
 
 def test_a_background_mask_decode_waits_before_each_mask(foreground):
-    plan = MaskPlan(1 << 24)
+    plan = EditPlan(budget=1 << 24, eager=False)
     spec = {"points": [[0.5, 0.5]], "radius": 0.2}
-    key, limits = ("digest", 256, (4, 4), (10, 2048), "area"), (10, 2048)
-    plan.pooled(key, spec, 256, (4, 4), "mask", limits, "area", cached=lambda key: None)  # one job, not decoded
+    plan.mask(spec, 256, (4, 4), "mask", (10, 2048), "area")  # one job, not decoded
     with foreground.rendering():
-        thread = run_in_thread(plan.decode, background=True)
+        thread = run_in_thread(lambda: plan.run(foreground), background=True)
         thread.join(0.3)
         assert thread.is_alive() and foreground.waits == 1
     thread.join(10)
-    assert not thread.is_alive() and next(iter(plan.jobs.values())).result.shape == (4, 4)
+    assert not thread.is_alive() and next(iter(plan.mask_jobs.values())).value.shape == (4, 4)
 
 
 def test_ganpaint_serve_freezes_what_startup_built_and_in_process_apps_do_not(tmp_path, monkeypatch):

@@ -42,11 +42,23 @@ def test_refiner_shapes_determinism_and_bicubic_start():
     assert torch.equal(refine(fresh, x), bicubic)
 
 
+def test_flip_average_is_mirror_symmetric_and_differs_from_one_pass():
+    net = tiny_refiner(seed=2)
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    one = refine(net, x)
+    net.flip_average = True
+    both = refine(net, x)
+    assert not torch.allclose(both, one)  # the seeded weights are not mirror symmetric
+    assert torch.allclose(refine(net, x.flip(-1)), both.flip(-1), atol=1e-6)
+
+
 def test_refiner_file_round_trip(tmp_path):
     from ganpaint.refine import save_refiner
 
     net = tiny_refiner(seed=1)
+    net.flip_average = True
     loaded = load_refiner(save_refiner(net, tmp_path / "r.pth", seed=1))
+    assert loaded.flip_average
     x = torch.rand(1, 3, 8, 8) * 2 - 1
     assert torch.equal(refine(loaded, x), refine(net, x)) and load_refiner(None) is None
 
@@ -196,3 +208,24 @@ def test_cli_trains_and_ships_a_refiner_the_engine_loads(tmp_path, capsys):
         assert engine.model("tiny").refiner.width == 4
     finally:
         engine.close()
+
+
+def test_refined_upload_keeps_the_uploads_own_pixels_outside_the_edit(client):
+    from test_uploads import FAST, pixels_of, png
+
+    from ganpaint.project.images import decode_picture
+
+    client.app.state.projections.settings = FAST
+    data = png(200, 160)
+    up = client.post("/uploads", content=data, headers={"Content-Type": "image/png"}).json()["upload"]
+    body = {"upload": up, "format": "png", "size": 128}
+    plain = pixels_of(client.post("/intervene", json=body, headers={"Accept": "image/png"}).content)
+    assert np.array_equal(plain, decode_picture(data, 128))  # unpainted: the upload itself at 128 px
+    small = {"upload": up, "strokes": [STROKE], "format": "png"}
+    painted = pixels_of(client.post("/intervene", json={**small, "size": 128}, headers={"Accept": "image/png"}).content)
+    changed = pixels_of(client.post("/intervene", json=small, headers={"Accept": "image/png"}).content)
+    assert painted.shape == (128, 128, 3) and not np.array_equal(painted, plain)
+    same32 = (changed == decode_picture(data, 32)).all(-1)  # where the 32 px frame kept the upload's bytes
+    kept = np.kron(same32, np.ones((4, 4), bool))  # those pixels at 128 px, eroded by the blend's soft edge
+    kept &= np.roll(kept, 4, 0) & np.roll(kept, -4, 0) & np.roll(kept, 4, 1) & np.roll(kept, -4, 1)
+    assert kept.sum() > 100 and np.array_equal(painted[kept], plain[kept])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganpaint.scenes import NAMES
-from ganpaint.segment import Segmenter, segment
+from ganpaint.segment import Segmenter
 from ganpaint.train import segmenter as S
 from ganpaint.train.segmenter_cli import parse_seed_range
 
@@ -33,7 +33,7 @@ def test_interface_names_shapes_and_probabilities(tiny_file):
         assert p.shape == (shape[0], len(NAMES), shape[2], shape[3])
         assert torch.allclose(p.sum(1), torch.ones(shape[0], shape[2], shape[3]), atol=1e-5)
         assert (p >= 0).all()
-    ids = segment(seg, torch.zeros(2, 3, 32, 32))
+    ids = seg.probabilities(torch.zeros(2, 3, 32, 32)).argmax(dim=1)  # (N, H, W) class ids
     assert ids.shape == (2, 32, 32) and ids.dtype == torch.int64
 
 

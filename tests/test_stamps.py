@@ -321,7 +321,7 @@ def test_a_row_of_stamps_is_one_edit_equal_to_stamping_one_after_another():
 def test_stamps_are_bounded_per_request_and_placed_off_the_event_loop(tmp_path, monkeypatch):
     import threading
 
-    import ganpaint.strokes as strokes_mod
+    import ganpaint.strokes.stamp as strokes_mod
 
     threads = []
     real = strokes_mod.stamp_edits

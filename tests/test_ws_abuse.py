@@ -106,7 +106,9 @@ def test_a_frame_the_client_does_not_take_ends_the_connection():
 
     class Stuck:
         app = SimpleNamespace(
-            state=SimpleNamespace(engine=None, settings=Settings(ws_send_timeout=0.2), paint=PaintRegistry())
+            state=SimpleNamespace(
+                engine=None, settings=Settings(ws_send_timeout=0.2), paint=PaintRegistry(), guards=None, edits=None
+            )
         )
 
         async def send_bytes(self, data):

@@ -4,15 +4,18 @@ priority and step aside while a painter's frame renders.
 A nice value orders threads for the CPU, not for Python's GIL: a background thread running Python between
 torch ops on the other core still makes a painter's render wait for the GIL at every op. Under the attack
 soak (bench/attack_soak.py, 2 cores) a painter's 2 ms render took 24 ms at p95 and 37 ms at p99 beside
-REST renders and big mask decodes; alone, 2.3 ms. So background work also calls ``FOREGROUND.wait()``
+REST renders and big mask decodes; alone, 2.3 ms. So background work also calls ``foreground.wait()``
 between its steps (each layer of a REST render, each mask of a decode): it returns at once unless a frame
 renders, else when the frame is done or after ``max_wait`` seconds (background work slows, never stops).
 
-Long background work in steps (each big mask decoded, each projection step) also calls ``FOREGROUND.pace()``:
+Long background work in steps (each big mask decoded, each projection step) also calls ``foreground.pace()``:
 while anyone paints (a painter's frame in the last ``recent`` seconds), it rests twice as long as the step took
 (at most 0.1 s), so it takes about a third of the CPU and the GIL; when nobody paints it runs at full speed.
 Measured (docs/reliability.md, round five): with upload attackers in the soak, the painter's p95 went from
 4.5-6.2x idle to 2.2-2.7x; resting as long as the step (half the time) gave 3.7x.
+
+One ``Foreground`` per app (``Engine.foreground``; the app hands it to its mask lanes and projection pool):
+the render threads it orders are the engine's.
 """
 
 from __future__ import annotations
@@ -80,6 +83,3 @@ class Foreground:
             self.rests += 1
             time.sleep(min(2 * max(worked, 0.0), max_rest))
         self.wait()
-
-
-FOREGROUND = Foreground()  # per process, like the render and mask threads it orders

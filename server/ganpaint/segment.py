@@ -24,11 +24,6 @@ class Segmenter(Protocol):
         ...
 
 
-def segment(segmenter: Segmenter, images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) images in [-1, 1] -> (N, H, W) int64 class ids (argmax)."""
-    return segmenter.probabilities(images).argmax(dim=1)
-
-
 def load_segmenter(spec: str | None, model_info=None) -> Segmenter:
     """Resolve ``--segmenter``: None/'embedded' = the model folder's segmenter; a path to a segmenter .pth;
     'hf:FOLDER_OR_HUB_NAME[?size=S&batch=B]' (a Hugging Face ADE20K model, ``ganpaint.hf_segmenter``);

@@ -4,7 +4,7 @@
     pool = Projections(max_running=2)                       # one projecting, one waiting its turn
     up = pool.start(store, loaded_model, layer, pixels)     # Upload in state "projecting"; BusyPool past the cap
     await asyncio.wrap_future(up.future)                    # then up.status == "ready", up.projected paints
-    RenderJob(model, upload=store.get(up.id).projected, edits=[...])   # the engine renders it, blended
+    RenderJob(model, target=store.get(up.id).projected, edits=[...])   # the engine renders it, blended
 
 Ids are ``secrets.token_urlsafe(18)`` (144 random bits): unguessable, and the only way to reach an upload.
 With a ``folder`` each ready upload's state is also written to ``folder/<id>.pt`` (never elsewhere: ids are
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganpaint.engine import LoadedModel, NotFoundError
-from ganpaint.priority import FOREGROUND, lower_thread_priority
+from ganpaint.model_registry import LoadedModel, NotFoundError
+from ganpaint.priority import Foreground, lower_thread_priority
 from ganpaint.project import Projector, ProjectSettings, image_tensor
 from ganpaint.project.encoder import projector_for
 from ganpaint.project.projector import ProjectedImage
@@ -182,8 +182,11 @@ class Projections:
     Python-driven optimisation, and two at once beside the painters on 2 cores made painters wait for the
     GIL (docs/reliability.md, round five)."""
 
-    def __init__(self, max_running: int = 2, settings: ProjectSettings | None = None):
+    def __init__(
+        self, max_running: int = 2, settings: ProjectSettings | None = None, foreground: Foreground | None = None
+    ):
         self.max_running = max_running
+        self.foreground = foreground or Foreground()  # the app's: its engine's painters go first
         self.settings = settings  # None: the shipped recipe (the model's encoder.pth if it has one, else the bank)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="ganpaint-project", initializer=lower_thread_priority)
         self._projectors: dict[tuple[str, str], Projector] = {}
@@ -214,10 +217,16 @@ class Projections:
         )
 
     def start(
-        self, store: UploadStore, m: LoadedModel, layer: str, pixels: np.ndarray | Callable[[], np.ndarray]
+        self,
+        store: UploadStore,
+        m: LoadedModel,
+        layer: str,
+        pixels: np.ndarray | Callable[[], np.ndarray],
+        large: Callable[[], np.ndarray | None] | None = None,
     ) -> Upload:
         """Admit and queue the projection of (R, R, 3) uint8 ``pixels`` (or of what the callable returns: decoding
-        runs on the projection thread too); the Upload is in the store at once, in state "projecting"."""
+        runs on the projection thread too); the Upload is in the store at once, in state "projecting". ``large``
+        (called after ``pixels``): the picture at the model's refiner size, kept with the projection."""
         with self._lock:
             if self.running >= self.max_running:
                 raise BusyPool(self._busy_detail())
@@ -231,7 +240,7 @@ class Projections:
             if self.closed:  # the server is shutting down: stop at the next step, not after the whole projection
                 raise ProjectionCancelled("projection: cancelled, the server is shutting down; upload it again")
             up.stage, up.fraction = stage, fraction
-            FOREGROUND.pace(time.monotonic() - last_step[0])  # painters first (priority.py)
+            self.foreground.pace(time.monotonic() - last_step[0])  # painters first (priority.py)
             last_step[0] = time.monotonic()
 
         def run() -> Upload:
@@ -242,6 +251,7 @@ class Projections:
                 px = pixels() if callable(pixels) else pixels  # (R, R, 3) uint8
                 with torch.inference_mode(False):
                     up.projected = projector.project(image_tensor(px), progress)
+                up.projected.large = large() if large is not None else None
                 up.status, up.stage, up.fraction = "ready", "done", 1.0
                 try:
                     store.save(up)

@@ -12,6 +12,8 @@
 // Listeners should send the current stroke list on every "ready" (first open, new image, reconnect).
 // When the websocket cannot be opened at all it falls back to POST /intervene (one request in flight, latest wins).
 
+import { STROKE_KINDS } from "./stroke_kinds.js";
+
 const HTTP_BASE = new URL(".", document.baseURI);
 
 function url(path) {
@@ -38,10 +40,6 @@ async function errorText(res) {
   } catch {
     return `${res.status} ${res.statusText}`;
   }
-}
-
-export async function fetchHealth() {
-  return getJson("health");
 }
 
 /** {default_model, models: [{id, name, resolution, default_layer}]} */
@@ -80,8 +78,29 @@ export function wireStrokes(strokes) {
       mode: s.mode,
       strength: s.strength,
       mask: { points: s.mask.points, radius: s.mask.radius },
-      ...(s.mode === "stamp" ? { style: s.style, size: s.size } : {}),
+      ...STROKE_KINDS[s.mode].data(s),
     }));
+}
+
+/**
+ * POST /uploads (docs/projection.md): the picture `file` as the body, or JSON `fields` ({scene} or {data}, model,
+ * crop, wait); `query` for the file's options (model, wait). Resolves to the answer ({upload, status, ...}).
+ */
+export async function createUpload({ file = null, fields = null, query = {} }) {
+  const qs = new URLSearchParams(query).toString();
+  const init = file
+    ? { method: "POST", headers: { "Content-Type": file.type }, body: file }
+    : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(fields) };
+  const res = await fetch(url(qs ? `uploads?${qs}` : "uploads"), init);
+  if (!res.ok) throw new Error(await errorText(res));
+  return res.json();
+}
+
+/** GET /uploads/{id}/reconstruction.png: what the model made of the picture, as a Blob. */
+export async function fetchReconstruction(id) {
+  const res = await fetch(url(`uploads/${encodeURIComponent(id)}/reconstruction.png`));
+  if (!res.ok) throw new Error(await errorText(res));
+  return res.blob();
 }
 
 /** One render over REST: resolves to a Blob of the image. */

@@ -11,6 +11,7 @@
 // original") the overlay is empty: the original alone.
 
 import { rowCentres } from "./stamps.js";
+import { STROKE_KINDS } from "./stroke_kinds.js";
 
 const MIN_STEP_PX = 2;
 const FILL_ALPHA = 0.45;
@@ -249,8 +250,9 @@ export class PaintCanvas extends EventTarget {
   drawStroke(ctx, stroke, colour = "#ffffff", r = stroke.mask.radius * this.overlay.width) {
     const { width: W, height: H } = this.overlay;
     const pts = stroke.mask.points;
-    if (colour !== null) ctx.fillStyle = stroke.mode === "erase" ? this.hatch(ctx, colour) : colour;
-    if (stroke.mode === "stamp") {
+    const overlay = STROKE_KINDS[stroke.mode]?.overlay ?? "brush";
+    if (colour !== null) ctx.fillStyle = overlay === "hatched" ? this.hatch(ctx, colour) : colour;
+    if (overlay === "boxes") {
       // one box per stamp, grown or shrunk by the outline's offset from the stroke's own radius
       const grow = r - stroke.mask.radius * W;
       const [bw, bh] = [stroke.size[0] * W + 2 * grow, stroke.size[1] * W + 2 * grow];

@@ -6,6 +6,7 @@
 // Coordinates are stored as integers in 1e-4 steps (the precision strokes.js records), so a link reproduces the
 // stroke list exactly and therefore the image.
 
+import { modeForLetter, STROKE_KINDS } from "./stroke_kinds.js";
 import { COORD_SCALE, makeStroke, strokeData } from "./strokes.js";
 
 export const FILE_FORMAT = "ganpaint-painting";
@@ -28,8 +29,8 @@ export function packStrokes(strokes) {
       px = ix;
       py = iy;
     }
-    const row = [s.concept, s.mode[0], s.strength, s.enabled === false ? 0 : 1, toInt(s.mask.radius), flat];
-    return s.mode === "stamp" ? [...row, s.style, s.size.map(toInt)] : row;
+    const row = [s.concept, STROKE_KINDS[s.mode].letter, s.strength, s.enabled === false ? 0 : 1, toInt(s.mask.radius), flat];
+    return [...row, ...STROKE_KINDS[s.mode].pack(s)];
   });
 }
 
@@ -37,7 +38,8 @@ export function unpackStrokes(packed) {
   if (!Array.isArray(packed)) throw new Error("share link: strokes are not a list");
   return packed.map((row, i) => {
     if (!Array.isArray(row) || (row.length !== 6 && row.length !== 8)) throw new Error(`share link: stroke ${i} is malformed`);
-    const [concept, mode, strength, enabled, radius, flat, style, size] = row;
+    const [concept, letter, strength, enabled, radius, flat, ...fields] = row;
+    const mode = modeForLetter(letter);
     const points = [];
     let x = 0;
     let y = 0;
@@ -48,11 +50,11 @@ export function unpackStrokes(packed) {
     }
     return makeStroke({
       concept,
-      mode: { e: "erase", s: "stamp" }[mode] ?? "draw",
+      mode,
       strength,
       enabled: enabled !== 0,
       mask: { points, radius: fromInt(radius) },
-      ...(mode === "s" ? { style, size: Array.isArray(size) ? size.map(fromInt) : size } : {}),
+      ...STROKE_KINDS[mode].unpack(fields),
     });
   });
 }

@@ -1,7 +1,7 @@
 // The stroke list as a panel: one row per stroke (concept colour, name, mode, strength) with a toggle and
 // a delete button. A view of StrokeList: it re-renders on every "change" and calls back into the list.
 
-const MODE_WORDS = { draw: "unit brush", erase: "erase", stamp: "stamp" }; // the mode buttons' words
+import { STROKE_KINDS } from "./stroke_kinds.js";
 
 export class StrokePanel {
   constructor(listEl, strokes, colourOf) {
@@ -30,8 +30,9 @@ export class StrokePanel {
       swatch.setAttribute("aria-hidden", "true");
       const text = document.createElement("span");
       text.className = "stroke-text";
-      const verb = MODE_WORDS[s.mode] ?? s.mode;
-      text.textContent = s.mode === "stamp" ? `${i + 1}. ${verb} ${s.concept} (style ${s.style + 1})` : `${i + 1}. ${verb} ${s.concept} (${s.strength})`;
+      const kind = STROKE_KINDS[s.mode];
+      const verb = kind?.word ?? s.mode;
+      text.textContent = `${i + 1}. ${verb} ${s.concept} ${kind ? kind.detail(s) : `(${s.strength})`}`;
       const toggle = document.createElement("button");
       toggle.type = "button";
       toggle.dataset.strokeAction = "toggle";

@@ -1,8 +1,9 @@
 // The painting as data: an ordered list of strokes with undo/redo.
 //
 // A stroke is {id, concept, mode: "draw"|"erase"|"stamp", strength, enabled, mask: {points: [[x, y], ...], radius}}
-// with points and radius normalised to the image (0..1, radius relative to the image width); a stamp stroke also
-// has style (an index) and size ([w, h] in 0..1 of the image width; its radius is half the width). Points are
+// with points and radius normalised to the image (0..1, radius relative to the image width), plus its kind's own
+// fields (stroke_kinds.js: a stamp stroke has style, an index, and size, [w, h] in 0..1 of the image width; its
+// radius is half the width). Points are
 // rounded to 1e-4 when recorded (as the nearest double to the 4-decimal number, so JSON writes 0.12, not
 // 0.12000000000000001), so a stroke survives JSON and the share link bit for bit.
 // The canvas overlay and the server render are both views of this list; every change dispatches "change".
@@ -23,12 +24,15 @@ export function clamp01(v) {
   return Math.min(1, Math.max(0, v));
 }
 
+import { expectedModes, MODES, STROKE_KINDS } from "./stroke_kinds.js";
+
 let next_id = 1;
 
 /** Make a stroke object from loose input (a saved file, a share link); throws on bad fields. */
 export function makeStroke({ concept, mode = "draw", strength = 10, enabled = true, mask, style, size }) {
   if (typeof concept !== "string" || !concept) throw new Error(`stroke concept must be a name, got ${concept}`);
-  if (!["draw", "erase", "stamp"].includes(mode)) throw new Error(`stroke mode must be "draw", "erase" or "stamp", got ${mode}`);
+  if (!MODES.includes(mode)) throw new Error(`stroke mode must be ${expectedModes()}, got ${mode}`);
+  const kind = STROKE_KINDS[mode];
   const s = Number(strength);
   if (!Number.isInteger(s) || s < 1 || s > 20) throw new Error(`stroke strength must be 1..20, got ${strength}`);
   if (!mask || !Array.isArray(mask.points) || mask.points.length === 0) throw new Error("stroke mask has no points");
@@ -37,12 +41,7 @@ export function makeStroke({ concept, mode = "draw", strength = 10, enabled = tr
   const points = mask.points.map(([x, y]) => [quantize(clamp01(Number(x))), quantize(clamp01(Number(y)))]);
   if (points.some(([x, y]) => !Number.isFinite(x) || !Number.isFinite(y))) throw new Error("stroke point is not a number");
   const stroke = { id: next_id++, concept, mode, strength: s, enabled: enabled !== false, mask: { points, radius: quantize(radius) } };
-  if (mode !== "stamp") return stroke;
-  const st = Number(style ?? 0);
-  if (!Number.isInteger(st) || st < 0) throw new Error(`stamp style must be an index >= 0, got ${style}`);
-  const wh = Array.isArray(size) ? size.map(Number) : [];
-  if (wh.length !== 2 || !wh.every((v) => v > 0 && v <= 1)) throw new Error(`stamp size must be [w, h] in (0, 1], got ${size}`);
-  return { ...stroke, style: st, size: wh.map(quantize) };
+  return { ...stroke, ...kind.check({ style, size }) };
 }
 
 /** The fields that define a stroke's effect (what the server and saved files see). */
@@ -53,7 +52,7 @@ export function strokeData(stroke) {
     strength: stroke.strength,
     enabled: stroke.enabled,
     mask: { points: stroke.mask.points.map((p) => [p[0], p[1]]), radius: stroke.mask.radius },
-    ...(stroke.mode === "stamp" ? { style: stroke.style, size: [...stroke.size] } : {}),
+    ...STROKE_KINDS[stroke.mode].data(stroke),
   };
 }
 

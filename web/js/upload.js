@@ -8,6 +8,8 @@
 // While a file projects, its picture is shown (not a grey square), then the frames; "Show what the model made of
 // it" swaps in the generator's own version (GET /uploads/<id>/reconstruction.png); a poor fit gets a warning.
 
+import { createUpload, fetchReconstruction } from "./api.js";
+
 const PREFIX = "upload:";
 const TYPES = ["image/png", "image/jpeg", "image/webp"];
 const FRESH_MIN = 3_000_000_000; // scene seeds far outside every training range (training used 0..39,999)
@@ -31,15 +33,6 @@ export function isUpload(image) {
 /** {image} for a generated image id, {upload} for an upload key: the fields of `open` and /intervene. */
 export function imageTarget(image) {
   return isUpload(image) ? { image: undefined, upload: image.slice(PREFIX.length) } : { image };
-}
-
-async function errorText(res) {
-  try {
-    const j = await res.json();
-    return j.detail || res.statusText;
-  } catch {
-    return res.statusText;
-  }
 }
 
 /** A file's centre square at PREVIEW_PX as a PNG data URL (what the server projects, smaller). */
@@ -167,9 +160,7 @@ export class UploadPanel {
       return;
     }
     try {
-      const res = await fetch(new URL(`uploads/${encodeURIComponent(id)}/reconstruction.png`, document.baseURI));
-      if (!res.ok) throw new Error(await errorText(res));
-      const bitmap = await createImageBitmap(await res.blob());
+      const bitmap = await createImageBitmap(await fetchReconstruction(id));
       if (this.view.checked && this.shown === id) this.canvas.setOverride(bitmap);
     } catch (err) {
       this.view.checked = false;
@@ -202,14 +193,13 @@ export class UploadPanel {
     } catch {
       data = null; // the browser cannot decode it; the server says why
     }
-    const q = new URLSearchParams({ model: this.model(), wait: "false" });
-    const id = await this.post(`uploads?${q}`, { method: "POST", headers: { "Content-Type": file.type }, body: file });
+    const id = await this.post(() => createUpload({ file, query: { model: this.model(), wait: "false" } }));
     if (id) this.start(id, data ? { model: this.model(), data } : null);
   }
 
   async freshScene() {
     const scene = FRESH_MIN + Math.floor(Math.random() * 1_000_000_000);
-    const id = await this.post("uploads", this.jsonBody({ scene }));
+    const id = await this.post(() => createUpload({ fields: this.jsonFields({ scene }) }));
     if (id) this.start(id, { model: this.model(), scene });
   }
 
@@ -234,36 +224,30 @@ export class UploadPanel {
     const source = this.copies.get(old);
     if (!source) return null;
     const fields = source.scene !== undefined ? { scene: source.scene } : { data: source.data };
-    const id = await this.post("uploads", this.jsonBody({ ...fields, model: source.model }));
+    const id = await this.post(() => createUpload({ fields: this.jsonFields({ ...fields, model: source.model }) }));
     if (!id) return null;
     this.copies.drop(old);
     this.copies.put(id, source);
     return PREFIX + id;
   }
 
-  jsonBody(fields) {
-    const body = JSON.stringify({ model: this.model(), ...fields, wait: false });
-    return { method: "POST", headers: { "Content-Type": "application/json" }, body };
+  jsonFields(fields) {
+    return { model: this.model(), ...fields, wait: false };
   }
 
-  /** POST an upload; its id (now projecting) or null after showing the error. */
-  async post(path, init) {
+  /** POST an upload (`request`: an api.js call); its id (now projecting) or null after showing the error. */
+  async post(request) {
     this.showProgress("queued", 0);
     this.text.textContent = "Uploading…";
-    let res;
+    let answer;
     try {
-      res = await fetch(new URL(path, document.baseURI), init);
+      answer = await request();
     } catch (err) {
       this.fail(`Your picture: ${err.message}`);
       return null;
     }
-    if (!res.ok) {
-      this.fail(`Your picture: ${await errorText(res)}`);
-      return null;
-    }
-    const j = await res.json();
-    this.pending = j.upload;
-    return j.upload;
+    this.pending = answer.upload;
+    return answer.upload;
   }
 
   fail(text) {

@@ -83,7 +83,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    from ganpaint.api.serving import uvicorn_options
+    from ganpaint.api.guards.protocol import uvicorn_options
     from ganpaint.api.settings import Settings
     from ganpaint.api.startup import startup_problem
 
@@ -105,7 +105,7 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **uvicorn_options(settings, args.log_level),  # limits and timeouts for facing clients (api/serving.py)
+        **uvicorn_options(settings, args.log_level),  # limits and timeouts for facing clients (api/guards/protocol.py)
     )
 
 

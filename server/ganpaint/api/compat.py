@@ -18,15 +18,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganpaint.api.classic import classic_jpeg, classic_layer_order, classic_levels, classic_rankings, classic_size
-from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, check_layer, data_url
-from ganpaint.api.edits import planned
+from ganpaint.api.deps import EditsDep, EngineDep, GuardsDep, SettingsDep, check_layer, data_url
 from ganpaint.api.errors import nesting_depth
+from ganpaint.api.guards.shedding import carries_masks
 from ganpaint.api.schemas import Finite, ImageId
+from ganpaint.edit_plan import EditPlan
 from ganpaint.engine import RenderJob
 from ganpaint.models import load_model_info
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.precomputed import precomputed_layers
-from ganpaint.strokes import pooled_mask
+from ganpaint.strokes import StrokeLimits, plan_mask
 
 router = APIRouter(prefix="/api", tags=["ganpaint-compat"])
 JPEG_QUALITY = 99  # the original's
@@ -142,8 +143,9 @@ def read_levels(
 
 
 @router.post("/generate")
+@carries_masks
 async def create_generation(
-    body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep, gate: GateDep
+    body: CompatGenerateRequest, engine: EngineDep, settings: SettingsDep, guards: GuardsDep, builder: EditsDep
 ) -> dict:
     """The original POST /api/generate: ids or zs, interventions -> {request, res: [{id, d}]}."""
     check_echo(body)  # before any work: the answer echoes the request
@@ -155,10 +157,12 @@ async def create_generation(
     if not 1 <= len(rows) <= settings.max_images:
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
     # masks costed and admitted, then decoded off AnyIO's pool (api/edits.py)
-    edits = await planned(lambda: translate(m, settings, body.interventions or []), settings)
+    plan = builder.plan()
+    translate(plan, m, settings, body.interventions or [])
+    edits = await builder.finish(plan)
     res = []
     side = classic_size(m, settings.classic_image_size)  # the client's canvas (api/classic.py)
-    with gate.admit(len(rows)):
+    with guards.render_gate.admit(len(rows)):
         for i, row in enumerate(rows):
             if body.ids is not None:
                 job = RenderJob(m.id, image=row, edits=edits, fmt="png")
@@ -186,11 +190,11 @@ def check_echo(body: CompatGenerateRequest) -> None:
             raise ValueError(f"{name[:40]}: nested deeper than {MAX_ECHO_DEPTH} levels")
 
 
-def translate(m, settings, interventions: list[Intervention]) -> list[UnitEdit]:
-    """Each intervention -> one UnitEdit per layer, in order ("over" compositing)."""
+def translate(plan: EditPlan, m, settings, interventions: list[Intervention]) -> None:
+    """Each intervention -> one UnitEdit per layer, in order ("over" compositing), as parts of ``plan``."""
     if len(interventions) > settings.max_strokes:
         raise ValueError(f"interventions: at most {settings.max_strokes}, got {len(interventions)}")
-    edits = []
+    limits = StrokeLimits(settings.max_points, settings.max_mask_side)
     for i, iv in enumerate(interventions):
         where = f"interventions[{i}]"
         if iv.maskpooling not in ("max", "mean"):
@@ -204,6 +208,9 @@ def translate(m, settings, interventions: list[Intervention]) -> list[UnitEdit]:
                 raise ValueError(f"{where}.ablations[{j}].unit: expected 0..{channels - 1}, got {a.unit}")
             by_layer.setdefault(layer, []).append(a)
         for layer, abl in by_layer.items():
-            mask = pooled_mask(iv.mask, m, layer, f"{where}.mask", settings.max_points, settings.max_mask_side, pooling)
-            edits.append(UnitEdit(layer, [a.unit for a in abl], [a.value for a in abl], [a.alpha for a in abl], mask))
-    return edits
+            mask = plan_mask(plan, iv.mask, m, layer, f"{where}.mask", limits, pooling)
+            plan.add(lambda layer=layer, abl=abl, mask=mask: [ablation_edit(layer, abl, mask.value)])
+
+
+def ablation_edit(layer: str, abl: list[Ablation], mask) -> UnitEdit:
+    return UnitEdit(layer, [a.unit for a in abl], [a.value for a in abl], [a.alpha for a in abl], mask)

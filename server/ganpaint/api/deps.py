@@ -1,4 +1,4 @@
-"""Shared route dependencies and helpers: the engine, the settings, model lookup, colours."""
+"""Shared route dependencies and helpers: the engine, the settings, the guards, model lookup, colours."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ganpaint.api.gate import RenderGate
+from ganpaint.api.edits import EditBuilder
+from ganpaint.api.guards import Guards
+from ganpaint.api.guards.admission import RenderGate
 from ganpaint.api.settings import Settings
 from ganpaint.engine import Engine, LoadedModel, NotFoundError
 from ganpaint.scenes.concepts import COLORS, NAMES
@@ -23,12 +25,22 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_guards(request: Request) -> Guards:
+    return request.app.state.guards
+
+
+def get_edits(request: Request) -> EditBuilder:
+    return request.app.state.edits
+
+
 def get_gate(request: Request) -> RenderGate:
-    return request.app.state.render_gate
+    return request.app.state.guards.render_gate
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+GuardsDep = Annotated[Guards, Depends(get_guards)]
+EditsDep = Annotated[EditBuilder, Depends(get_edits)]
 GateDep = Annotated[RenderGate, Depends(get_gate)]
 
 

@@ -1,93 +1,95 @@
-"""Request strokes and raw unit edits -> the engine's ``UnitEdit`` list, with limits and exact errors.
+"""Request strokes and raw unit edits -> the engine's ``UnitEdit`` list, with limits and exact errors, through an
+explicit edit plan (ganpaint/edit_plan.py): prepare, admit, run, assemble.
 
-Masks are admitted before they are decoded (``planned``): the edits are built once on the event loop with
-a ``MaskPlan`` that costs every mask (``max_mask_pixels`` per request, past it 422 naming the mask) and
-notes the ones not cached, without decoding any; ``MASK_DECODER`` admits that work or refuses it at once
-(``BusyError``: 503 + Retry-After) and decodes it on its own threads; then the edits are built again from
-the results. Nothing decodes on AnyIO's thread pool, and on the event loop only what ``decodes_inline``
-allows (a page update's short strokes, under a millisecond): a hop to a decoder thread and back costs a
-painter two turns of the loop, each as long as every other connection's work in it.
+``EditBuilder`` (one per app, ``app.state.edits``) holds the app's edit caches, its mask lanes
+(api/guards/lanes.py) and its settings:
+
+1. **prepare** (``prepare_request``, on the event loop): counts and layers checked, each stroke prepared by its
+   kind (ganpaint/strokes), each raw edit checked; every mask costed (``max_mask_pixels`` per request, past it
+   422 naming the mask) and resolved from the cache or left pending; nothing decoded.
+2. **admit**: the lanes are asked as the pending cost grows (``BusyError``: 503 + Retry-After, at once).
+3. **run**: on the event loop if ``decodes_inline`` allows (a page update's short strokes, under a
+   millisecond: a hop to a decoder thread and back costs a painter two turns of the loop, each as long as every
+   other connection's work in it), else on a lane thread. Never on AnyIO's thread pool.
+4. **assemble**: the UnitEdits from the results, strokes first (in order), then raw edits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
-from ganpaint.api.gate import MaskDecoder
+from ganpaint.api.guards.lanes import MaskLanes
 from ganpaint.api.schemas import StrokeIn, UnitEditIn
 from ganpaint.api.settings import Settings
+from ganpaint.edit_plan import EditCaches, EditPlan, Part
 from ganpaint.engine import LoadedModel, NotFoundError
-from ganpaint.masks import PLAN, MaskPlan
 from ganpaint.nn.intervene import UnitEdit
-from ganpaint.strokes import MASKS, Stroke, pooled_mask, stroke_edits
+from ganpaint.strokes import Stroke, StrokeLimits, plan_mask, prepare_strokes
 
-MASK_DECODER = MaskDecoder()  # per process: its threads are the process's, its limits come with each request
-# decoded where they are built (``decodes_inline``): polylines of at most this cost in all (two 256 x 256 page
+# decoded where they are prepared (``decodes_inline``): polylines of at most this cost in all (two 256 x 256 page
 # strokes) and this many points in all, 0.1-0.5 ms here (1000 points would take 7-12 ms)
 INLINE_POINTS = 32
 INLINE_COST = 2 * 256 * 256 + INLINE_POINTS
-T = TypeVar("T")
 
 
-async def build_edits_async(*args, **kwargs) -> list[UnitEdit]:
-    """``build_edits`` with its masks admitted and decoded (``planned``)."""
-    settings = args[1] if len(args) > 1 else kwargs["settings"]
-    return await planned(functools.partial(build_edits, *args, **kwargs), settings)
+class EditBuilder:
+    """The app's way from request strokes and edits to UnitEdits (see the module docstring)."""
+
+    def __init__(self, settings: Settings, lanes: MaskLanes, caches: EditCaches | None = None):
+        self.settings, self.lanes = settings, lanes
+        self.caches = caches or EditCaches()
+        self.limits = StrokeLimits(settings.max_points, settings.max_mask_side, settings.max_stamps)
+
+    def plan(self) -> EditPlan:
+        """A new plan: budgeted per request, admitted by the lanes as it grows."""
+        return EditPlan(self.caches, self.settings.max_mask_pixels, self.lanes.check, eager=False)
+
+    async def build(
+        self,
+        m: LoadedModel,
+        strokes: Sequence[StrokeIn],
+        edits: Sequence[UnitEditIn] = (),
+        layer: str | None = None,
+    ) -> list[UnitEdit]:
+        """Prepare, admit, run and assemble a request's strokes then raw edits; ValueError/NotFoundError name
+        the field, BusyError means retry."""
+        plan = self.plan()
+        prepare_request(plan, m, self.settings, self.limits, strokes, edits, layer)
+        return await self.finish(plan)
+
+    async def finish(self, plan: EditPlan) -> list[UnitEdit]:
+        """Run a prepared plan's pending work (inline when short, else on a lane) and assemble its edits."""
+        if plan.pending():
+            if decodes_inline(plan):
+                plan.run(self.lanes.foreground)
+            else:
+                await asyncio.wrap_future(self.lanes.submit(lambda: plan.run(self.lanes.foreground), plan.pending_cost))
+        return plan.assemble()
 
 
-def _build(build: Callable[[], T], plan: MaskPlan) -> T:
-    token = PLAN.set(plan)
-    try:
-        return build()
-    finally:
-        PLAN.reset(token)
-
-
-async def planned(build: Callable[[], T], settings: Settings) -> T:
-    """Run ``build`` (which pools masks through ``ganpaint.strokes.MASKS``) with its masks costed, admitted,
-    and decoded on ``MASK_DECODER``; ValueError/NotFoundError name the field, BusyError means retry."""
-    plan = MaskPlan(settings.max_mask_pixels, lambda cost: MASK_DECODER.check(cost, settings.max_mask_backlog))
-    out = _build(build, plan)  # validates everything else and costs every mask; decodes nothing
-    if not plan.pending():
-        return out  # every mask was cached: these edits are final
-    cost = plan.pending_cost
-
-    def decode() -> None:
-        plan.decode()
-        for key, job in plan.jobs.items():
-            MASKS.put(key, job.result)
-
-    if decodes_inline(plan):
-        decode()
-    else:
-        await asyncio.wrap_future(MASK_DECODER.submit(decode, cost, settings.max_mask_backlog))
-    plan.building = False
-    return _build(build, plan)
-
-
-def decodes_inline(plan: MaskPlan) -> bool:
+def decodes_inline(plan: EditPlan) -> bool:
     """Whether ``plan``'s pending work is quick enough for the event loop: polylines only, at most
-    ``INLINE_COST`` and ``INLINE_POINTS`` points in all, no stamps (other forms' time follows their content:
-    a 2048 x 2048 run-length mask of minimum cost takes 2-12 ms)."""
-    if plan.deferred or plan.pending_cost > INLINE_COST:
+    ``INLINE_COST`` and ``INLINE_POINTS`` points in all, no other work (stamps; other forms' time follows their
+    content: a 2048 x 2048 run-length mask of minimum cost takes 2-12 ms)."""
+    if plan.work_jobs or plan.pending_cost > INLINE_COST:
         return False
-    specs = [job.spec for job in plan.jobs.values()]
+    specs = [job.spec for job in plan.mask_jobs.values()]
     if not all(isinstance(spec, dict) and isinstance(spec.get("points"), list) for spec in specs):
         return False
     return sum(len(spec["points"]) for spec in specs) <= INLINE_POINTS
 
 
-def build_edits(
+def prepare_request(
+    plan: EditPlan,
     m: LoadedModel,
     settings: Settings,
+    limits: StrokeLimits,
     strokes: Sequence[StrokeIn],
     edits: Sequence[UnitEditIn] = (),
     layer: str | None = None,
-) -> list[UnitEdit]:
-    """Strokes first (in order), then raw edits; ValueError/NotFoundError name the field."""
+) -> None:
+    """Strokes first (in order), then raw edits, as parts of ``plan``; ValueError/NotFoundError name the field."""
     if len(strokes) > settings.max_strokes:
         raise ValueError(f"strokes: at most {settings.max_strokes} strokes, got {len(strokes)}")
     if len(edits) > settings.max_edits:
@@ -101,13 +103,12 @@ def build_edits(
         Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None)
         for s in strokes
     ]
-    out = stroke_edits(m, specs, layer, "strokes", settings.max_points, settings.max_mask_side, settings.max_stamps)
+    prepare_strokes(plan, m, specs, layer, "strokes", limits)
     for i, e in enumerate(edits):
-        out.append(raw_edit(m, settings, e, f"edits[{i}]"))
-    return out
+        plan.add(raw_edit(plan, m, limits, e, f"edits[{i}]"))
 
 
-def raw_edit(m: LoadedModel, settings: Settings, e: UnitEditIn, where: str) -> UnitEdit:
+def raw_edit(plan: EditPlan, m: LoadedModel, limits: StrokeLimits, e: UnitEditIn, where: str) -> Part:
     try:
         m.check_layer(e.layer)
     except NotFoundError as exc:
@@ -124,5 +125,5 @@ def raw_edit(m: LoadedModel, settings: Settings, e: UnitEditIn, where: str) -> U
     for a in alphas:
         if not 0 <= a <= 1:
             raise ValueError(f"{where}.alpha: expected numbers in 0..1, got {a}")
-    mask = pooled_mask(e.mask, m, e.layer, f"{where}.mask", settings.max_points, settings.max_mask_side)
-    return UnitEdit(e.layer, list(e.units), e.value, e.alpha, mask)
+    mask = plan_mask(plan, e.mask, m, e.layer, f"{where}.mask", limits)
+    return lambda: [UnitEdit(e.layer, list(e.units), e.value, e.alpha, mask.value)]

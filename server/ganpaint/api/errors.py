@@ -11,8 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ganpaint.api.gate import BusyError
-from ganpaint.api.serving import REFUSED
+from ganpaint.api.guards.admission import BusyError
 from ganpaint.api.upload_body import BodyRefused
 from ganpaint.engine import NotFoundError
 from ganpaint.project.images import PictureTooLarge
@@ -47,10 +46,11 @@ def format_errors(errors: Sequence[dict]) -> str:
 def refusal(exc: Exception, request: Request, close: bool = False) -> JSONResponse:
     """The answer to an exception that refuses a request: 503 busy (Retry-After, always closing: a client that
     ignores Retry-After on a kept-alive connection pays a new connection each time, which its address's refusal
-    delay then holds, api/serving.py), 404 unknown, 413 too large, 422 bad value; ``close``: also close."""
+    delay then holds, api/guards/protocol.py), 404 unknown, 413 too large, 422 bad value; ``close``: also close."""
     headers = {"Connection": "close"} if close else {}
     if isinstance(exc, BusyError):
-        REFUSED.note(request.client.host if request.client else None)  # its next connections wait
+        refused = request.app.state.guards.refused
+        refused.note(request.client.host if request.client else None)  # its next connections wait
         return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "1", "Connection": "close"})
     status = 404 if isinstance(exc, NotFoundError) else 413 if isinstance(exc, PictureTooLarge) else 422
     return JSONResponse({"detail": str(exc)}, status, headers=headers)

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     ws_send_timeout: float = Field(30.0, gt=0)  # seconds a frame may wait on a client that does not read
     ws_origins: str = ""  # extra allowed Origin values, comma-separated ("*" = any); same origin and localhost always
     drain_timeout: float = Field(10.0, ge=0)  # SIGTERM: seconds to finish frames in flight before closing
-    # ganpaint serve facing clients directly (api/serving.py; docs/reliability.md)
+    # ganpaint serve facing clients directly (api/guards/protocol.py; docs/reliability.md)
     header_timeout: float = Field(10.0, gt=0)  # seconds for a request's headers to arrive; else the connection closes
     body_timeout: float = Field(30.0, gt=0)  # seconds for a request body to arrive in full; else 408
     max_header_bytes: int = Field(64 * 1024, ge=1024)  # request line + headers; past it uvicorn answers 431/400

@@ -6,8 +6,6 @@ the lifespan. The same files load again in each worker (they are small next to a
 
 from __future__ import annotations
 
-import warnings
-
 from ganpaint.api.settings import Settings
 
 DEMO_HINT = (
@@ -17,16 +15,16 @@ DEMO_HINT = (
 
 
 def startup_problem(settings: Settings) -> str | None:
-    """What is wrong with the default model's files, or None when they load."""
-    import torch
-
-    from ganpaint.models import list_model_ids, load_model_info
-    from ganpaint.nn.proggan import load_generator
-    from ganpaint.precomputed import load_precomputed, precomputed_layers
+    """What is wrong with the default model's files, or None when they load. The checks are the model
+    registry's (ganpaint/model_registry.py, ``read_model``); here any problem, even one the server would work
+    around (a dissection of another shape, left out), stops the start with its sentence."""
+    from ganpaint.model_registry import DissectionUnreadable, ModelProblem, device_problem, read_model
+    from ganpaint.models import list_model_ids
 
     model, models_dir, pre_dir = settings.model, settings.models_dir, settings.precomputed_dir
-    if settings.device.startswith("cuda") and not torch.cuda.is_available():
-        return f"device: {settings.device!r} requested but CUDA is not available (use --device cpu)"
+    problem = device_problem(settings.device)
+    if problem:
+        return f"{problem} (use --device cpu)"
     if not (models_dir / model / "model.json").is_file():
         have = ", ".join(list_model_ids(models_dir)) if models_dir.is_dir() else "the folder does not exist"
         return (
@@ -34,31 +32,14 @@ def startup_problem(settings: Settings) -> str | None:
             f"or point --models-dir at a folder of models; {DEMO_HINT}"
         )
     try:
-        info = load_model_info(model, models_dir)
-        with warnings.catch_warnings():  # torch warns about odd pickles before it fails on them
-            warnings.simplefilter("ignore")
-            g = load_generator(info.generator_path)
+        files = read_model(model, models_dir, pre_dir)
+    except (DissectionUnreadable, ModelProblem) as exc:
+        return str(exc)
     except Exception as exc:  # noqa: BLE001 - any failure to load is one message
         return f"model {model!r} cannot be loaded: {exc}"
-    layers = precomputed_layers(pre_dir, model)
-    if not layers:
+    if not files.layers:
         return (
             f"model {model!r} has no dissection: no {pre_dir / model}/layer*.json files. "
             f"Run 'ganpaint dissect' for it, or point --precomputed-dir at the folder that holds {model}/"
         )
-    for layer in layers:
-        path = pre_dir / model / f"{layer}.json"
-        try:
-            pre = load_precomputed(path)
-        except Exception as exc:  # noqa: BLE001
-            return f"the dissection of model {model!r} at {layer} cannot be loaded: {exc}"
-        if layer not in g.layer_names:
-            return f"dissection {path}: {layer!r} is not a layer of model {model!r} ({', '.join(g.layer_names)})"
-        if tuple(pre.feature_shape) != g.feature_shape(layer):
-            return (
-                f"dissection {path}: feature_shape {list(pre.feature_shape)} does not match the generator's "
-                f"{list(g.feature_shape(layer))} at {layer} (a dissection of another model?)"
-            )
-    if info.default_layer not in g.layer_names:
-        return f"model {model!r}: default_layer {info.default_layer!r} is not a generator layer"
-    return None
+    return files.problems[0] if files.problems else None

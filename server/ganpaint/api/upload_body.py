@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from starlette.requests import ClientDisconnect, Request
 
-from ganpaint.api.gate import BusyError
+from ganpaint.api.guards.admission import BusyError
 from ganpaint.project.images import PictureError, PictureTooLarge, declared_size, probe_picture, sniff_format
 
 JUDGE_BYTES = 64 * 1024  # a picture's header must be in this many bytes (else it is judged once all is in)

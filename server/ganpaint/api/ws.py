@@ -12,8 +12,9 @@ An update takes as few turns of the event loop as it can (under load each turn w
 connection's work): timeouts with ``asyncio.timeout`` (``wait_for`` adds a task, two turns, before 3.12),
 small masks decoded on the loop (``api/edits.py``), the render submitted from the receive loop.
 
-The app's ``PaintRegistry`` counts connections (``max_connections``; past it a clear refusal) and drains
-them on SIGTERM: frames in flight finish, new renders and connections are refused.
+The app's ``PaintRegistry`` counts connections (``max_connections``; past it a clear refusal) and says when
+none has a frame in flight (the SIGTERM drain waits for that: api/guards/drain.py); the origin policy is the
+app's guard (api/guards/origin.py).
 """
 
 from __future__ import annotations
@@ -23,28 +24,25 @@ import json
 import logging
 import struct
 import time
-from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
+from dataclasses import replace
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from ganpaint.api.artifacts import request_artifact_edits
-from ganpaint.api.edits import build_edits_async
+from ganpaint.api.edits import EditBuilder
 from ganpaint.api.errors import format_errors
-from ganpaint.api.gate import BusyError
+from ganpaint.api.guards import Guards
+from ganpaint.api.guards.admission import BusyError
 from ganpaint.api.schemas import OpenMessage, PingMessage, RenderMessage
-from ganpaint.api.serving import REFUSED, RecentAddresses
-from ganpaint.api.sizes import refine_factor
-from ganpaint.engine import Engine, LoadedModel, RenderJob
+from ganpaint.api.ws_open import OpenImage, open_generated, open_upload
+from ganpaint.engine import Engine, RenderJob
 from ganpaint.values import short_repr
 
 router = APIRouter(tags=["paint"])
 log = logging.getLogger("ganpaint")
 
 MESSAGES = {"open": OpenMessage, "render": RenderMessage, "ping": PingMessage}
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_RESTART, CLOSE_TRY_LATER = 1001, 1008, 1012, 1013
 SHUTTING_DOWN = "server: shutting down; no new frames (reconnect to another server)"
 
@@ -54,40 +52,11 @@ def frame_header(seq: int, render_ms: float) -> bytes:
     return struct.pack(">IH", seq, min(65535, max(0, round(render_ms * 10))))
 
 
-def origin_allowed(origin: str | None, host: str | None, extra: str = "") -> bool:
-    """No Origin (not a browser), the same host:port as the request, localhost, or one of ``extra``
-    (comma-separated origins such as ``https://paint.example.org``; ``*`` allows any)."""
-    if origin is None:
-        return True
-    allowed = {o.strip().rstrip("/") for o in extra.split(",") if o.strip()}
-    if "*" in allowed or origin.rstrip("/") in allowed:
-        return True
-    try:
-        parts = urlsplit(origin)
-        hostname = parts.hostname
-        netloc = parts.netloc
-    except ValueError:
-        return False
-    if hostname in LOCAL_HOSTS:
-        return True
-    if not host:
-        return False
-    if netloc.lower() == host.lower():
-        return True
-    # a proxy that forwards Host without the port (nginx's $host): the same host name is the same site
-    try:
-        bare = urlsplit(f"//{host}")
-        return bare.port is None and bare.hostname == hostname
-    except ValueError:
-        return False
-
-
 class PaintRegistry:
-    """The app's open connections; drains them on SIGTERM."""
+    """The app's open connections (the SIGTERM drain waits until none renders: ``wait_idle``)."""
 
     def __init__(self):
         self.sessions: set[PaintSession] = set()
-        self.draining = False
         self.refused = 0
 
     def busy(self) -> bool:
@@ -107,23 +76,14 @@ class SlowConsumer(Exception):
     """A send did not complete within ``ws_send_timeout``: the client does not read."""
 
 
-@dataclass
-class OpenImage:
-    model: LoadedModel
-    image: int
-    layer: str
-    fmt: str
-    quality: int
-    generation: int
-    base_edits: tuple = ()  # before every render's strokes: the "artifacts" option (api/artifacts.py)
-
-
 class PaintSession:
     def __init__(self, ws: WebSocket):
         self.ws = ws
         self.engine: Engine = ws.app.state.engine
         self.settings = ws.app.state.settings
         self.registry: PaintRegistry = ws.app.state.paint
+        self.guards: Guards = ws.app.state.guards
+        self.edits: EditBuilder = ws.app.state.edits
         self.open: OpenImage | None = None
         self.pending: tuple[int, RenderJob, int] | None = None  # (seq, job, generation)
         self.rendering: tuple[int, asyncio.Future, int] | None = None  # (seq, the frame to come, generation)
@@ -131,6 +91,7 @@ class PaintSession:
         self.generation = 0
         self.superseded = 0
         self.closed = False
+        self.opening: asyncio.Task | None = None  # an upload's open, waiting for its projection (api/ws_open.py)
         self.updates = 0  # render messages queued so far: a refined frame is for the newest one only
         self.refine_request: tuple[int, RenderJob] | None = None  # (update number, its 4x job)
         self.refining = False
@@ -189,49 +150,22 @@ class PaintSession:
             await self.error(seq, f"server: internal error ({type(exc).__name__}); the connection stays open")
 
     async def open_image(self, msg: OpenMessage) -> None:
-        if msg.upload is not None or msg.image is None:  # an uploaded picture (api/routes/uploads.py)
-            from ganpaint.api.routes.uploads import open_upload
-
-            request_artifact_edits(self.engine, None, msg.artifacts)  # "removed": not for uploads
-
+        """An image id or an uploaded picture (api/ws_open.py)."""
+        if msg.upload is not None or msg.image is None:
             return await open_upload(self, msg)
-        m = self.engine.model(msg.model or self.settings.model)
-        layer = msg.layer or m.info.default_layer
-        m.dissection(layer)  # NotFoundError unless the layer can be painted
-        base = tuple(request_artifact_edits(self.engine, m, msg.artifacts))
-        self.generation += 1
-        self.pending = None
-        self.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, self.generation, base)
-        warm = self.engine.call(lambda: self.engine.features(m, msg.image, None, layer), interactive=True)
-        await asyncio.wrap_future(warm)
-        ready = {
-            "type": "ready",
-            "model": m.id,
-            "image": msg.image,
-            "layer": layer,
-            "resolution": m.info.resolution,
-            "format": msg.format,
-            "concepts": sorted(m.precomputed[layer].concepts),
-            "refine_factor": refine_factor(m),
-            "artifacts": "removed" if base else "kept",
-        }
-        await self.send_json(ready)
+        await open_generated(self, msg)
 
     async def queue_render(self, msg: RenderMessage) -> None:
         received = time.perf_counter()
-        if self.registry.draining:
+        if self.guards.drain.draining:
             raise ValueError(SHUTTING_DOWN)
         if self.open is None:
             raise ValueError("render: send an 'open' message first")
         o = self.open
         # big masks decode off the event loop, so one client's masks do not stall the others' frames
-        edits = [*o.base_edits, *await build_edits_async(o.model, self.settings, msg.strokes, (), o.layer)]
-        if o is not self.open:  # an 'open' arrived meanwhile? (messages are handled in order, so never)
-            return
-        job = RenderJob(
-            o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True, submitted=received
-        )
-        job.upload = getattr(o, "upload", None)  # a projected upload, or None
+        edits = [*o.base_edits, *await self.edits.build(o.model, msg.strokes, (), o.layer)]  # artifacts first
+        job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True,
+                        submitted=received, target=o.target)  # fmt: skip
         if self.pending is not None:
             self.superseded += 1
         self.updates += 1
@@ -338,26 +272,6 @@ def retrieve_exception(task: asyncio.Task) -> None:
         task.exception()
 
 
-class RefusalLog:
-    """Says whether to log a refusal: at most once per client address per ``interval`` seconds (a client
-    looping on a refused Origin would otherwise write a line per try); remembers ``size`` addresses."""
-
-    def __init__(self, interval: float = 60.0, size: int = 4096):
-        self.interval = interval
-        self.logged = RecentAddresses(size)
-        self.suppressed = 0
-
-    def allow(self, address: str, now: float | None = None) -> bool:
-        if self.logged.age(address, now) < self.interval:
-            self.suppressed += 1
-            return False
-        self.logged.note(address, now)
-        return True
-
-
-ORIGIN_REFUSALS = RefusalLog()
-
-
 async def refuse(ws: WebSocket, code: int, detail: str) -> None:
     """Accept, say why in one error message, close with ``code`` (browsers cannot read a refused handshake)."""
     await ws.accept()
@@ -370,21 +284,18 @@ async def paint(ws: WebSocket) -> None:
     """Open an image, send stroke lists, receive frames tagged with their seq."""
     settings = ws.app.state.settings
     registry: PaintRegistry = ws.app.state.paint
-    origin = ws.headers.get("origin")
-    if not origin_allowed(origin, ws.headers.get("host"), settings.ws_origins):
+    guards: Guards = ws.app.state.guards
+    address = ws.client.host if ws.client else "unknown"
+    detail = guards.origin.refusal(ws.headers.get("origin"), ws.headers.get("host"), address)
+    if detail is not None:
         registry.refused += 1
-        detail = f"origin: {short_repr(origin)} is not allowed (set GANPAINT_WS_ORIGINS)"
-        address = ws.client.host if ws.client else "unknown"
-        REFUSED.note(address)  # its next connections wait refusal_delay (api/serving.py)
-        if ORIGIN_REFUSALS.allow(address):
-            log.info("ganpaint: /ws/paint from %s refused: %s (logged once a minute per address)", address, detail)
         try:
             await ws.send_denial_response(JSONResponse({"detail": detail}, status_code=403))
         except RuntimeError:  # the server cannot send an HTTP answer: a plain refusal (403)
             await ws.close(CLOSE_POLICY)
         return
     try:
-        if registry.draining:
+        if guards.drain.draining:
             registry.refused += 1
             return await refuse(ws, CLOSE_RESTART, SHUTTING_DOWN)
         if len(registry.sessions) >= settings.max_connections:

@@ -9,12 +9,16 @@ ones, draws and erases alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from ganpaint.nn.hooks import edit_layer
 
 Pooling = Literal["area", "max"]
 
@@ -127,3 +131,31 @@ def _equal(x, y) -> bool:
 def edit_function(edits: Sequence[UnitEdit]):
     """A hook function applying ``edits`` (for ``edit_layer``)."""
     return lambda r: apply_edits(r, edits)
+
+
+def by_layer(edits: Sequence[UnitEdit]) -> dict[str, list[UnitEdit]]:
+    """``edits`` grouped by layer, layers in order of first appearance, edits in order within each."""
+    out: dict[str, list[UnitEdit]] = {}
+    for e in edits:
+        out.setdefault(e.layer, []).append(e)
+    return out
+
+
+def edit_hooks(model: nn.Module, layers: Iterable[tuple[str, Sequence[UnitEdit]]]) -> ExitStack:
+    """Enter ``edit_layer`` for each (layer, edits) on ``model``; all removed when the stack exits."""
+    stack = ExitStack()
+    try:
+        for layer, edits in layers:
+            if edits:
+                stack.enter_context(edit_layer(model, layer, edit_function(edits)))
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def run_edited(model: nn.Module, x: torch.Tensor, edits: Sequence[UnitEdit] = ()) -> torch.Tensor:
+    """The full-render path: ``model(x)`` with ``edits`` hooked on their layers, under inference mode (the
+    baseline server, the tests' reference render and a projected picture's generator all render this way)."""
+    with torch.inference_mode(), edit_hooks(model, by_layer(edits).items()):
+        return model(x)

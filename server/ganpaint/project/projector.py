@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganpaint.nn.hooks import edit_layer
-from ganpaint.nn.intervene import UnitEdit, apply_edits, edit_function
+from ganpaint.nn.intervene import UnitEdit, apply_edits, run_edited
+from ganpaint.pixels import to_pixels
 
 Progress = Callable[[str, float], None]  # (stage, fraction done 0..1)
 
@@ -127,6 +127,7 @@ class ProjectedImage:
     delta: dict[str, float] = field(default_factory=dict)  # relative ||dW|| / ||W|| per adapted tensor, and total
     settings: ProjectSettings = field(default_factory=ProjectSettings)
     _unedited: torch.Tensor | None = None
+    large: np.ndarray | None = None  # (4R, 4R, 3) uint8: the picture at a refiner's size (refine/upload.py), if kept
 
     @property
     def resolution(self) -> int:
@@ -168,15 +169,11 @@ class ProjectedImage:
         if not edits and self._unedited is not None:
             return self._unedited
         whole = self._whole()
-        by_layer: dict[str, list[UnitEdit]] = {}
-        for e in edits:
-            if e.layer == self.project_layer:
-                continue
+        later = [e for e in edits if e.layer != self.project_layer]
+        for e in later:
             self.check_layer(e.layer)  # ValueError for a layer before the projection
-            by_layer.setdefault(e.layer, []).append(e)
         start = apply_edits(self.project_features, [e for e in edits if e.layer == self.project_layer])
-        with torch.inference_mode(), _hooks(whole, by_layer):
-            x = whole(start)  # (1, 3, R, R)
+        x = run_edited(whole, start, later)  # (1, 3, R, R): the full-render path (ganpaint.nn.intervene)
         if not edits:
             self._unedited = x
         return x
@@ -189,6 +186,14 @@ class ProjectedImage:
         unedited = self.generate(())
         return blend(edited, unedited, self.original, self.settings)
 
+    # --- a paint target (ganpaint/targets.py): the engine renders an upload's jobs alone, blended
+
+    def batch_key(self, job) -> None:
+        return None  # its own adapted generator: never batched with others
+
+    def render_jobs(self, renderer, jobs) -> np.ndarray:
+        return renderer.forward_projected(self, jobs)  # (N, R, R, 3): ``render`` (or refined: 4x)
+
     def state(self) -> dict:
         """What ``load_projected`` needs besides the generator: small (the adapted blocks, the features, the image)."""
         return {
@@ -198,22 +203,14 @@ class ProjectedImage:
             "project_features": self.project_features.detach().clone(),
             "tail": {k: v.detach().clone() for k, v in adapted_state(self.tail).items()},
             "original": torch.from_numpy(self.original.copy()),
+            **({"large": torch.from_numpy(self.large.copy())} if self.large is not None else {}),
             "numbers": self.numbers(),
         }
 
 
-def _hooks(model: nn.Module, by_layer: dict[str, list[UnitEdit]]):
-    from contextlib import ExitStack
-
-    stack = ExitStack()
-    for layer, edits in by_layer.items():
-        stack.enter_context(edit_layer(model, layer, edit_function(edits)))
-    return stack
-
-
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8, the engine's mapping (truncation, as ``engine.to_pixels``)."""
-    return ((x[0].float() + 1) / 2 * 255).clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+    """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8: the engine's mapping (ganpaint.pixels.to_pixels)."""
+    return to_pixels(x)[0]
 
 
 def blend_mask(edited: torch.Tensor, unedited: torch.Tensor, s: ProjectSettings) -> torch.Tensor:
@@ -455,7 +452,8 @@ class Projector:
             fl = middle(fp) if len(middle) else fp
         nums = state.get("numbers", {})
         original = state["original"].numpy().astype(np.uint8)
+        large = state["large"].numpy().astype(np.uint8) if "large" in state else None
         return ProjectedImage(
             self.paint_layer, self.project_layer, fp, fl, middle, tail, original,
-            nums.get("psnr", {}), nums.get("ms", {}), nums.get("delta", {}), self.settings,
+            nums.get("psnr", {}), nums.get("ms", {}), nums.get("delta", {}), self.settings, large=large,
         )  # fmt: skip

@@ -27,6 +27,11 @@ def register_refiner(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--edge-weight", type=float, default=d.edge_weight)
     t.add_argument("--minutes", type=float, default=float("inf"), help="stop this run after so many minutes")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    t.add_argument("--pixel-loss", choices=("l1", "mse"), default=d.pixel_loss, help="L1 (default) or MSE")
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--init", default=None, help="a refiner.pth to fine-tune (e.g. with --pixel-loss mse)")
+    t.add_argument("--flip-average", action="store_true", help="the shipped refiner averages each picture's "
+                   "refinement with its mirror image's (+0.07 dB, ~1.6x the time)")  # fmt: skip
     t.add_argument("--ship", default=None, help="a model folder (e.g. models/scenes64): copy refiner.pth there "
                    "and name it in its model.json")  # fmt: skip
     t.set_defaults(func=run_train)
@@ -41,7 +46,7 @@ def run_train(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     names = {f.name for f in fields(RefinerRecipe)}
     recipe = RefinerRecipe(**{k: v for k, v in vars(args).items() if k in names})
-    out = train_refiner(args.run, recipe, resume=args.resume, minutes=args.minutes)
+    out = train_refiner(args.run, recipe, resume=args.resume, minutes=args.minutes, flip_average=args.flip_average)
     print(f"wrote {out}")
     if args.ship:
         ship(out, Path(args.ship))

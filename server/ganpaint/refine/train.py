@@ -28,10 +28,10 @@ PAIRS = ("render", "degraded", "gan")
 
 @dataclass(frozen=True)
 class RefinerRecipe:
-    pairs: str = "degraded"
-    scenes: int = 3000
+    pairs: str = "render"  # measured best on held-out GAN frames too (docs/refiner.md)
+    scenes: int = 2000
     start_seed: int = TRAIN_SEEDS
-    steps: int = 4000
+    steps: int = 3000
     batch: int = 32
     crop: int = 32  # input window (px at 64 px); the target window is 4x
     lr: float = 2e-3
@@ -98,9 +98,12 @@ def batch_of(x: np.ndarray, y: np.ndarray, recipe: RefinerRecipe, gen: torch.Gen
     return xb, yb
 
 
-def train_refiner(run: str | Path, recipe: RefinerRecipe, resume: bool = False, minutes: float = float("inf")) -> Path:
+def train_refiner(
+    run: str | Path, recipe: RefinerRecipe, resume: bool = False, minutes: float = float("inf"), flip_average=False
+) -> Path:
     """Train (or, with ``resume``, continue) in ``run``; writes run/checkpoint.pt every ~2 minutes and
-    run/refiner.pth at the end. Returns the path of refiner.pth."""
+    run/refiner.pth at the end (with ``flip_average``: the shipped network averages each picture's refinement
+    with its mirror image's). Returns the path of refiner.pth."""
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
@@ -168,4 +171,5 @@ def train_refiner(run: str | Path, recipe: RefinerRecipe, resume: bool = False, 
         },
         ckpt_path,
     )
+    net.flip_average = flip_average
     return save_refiner(net, run / "refiner.pth", recipe=asdict(recipe), steps=step)

@@ -11,4 +11,4 @@ router = APIRouter(tags=["health"])
 @router.get("/health", response_model=HealthResponse)
 def read_health(engine: EngineDep) -> HealthResponse:
     """Liveness: the loaded models and the device."""
-    return HealthResponse(status="ok", models=sorted(engine._models), device=str(engine.device))
+    return HealthResponse(status="ok", models=engine.models.loaded(), device=str(engine.device))

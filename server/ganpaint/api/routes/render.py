@@ -8,8 +8,8 @@ import torch
 from fastapi import APIRouter, Request, Response
 
 from ganpaint.api.artifacts import request_artifact_edits
-from ganpaint.api.deps import EngineDep, GateDep, SettingsDep, data_url, resolve_model, wants_image
-from ganpaint.api.edits import build_edits_async
+from ganpaint.api.deps import EditsDep, EngineDep, GuardsDep, SettingsDep, data_url, resolve_model, wants_image
+from ganpaint.api.guards.shedding import carries_masks
 from ganpaint.api.routes.uploads import intervene_upload
 from ganpaint.api.schemas import GenerateRequest, GenerateResponse, ImageOut, InterveneRequest, InterveneResponse
 from ganpaint.api.sizes import wants_refined
@@ -28,7 +28,7 @@ def check_z(m: LoadedModel, z: list[float], where: str) -> torch.Tensor:
 
 @router.post("/generate", response_model=GenerateResponse, responses=IMAGE_RESPONSES)
 async def create_generation(
-    body: GenerateRequest, request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep
+    body: GenerateRequest, request: Request, engine: EngineDep, settings: SettingsDep, guards: GuardsDep
 ):
     """Images for ids (seeds) or explicit z vectors; one image and an image Accept header give bytes."""
     m = resolve_model(engine, settings, body.model)
@@ -46,7 +46,7 @@ async def create_generation(
         else:
             z = check_z(m, row, f"zs[{i}]")
             jobs.append(RenderJob(m.id, z=z, edits=pre, fmt=body.format, quality=body.quality, refined=refined))
-    with gate.admit(len(jobs)):
+    with guards.render_gate.admit(len(jobs)):
         frames = await asyncio.gather(*(engine.render_async(j) for j in jobs))
     if len(frames) == 1 and wants_image(request):
         return Response(frames[0].data, media_type=frames[0].media_type)
@@ -56,21 +56,27 @@ async def create_generation(
 
 
 @router.post("/intervene", response_model=InterveneResponse, responses=IMAGE_RESPONSES)
+@carries_masks
 async def create_intervention(
-    body: InterveneRequest, request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep
+    body: InterveneRequest,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    guards: GuardsDep,
+    builder: EditsDep,
 ):
     """One image with strokes (concept brushes) and raw unit edits applied in order."""
     if body.upload is not None:  # an uploaded picture (api/routes/uploads.py)
         request_artifact_edits(engine, None, body.artifacts)  # "removed": not for uploads
-        return await intervene_upload(body, request, engine, settings, gate)
+        return await intervene_upload(body, request, engine, guards, builder)
     m = resolve_model(engine, settings, body.model)
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
     z = check_z(m, body.z, "z") if body.z is not None else None
     refined = wants_refined(m, body.size)
     edits = request_artifact_edits(engine, m, body.artifacts)
-    edits += await build_edits_async(m, settings, body.strokes, body.edits, body.layer)
-    with gate.admit(1):
+    edits += await builder.build(m, body.strokes, body.edits, body.layer)
+    with guards.render_gate.admit(1):
         job = RenderJob(m.id, body.image, z, edits, body.format, body.quality, refined=refined)
         frame = await engine.render_async(job)
     if wants_image(request):

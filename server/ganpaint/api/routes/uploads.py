@@ -21,44 +21,28 @@ import json
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ganpaint.api.deps import EngineDep, SettingsDep, data_url, wants_image
-from ganpaint.api.edits import build_edits_async
+from ganpaint.api.edits import EditBuilder
 from ganpaint.api.errors import format_errors
-from ganpaint.api.gate import BusyError
+from ganpaint.api.guards.admission import BusyError
+from ganpaint.api.guards.limits import reads_body_itself
 from ganpaint.api.settings import Settings
-from ganpaint.api.sizes import refine_factor, wants_refined
-from ganpaint.api.upload_body import BodyRefused, UploadBodies, receive_body
+from ganpaint.api.sizes import wants_refined
+from ganpaint.api.upload_body import BodyRefused, receive_body
+from ganpaint.api.upload_lookup import find_upload, ready_upload
 from ganpaint.engine import Engine, RenderJob, encode_image
 from ganpaint.project.images import FORMATS, crop_box, decode_picture, probe_picture
 from ganpaint.project.projector import to_uint8
-from ganpaint.uploads import BusyPool, Projections, Upload, UploadStore
+from ganpaint.uploads import BusyPool, Projections, Upload
 
 router = APIRouter(tags=["uploads"])
 MEDIA_TYPES = set(FORMATS.values())
 DATA_URL = re.compile(r"data:(image/(?:png|jpeg|webp));base64,(.*)", re.S)
 MIN_SCENE_SEED = 1_000_000_000  # training renders seeds 0..39,999 (data/scenes64) and evaluation a few million
-
-
-def install(app: FastAPI, settings: Settings) -> None:
-    """The app's upload store, projection thread and body admission (per process)."""
-    app.state.uploads = UploadStore(
-        settings.max_uploads, settings.upload_dir, settings.max_saved_uploads, settings.upload_ttl_hours * 3600
-    )
-    app.state.projections = Projections(settings.max_projections)
-    app.state.upload_bodies = UploadBodies(settings.max_upload_bodies)
-
-
-def projector_lookup(app, engine: Engine):
-    """(model id, layer) -> the Projector, for uploads found in the shared folder."""
-    return lambda model_id, layer: app.state.projections.projector(engine.model(model_id), layer)
-
-
-def find_upload(app, engine: Engine, upload_id: str) -> Upload:
-    return app.state.uploads.get(upload_id, projector_lookup(app, engine))
 
 
 Name = Annotated[str, Field(max_length=64)]
@@ -131,6 +115,7 @@ UPLOAD_PARAMS = [
     responses={202: {"description": "wait=false: accepted; the projection runs (GET /uploads/{id}, ws open)"}},
     openapi_extra={"requestBody": UPLOAD_BODY, "parameters": UPLOAD_PARAMS},
 )
+@reads_body_itself("max_upload_bytes")  # judged early, spooled to disk (api/upload_body.py)
 async def create_upload(request: Request, engine: EngineDep, settings: SettingsDep):
     """Project a picture into a model; answers {"upload": id, "model", "psnr", "ms", ...}.
 
@@ -206,20 +191,28 @@ async def project_upload(request: Request, engine: Engine, settings: Settings, o
             data.close()
         raise
     resolution = m.info.resolution
+    big = resolution * m.refiner.factor if m.refiner is not None else None  # the upload's own pixels, refined view
+    decoded: dict = {}
 
     def pixels():
         if scene is not None:
             from ganpaint.scenes import render_scene
+            from ganpaint.scenes.render import MAX_SIZE
 
+            decoded["large"] = render_scene(scene, big)[0] if big and big <= MAX_SIZE else None
             return render_scene(scene, resolution)[0]
         try:
+            if big:
+                decoded["large"] = decode_picture(data, big, settings.max_upload_pixels, opts.crop)
             return decode_picture(data, resolution, settings.max_upload_pixels, opts.crop)
         finally:
             if not isinstance(data, bytes):
                 data.close()  # the spooled body: the projection thread owns it from here
 
     try:
-        up = request.app.state.projections.start(request.app.state.uploads, m, layer, pixels)
+        up = request.app.state.projections.start(
+            request.app.state.uploads, m, layer, pixels, large=lambda: decoded.get("large")
+        )
     except BusyPool as exc:
         raise BusyError(str(exc)) from exc
     if not opts.wait:
@@ -227,7 +220,7 @@ async def project_upload(request: Request, engine: Engine, settings: Settings, o
     done = asyncio.wrap_future(up.future)
     while not done.done():
         await asyncio.wait([done], timeout=0.25)
-        if request.app.state.paint.draining:
+        if request.app.state.guards.drain.draining:
             raise BusyError(f"server: shutting down; upload {up.id!r} was not projected: upload the picture again")
     done.result()  # re-raises PictureError (422) or PictureTooLarge (413), naming the field
     return up.summary()
@@ -261,16 +254,7 @@ async def read_reconstruction(upload_id: str, request: Request, engine: EngineDe
     return Response(encode_image(pixels, "png"), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-def ready_upload(up: Upload) -> Upload:
-    """``up`` if it is projected; ValueError (failed) or BusyError (still projecting) naming it otherwise."""
-    if up.status != "ready":
-        if up.status == "failed":
-            raise ValueError(f"upload: {up.id!r} failed: {up.error}")
-        raise BusyError(f"upload: {up.id!r} is still projecting ({up.stage}, {up.fraction:.0%}); retry shortly")
-    return up
-
-
-async def intervene_upload(body, request: Request, engine: Engine, settings: Settings, gate) -> Response:
+async def intervene_upload(body, request: Request, engine: Engine, guards, builder: EditBuilder) -> Response:
     """POST /intervene with "upload": the upload's adapted generator, blended with the picture."""
     if body.image is not None or body.z is not None:
         raise ValueError("image/z/upload: give exactly one of 'image', 'z' or 'upload'")
@@ -281,15 +265,15 @@ async def intervene_upload(body, request: Request, engine: Engine, settings: Set
     refined = wants_refined(m, body.size)
     layer = body.layer or up.layer
     up.projected.check_layer(layer)
-    edits = await build_edits_async(m, settings, body.strokes, body.edits, layer)
+    edits = await builder.build(m, body.strokes, body.edits, layer)
     for i, e in enumerate(edits):
         try:
             up.projected.check_layer(e.layer)
         except ValueError as exc:
             raise ValueError(f"edits[{i}].{exc}") from exc
-    with gate.admit(1):
-        frame = await engine.render_async(RenderJob(m.id, edits=edits, fmt=body.format, quality=body.quality,
-                                                    upload=up.projected, refined=refined))  # fmt: skip
+    with guards.render_gate.admit(1):
+        job = RenderJob(m.id, edits=edits, fmt=body.format, quality=body.quality, target=up.projected, refined=refined)
+        frame = await engine.render_async(job)
     if wants_image(request):
         return Response(frame.data, media_type=frame.media_type)
     return JSONResponse(
@@ -301,78 +285,3 @@ async def intervene_upload(body, request: Request, engine: Engine, settings: Set
             "data": data_url(frame.data, frame.media_type),
         }  # fmt: skip
     )
-
-
-async def open_upload(session, msg) -> None:
-    """The websocket's ``open`` with "upload": ``ready`` at once if projected; else ``progress`` messages from a
-    task of its own until it is (the connection keeps reading: another ``open`` meanwhile supersedes it)."""
-    if msg.image is not None and msg.upload is not None:
-        raise ValueError("image/upload: give exactly one of 'image' (an image id) or 'upload' (an upload id)")
-    if msg.upload is None:
-        raise ValueError("image/upload: give one of 'image' (an image id) or 'upload' (an id from POST /uploads)")
-    up = find_upload(session.ws.app, session.engine, msg.upload)
-    if msg.model is not None and msg.model != up.model:
-        raise ValueError(f"model: upload {up.id!r} was projected into {up.model!r}, got {msg.model!r}")
-    session.generation += 1
-    session.pending = None
-    session.open = None
-    if up.status == "projecting" and up.future is not None:
-        task = asyncio.create_task(_open_when_projected(session, msg, up, session.generation))
-        session.upload_task = task  # a reference, so the task is not collected
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return
-    await _ready(session, msg, up)
-
-
-async def _open_when_projected(session, msg, up: Upload, generation: int) -> None:
-    done = asyncio.wrap_future(up.future)
-    pool: Projections = session.ws.app.state.projections
-    last = None
-    try:
-        while not done.done() and session.generation == generation and not session.closed:
-            now = (up.stage, round(up.fraction, 2), pool.ahead(up))
-            if now != last:
-                last = now
-                await session.send_json({"type": "progress", "upload": up.id, "stage": up.stage,
-                                         "fraction": round(up.fraction, 3), "ahead": now[2]})  # fmt: skip
-            await asyncio.wait([done], timeout=0.2)
-        if done.done() and not done.cancelled():
-            done.exception()  # seen: the upload's status says what happened
-        if session.generation != generation or session.closed:
-            return  # superseded by another open, or the client left
-        try:
-            await _ready(session, msg, up)
-        except ValueError as exc:  # NotFoundError too
-            await session.error(None, str(exc))
-    except Exception:  # noqa: BLE001 - the client went away (the connection's own loops report that)
-        return
-
-
-async def _ready(session, msg, up: Upload) -> None:
-    from ganpaint.api.ws import OpenImage
-
-    if up.status != "ready":
-        raise ValueError(f"upload: {up.id!r} failed: {up.error}")
-    m = session.engine.model(up.model)
-    layer = msg.layer or up.layer
-    m.dissection(layer)
-    up.projected.check_layer(layer)
-    o = OpenImage(m, None, layer, msg.format, msg.quality, session.generation)
-    o.upload = up.projected
-    session.open = o
-    summary = up.summary()
-    ready = {
-        "type": "ready",
-        "model": m.id,
-        "image": None,
-        "upload": up.id,
-        "layer": layer,
-        "resolution": m.info.resolution,
-        "format": msg.format,
-        "concepts": sorted(m.precomputed[layer].concepts),
-        "refine_factor": refine_factor(m),
-        "psnr": summary.get("psnr"),
-        "ms": summary.get("ms"),
-        "warning": summary.get("warning"),
-    }
-    await session.send_json(ready)

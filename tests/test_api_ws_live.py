@@ -1,4 +1,5 @@
-"""A real server under faults: SIGTERM drains, connection limit, Origin allow-list, idle timeout (issue 9)."""
+"""api/ws.py and the drain (api/guards/drain.py) on a real server under faults: SIGTERM drains, connection limit,
+Origin allow-list, idle timeout (issue 9)."""
 
 import json
 import struct
@@ -16,12 +17,12 @@ from websockets.sync.client import connect
 STROKE = {"concept": "tree", "mask": {"points": [[0.2, 0.3], [0.7, 0.6]], "radius": 0.15}}
 SLOW_RENDER = """
 import time
-from ganpaint import engine as _e
-_forward = _e.Engine._forward
+from ganpaint import renderer as _r
+_forward = _r.Renderer._forward
 def _slow(self, jobs):
     time.sleep(1.0)
     return _forward(self, jobs)
-_e.Engine._forward = _slow
+_r.Renderer._forward = _slow
 """
 
 

@@ -4,7 +4,8 @@
   httptools has no limit) plus a header read timeout: a connection must deliver each request's headers
   within ``header_timeout`` seconds of connecting or of its previous response, else it is closed (uvicorn
   closes only idle keep-alive connections; one that sends half a header stays forever). It also applies the
-  app's ``Shed`` (api/gate.py, handed over in the lifespan state as ``SHED_STATE``) to a request's raw head:
+  app's ``Shed`` (guards/shedding.py; the app's ``Guards`` come in the lifespan state as ``GUARDS_STATE``) to a
+  request's raw head, unless CORS is on (then ``ShedWhenBusy`` does, so the 503 carries the CORS headers):
   503 and close, with no h11 events, ASGI task or body copy (a flood that ignores Retry-After otherwise
   costs the event loop about a millisecond a request, and every painter waits for its turns of the loop).
 - Connection caps (``GuardedH11.connection_made``): at most ``max_open_connections`` HTTP + websocket
@@ -15,14 +16,12 @@
   cannot lock out everyone else (its own connections are refused, others' are not).
 - Every answer the protocol writes itself is ``{"detail": ...}`` JSON: the 400 for a request h11 cannot
   parse, the 503s past the caps, the shed 503 (uvicorn's own are plain text).
-- ``REFUSED``: client addresses answered 503 busy (or refused for their websocket Origin) in the last
+- ``Guards.refused``: client addresses answered 503 busy (or refused for their websocket Origin) in the last
   ``REFUSAL_WINDOW`` seconds. ``GuardedH11`` leaves a new connection from such an address unread for
   ``refusal_delay`` seconds: a client that ignores Retry-After and comes straight back then loops at most
   once per delay per connection, not as fast as refusals go out (each costs the event loop an accept, a
   read and an answer, and every painter waits its turn behind them). Connections already open (a painter's
   websocket) are never held, nor is a client that honours Retry-After; the 503 itself still goes out at once.
-- ``BodyTimeout``: ASGI middleware, 408 when a request body has not arrived in full within
-  ``body_timeout`` seconds of its headers (uvicorn has no body read timeout).
 - ``CompleteDenial``: uvicorn's websockets-sansio protocol, marking a refused handshake (an HTTP answer
   sent through the ASGI ``websocket.http.response`` extension) complete, so uvicorn does not log
   "ASGI callable returned without completing handshake" at ERROR for each refused Origin; a handshake the
@@ -31,19 +30,15 @@
   ``timeout_keep_alive`` and ``timeout_graceful_shutdown`` (after the SIGTERM drain, requests still open
   are cancelled: SIGTERM ends the process within ``drain_timeout`` + ``shutdown_timeout`` + about a second).
 
-Settings come from ``GANPAINT_*`` (``Settings``), read once per worker process.
+Settings: the app's own (``Guards.settings``), the one ``Settings`` the app was built from.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import functools
-import http
 import json
 import logging
-import time
-from collections import OrderedDict
 
 import h11
 from uvicorn.config import LOGGING_CONFIG
@@ -51,48 +46,17 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Response
 
+from ganpaint.api.guards.answers import error_response
+from ganpaint.api.guards.refusals import REFUSAL_WINDOW
 from ganpaint.api.settings import Settings
 
 # a refused websocket handshake: warnings only, through uvicorn's handler; outside the logger registry, so
 # uvicorn's dictConfig does not reset its level as it does for registered children of "uvicorn.error"
 DENIED = logging.Logger("uvicorn.error.denied", logging.WARNING)
 DENIED.parent = logging.getLogger("uvicorn.error")
-
-
-SHED_STATE = "ganpaint.shed"  # the lifespan state's key for the app's Shed (api/gate.py)
-REFUSAL_WINDOW = 1.0  # seconds an address counts as refused: Retry-After's 1 s, so a polite client is never held
-
-
-class RecentAddresses:
-    """When each client address was last noted, for the last ``size`` addresses (least recent forgotten)."""
-
-    def __init__(self, size: int = 4096):
-        self.size = size
-        self._last: OrderedDict[str, float] = OrderedDict()
-
-    def age(self, address: str | None, now: float | None = None) -> float:
-        """Seconds since ``address`` was noted (infinite if never, or forgotten)."""
-        last = self._last.get(address or "unknown")
-        return float("inf") if last is None else (time.monotonic() if now is None else now) - last
-
-    def note(self, address: str | None, now: float | None = None) -> None:
-        address = address or "unknown"
-        self._last[address] = time.monotonic() if now is None else now
-        self._last.move_to_end(address)
-        while len(self._last) > self.size:
-            self._last.popitem(last=False)
-
-
-REFUSED = RecentAddresses()  # per process; the event loop's thread notes and reads it
-CAP_LOGGED = RecentAddresses()  # when a refusal past a connection cap was last logged, per address
-CAP_LOG_EVERY = 60.0  # seconds: at most one log line per address this often
+GUARDS_STATE = "ganpaint.guards"  # the lifespan state's key for the app's Guards
 REFUSED_LINGER = 0.25  # seconds a refused connection stays open to read (and drop) what the client sends
 log = logging.getLogger("ganpaint")
-
-
-@functools.cache
-def _settings() -> Settings:
-    return Settings()
 
 
 class GuardedH11(H11Protocol):
@@ -104,18 +68,19 @@ class GuardedH11(H11Protocol):
         self._held: asyncio.TimerHandle | None = None
         self._early: list[bytes] = []  # what a held connection sent (uvloop reads once whatever we ask)
         self._refused = False
+        self.guards = self.app_state[GUARDS_STATE]  # the app's Guards (api/guards/__init__.py)
         over = self._over_cap()
         if over:
             return self._refuse_connection(over)
-        delay = _settings().refusal_delay
-        if delay and self.client and REFUSED.age(self.client[0]) < REFUSAL_WINDOW:
+        delay = self.guards.settings.refusal_delay
+        if delay and self.client and self.guards.refused.age(self.client[0]) < REFUSAL_WINDOW:
             transport.pause_reading()  # refused a moment ago: read it after the delay
             self._held = self.loop.call_later(delay, self._release)
         self._arm()
 
     def _over_cap(self) -> str | None:
         """Why this new connection is past a connection cap, or None (it is in ``self.connections`` already)."""
-        settings = _settings()
+        settings = self.guards.settings
         if len(self.connections) > settings.max_open_connections:
             return f"server: {settings.max_open_connections} connections open (max_open_connections); retry shortly"
         cap, address = settings.max_connections_per_address, self.client[0] if self.client else None
@@ -131,8 +96,7 @@ class GuardedH11(H11Protocol):
         self._refused = True
         self.connections.discard(self)
         address = self.client[0] if self.client else "unknown"
-        if CAP_LOGGED.age(address) >= CAP_LOG_EVERY:
-            CAP_LOGGED.note(address)
+        if self.guards.cap_log.allow(address):
             log.warning("ganpaint: %s (further refusals of %s are not logged for a minute)", detail, address)
         self.transport.write(error_response(503, detail, retry_after=True))
         self.loop.call_later(REFUSED_LINGER, self.transport.close)
@@ -155,7 +119,7 @@ class GuardedH11(H11Protocol):
     def _arm(self) -> None:
         self._disarm()
         self._waiting_for = self.cycle  # headers arrived once a new cycle replaces this one
-        self._header_timer = self.loop.call_later(_settings().header_timeout, self._header_timeout)
+        self._header_timer = self.loop.call_later(self.guards.settings.header_timeout, self._header_timeout)
 
     def _disarm(self) -> None:
         timer = getattr(self, "_header_timer", None)
@@ -187,8 +151,8 @@ class GuardedH11(H11Protocol):
         """Answer 503 and close if the app's shed refuses the request whose head ``data`` holds. Only a
         request that starts a new cycle with its whole head in ``data`` and one Content-Length; anything
         else goes the normal way (the app's ``ShedWhenBusy`` then decides on the parsed request)."""
-        shed = self.app_state.get(SHED_STATE)
-        if shed is None or not shed.busy() or self.cycle is not self._waiting_for:
+        shed = self.guards.shed
+        if not self.guards.protocol_sheds or not shed.busy() or self.cycle is not self._waiting_for:
             return False
         head, end, _ = data.partition(b"\r\n\r\n")
         if not end or self.conn.their_state is not h11.IDLE or self.conn.trailing_data[0]:
@@ -204,7 +168,7 @@ class GuardedH11(H11Protocol):
             return False
         self.transport.write(error_response(503, shed.detail, retry_after=True))
         self.transport.close()
-        REFUSED.note(self.client[0] if self.client else None)
+        self.guards.refused.note(self.client[0] if self.client else None)
         return True
 
     def on_response_complete(self) -> None:
@@ -244,80 +208,6 @@ class CompleteDenial(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
             self.handshake_complete = True
-
-
-class BodyTimeout:
-    """ASGI middleware: 408 when the request body takes longer than ``timeout`` seconds to arrive."""
-
-    def __init__(self, app, timeout: float):
-        self.app, self.timeout = app, timeout
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        deadline = time.monotonic() + self.timeout
-        started = False
-
-        async def timed_receive():
-            left = deadline - time.monotonic()
-            try:
-                return await asyncio.wait_for(receive(), max(left, 0.001))
-            except TimeoutError:
-                raise BodyTimedOut from None
-            except asyncio.CancelledError:
-                raise CancelledWaitingForBody from None
-
-        async def tracked_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, tracked_send)
-        except CancelledWaitingForBody:
-            # cancelled while its body was still coming in: uvicorn's shutdown cut (timeout_graceful_shutdown)
-            # ends a client that stalls mid-body. Nothing to answer and nothing went wrong: end quietly, where
-            # uvicorn on Python 3.12 would log the cancellation as "Exception in ASGI application".
-            return
-        except BodyTimedOut:
-            if started:
-                return
-            detail = f"request body: not received in full within {self.timeout:g} s"
-            await send_error(send, 408, detail, close=True)
-
-
-def _error(detail: str, retry_after: bool, close: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if retry_after:
-        headers.append((b"retry-after", b"1"))
-    if close:
-        headers.append((b"connection", b"close"))
-    return headers, body
-
-
-async def send_error(send, status: int, detail: str, retry_after: bool = False, close: bool = False) -> None:
-    """Answer ``{"detail": ...}`` with ``status`` straight from ASGI middleware (before any route runs); ``close``
-    for a refusal whose body is not read, or a 503 (a client that ignores Retry-After reconnects)."""
-    headers, body = _error(detail, retry_after, close)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def error_response(status: int, detail: str, retry_after: bool = False) -> bytes:
-    """``send_error``'s answer as raw HTTP/1.1 bytes, closing the connection (for the protocol itself)."""
-    headers, body = _error(detail, retry_after, close=True)
-    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}".encode()] + [k + b": " + v for k, v in headers]
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-class BodyTimedOut(Exception):
-    """Raised by ``BodyTimeout``'s receive when the body's time is up."""
-
-
-class CancelledWaitingForBody(Exception):
-    """Raised by ``BodyTimeout``'s receive when its task is cancelled while it waits for the body."""
 
 
 def log_config(level: str) -> dict:
