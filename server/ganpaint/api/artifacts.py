@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ganpaint.artifacts import artifact_edits, default_choice
 from ganpaint.engine import Engine, LoadedModel
 from ganpaint.nn.intervene import UnitEdit
 
@@ -14,19 +13,17 @@ def request_artifact_edits(engine: Engine, m: LoadedModel | None, choice: str | 
         if choice == "removed":
             raise ValueError("artifacts: 'removed' is not available for uploaded pictures; use 'kept'")
         return []
-    return artifact_edits(engine.precomputed_dir, m, choice)
+    return engine.artifacts.edits(m, choice)
 
 
 def artifact_info(engine: Engine, m: LoadedModel) -> dict:
     """What a page needs to offer the option: {available, default, layer, units}."""
-    from ganpaint.artifacts import artifact_ranking
-
-    doc = artifact_ranking(engine.precomputed_dir, m)
+    doc = engine.artifacts.ranking(m)
     if doc is None:
         return {"available": False, "default": "kept", "layer": None, "units": []}
     return {
         "available": True,
-        "default": default_choice(engine.precomputed_dir, m),
+        "default": engine.artifacts.default_choice(m),
         "layer": doc["layer"],
         "units": doc["ranking"][: doc["k"]],
     }

@@ -256,27 +256,3 @@ def _keep_measured(path: Path, doc: dict) -> None:
     same = all(old.get(f) == doc[f] for f in ("model_sha256", "segmenter", "layer", "ranking", "k", "settings"))
     if same and old.get("measured"):
         doc["measured"], doc["default"] = old["measured"], old.get("default", "kept")
-
-
-def run_artifacts(ctx, layers: list[str], samples: int, top: int, report: bool = True) -> dict:
-    """``ganpaint dissect --artifacts``: rank one layer, print its worst units, refresh the report (if the model
-    has a dissection summary); returns the document."""
-    import time
-
-    if len(layers) != 1:
-        raise ValueError(f"--artifacts: one layer at a time (--layer), got {', '.join(layers)}")
-    if samples < 2 or not 2 <= top <= samples:
-        raise ValueError(f"--artifact-top: expected 2..--artifact-samples ({samples}), got {top}")
-    t0 = time.time()
-    s = ArtifactSettings(samples=samples, top=top, seed=ctx.settings.seed, batch=ctx.settings.batch)
-    doc = rank_layer(ctx, layers[0], s)
-    summary_path = ctx.out_dir / ctx.model_id / "summary.json"
-    if report and summary_path.is_file():
-        from ganpaint.dissect.report import write_report
-
-        write_report(ctx, json.loads(summary_path.read_text()))
-    rows = [f"{u} FD {doc['units'][u]['fd']:.1f} z {doc['units'][u]['z']:.1f}" for u in doc["ranking"][: doc["k"]]]
-    print(f"{layers[0]}: worst {doc['k']} of {doc['units_in_layer']} units: {'; '.join(rows)}")
-    print(f"random {top} samples: FD {doc['random_top_fd']:.1f}; all samples: {doc['all_samples_fd']:.1f}")
-    print(f"wrote {ctx.out_dir / ctx.model_id / 'artifacts.json'} ({time.time() - t0:.0f} s)")
-    return doc

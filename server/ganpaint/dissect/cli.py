@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace) -> None:
         layers = [args.layer or (info.default_layer if info else "layer4")]
     t0 = time.time()
     if args.artifacts:
-        from ganpaint.dissect.artifacts import run_artifacts
+        from ganpaint.dissect.artifacts_cli import run_artifacts
 
         return run_artifacts(ctx, layers, args.artifact_samples, args.artifact_top, report=not args.no_report)
     if args.stamps_only:
