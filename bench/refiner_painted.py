@@ -86,7 +86,7 @@ def main(argv=None) -> dict:
     engine = Engine(ROOT / "models", ROOT / "precomputed", threads=args.threads)
     m = engine.model(args.model)
     layer = m.info.default_layer
-    h, f = m.split(layer)
+    f = m.split(layer)[1]
     net = load_refiner(args.refiner)
     seg = load_segmenter(None, m.info)
     rows: dict = {
@@ -99,7 +99,7 @@ def main(argv=None) -> dict:
     grids: dict = {k: [] for k in EDITS}
     for image in range(args.start, args.start + args.n):
         with torch.no_grad():
-            feats = h(engine.latent(m, image, None))  # (1, C, h, w)
+            feats = engine.features(m, image, None, layer)  # (1, C, h, w)
             before = f(feats)  # (1, 3, 64, 64)
             labels = seg.probabilities(before).argmax(1)[0].numpy()
         for kind in EDITS:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ganpaint.artifacts import ArtifactRankings
+from ganpaint.context.service import ContextService
 from ganpaint.model_registry import LoadedModel, ModelRegistry, NotFoundError
 from ganpaint.pixels import FORMATS, encode_image, to_pixels
 from ganpaint.priority import Foreground
@@ -102,6 +103,11 @@ class Engine:
     def render_uncached(self, job: RenderJob) -> np.ndarray:
         """The full-render path (no cache, no queue): the reference the tests compare against; (H, W, 3)."""
         return self.renderer.render_uncached(job)
+
+    @property
+    def context(self) -> ContextService:
+        """Segmenters, context maps and stamp decisions (ganpaint.context): the renderer's."""
+        return self.renderer.context
 
     @property
     def foreground(self) -> Foreground:

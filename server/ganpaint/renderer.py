@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganpaint.context.service import ContextService
 from ganpaint.lru import LRU
 from ganpaint.model_registry import LoadedModel, ModelRegistry
 from ganpaint.nn.hooks import before_each_child
@@ -115,6 +116,7 @@ class Renderer:
         self.threads = set_threads(threads) if registry.device.type == "cpu" else threads
         self.cache: LRU[tuple, torch.Tensor] = LRU(0 if baseline else cache_size)  # h(z) by (model, image, layer)
         self.foreground = foreground or Foreground()  # painters' frames first (ganpaint.priority)
+        self.context = ContextService()  # segmenters, context maps, stamp decisions (ganpaint.context)
         self._global_lock = threading.Lock()  # baseline mode: one request at a time, as the original
         self._queues: dict[bool, queue.Queue[Queued | None]] = {True: queue.Queue(), False: queue.Queue()}
         self.workers = [
@@ -266,6 +268,7 @@ class Renderer:
         for job in jobs:
             feats = self.features(m, job.image, job.z, cut)  # (1, C, h, w)
             at_cut = [e for e in job.edits if e.layer == cut]
+            at_cut = self.context.resolve(m, feats, m.split(cut)[1], at_cut)  # stamps that respect context
             rows.append(apply_edits(feats, at_cut) if at_cut else feats)
         _, f = m.split(cut)
         background = not jobs[0].interactive
@@ -278,10 +281,11 @@ class Renderer:
     def forward_projected(self, projected, jobs: Sequence[RenderJob]) -> np.ndarray:
         """An upload's jobs (``ProjectedImage.render_jobs``): its adapted generator, blended with the picture; at
         4x with the model's refiner for refined jobs; (N, H, W, 3)."""
+        m = self.registry.model(jobs[0].model)
+        edits = [self.context.resolve_upload(m, projected, job.edits) for job in jobs]  # stamps that respect context
         if jobs[0].refined:  # jobs of one batch share their key, refined included
-            refiner = self.registry.model(jobs[0].model).refiner
-            return np.stack([refined_upload(refiner, projected, job.edits) for job in jobs])  # (N, 4R, 4R, 3)
-        return np.stack([projected.render(job.edits) for job in jobs])  # (N, R, R, 3)
+            return np.stack([refined_upload(m.refiner, projected, e) for e in edits])  # (N, 4R, 4R, 3)
+        return np.stack([projected.render(e) for e in edits])  # (N, R, R, 3)
 
     def render_uncached(self, job: RenderJob) -> np.ndarray:
         """The full-render path: the whole generator with edit hooks, no cache, no queue (the baseline server,

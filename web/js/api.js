@@ -82,6 +82,50 @@ export function wireStrokes(strokes) {
     }));
 }
 
+function pictureQuery({ model, image, upload, layer }) {
+  const q = new URLSearchParams();
+  if (model) q.set("model", model);
+  if (upload) q.set("upload", upload);
+  else q.set("image", String(image));
+  if (layer) q.set("layer", layer);
+  return q;
+}
+
+/** A concept's units, k, draw values and measured effects (GET /models/{id}/concepts/{concept}). */
+export async function fetchConcept(model, concept, layer = null) {
+  const q = layer ? `?layer=${encodeURIComponent(layer)}` : "";
+  return getJson(`models/${encodeURIComponent(model)}/concepts/${encodeURIComponent(concept)}${q}`);
+}
+
+/** Activation maps of a few units on a picture: {shape, units: [{unit, grid, quantile_99, label, iou}]}. */
+export async function fetchActivations(target, units) {
+  const q = pictureQuery(target);
+  q.set("units", units.join(","));
+  return getJson(`activations?${q}`);
+}
+
+/** Where a concept can go on a picture: {shape, gain: [[...]], before, accept_gain} (GET /context). */
+export async function fetchContext(target, concept, mode, signal) {
+  const q = pictureQuery(target);
+  q.set("concept", concept);
+  q.set("mode", mode);
+  const res = await fetch(url(`context?${q}`), { headers: { Accept: "application/json" }, signal });
+  if (!res.ok) throw new Error(await errorText(res));
+  return res.json();
+}
+
+/** One render with raw unit edits (POST /intervene "edits"): a Blob of the image. */
+export async function renderEdits({ model, image, upload, layer, edits, signal }) {
+  const res = await fetch(url("intervene"), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "image/png" },
+    body: JSON.stringify({ model, image, upload, layer, strokes: [], edits, format: "png" }),
+    signal,
+  });
+  if (!res.ok) throw new Error(await errorText(res));
+  return res.blob();
+}
+
 /**
  * POST /uploads (docs/projection.md): the picture `file` as the body, or JSON `fields` ({scene} or {data}, model,
  * crop, wait); `query` for the file's options (model, wait). Resolves to the answer ({upload, status, ...}).

@@ -18,6 +18,7 @@ import { StampControls } from "./stamps.js";
 import { StrokePanel } from "./stroke_panel.js";
 import { clamp01, makeStroke, quantize, strokeData, StrokeList } from "./strokes.js";
 import { BRUSH_MAX, BRUSH_MIN, Toolbar } from "./toolbar.js";
+import { ContextOverlay, UnitExplorer } from "./unit_explorer.js";
 import { imageTarget, isUpload, UploadPanel } from "./upload.js";
 
 const SEND_INTERVAL_MS = 30;
@@ -49,6 +50,14 @@ const gallery = new Gallery($(".gallery"));
 const canvas = new PaintCanvas({ imageCanvas: $("#image-canvas"), overlayCanvas: $("#overlay-canvas") });
 const socket = new PaintSocket({ format: "png" });
 new StrokePanel($("#stroke-list"), strokes, colourOf);
+const pictureTarget = () => ({ model: state.model, ...imageTarget(state.image), layer: state.layer });
+const explorer = new UnitExplorer(body, {
+  target: pictureTarget,
+  concepts: () => state.info?.concepts ?? [],
+  channels: () => state.info?.layers.find((l) => l.name === state.layer)?.feature_shape[0] ?? 1,
+  concept: () => toolbar.concept,
+});
+const where = new ContextOverlay(body, { target: pictureTarget, concept: () => toolbar.concept, mode: () => toolbar.mode });
 
 let live = null; // the stroke under the pointer, not yet in the list
 let lastSend = 0;
@@ -207,6 +216,7 @@ canvas.addEventListener("strokebegin", (ev) => {
   if (live.mode === "stamp") {
     const size = stamps.size.map(quantize);
     Object.assign(live, { style: stamps.style, size, mask: { ...live.mask, radius: quantize(size[0] / 2) } });
+    if (stamps.contextRule === "ignore") live.context = "ignore";
   }
   redrawOverlay();
   scheduleSend();
@@ -290,6 +300,10 @@ function openImage(image, list = null, { how = "open", undoable = true } = {}) {
     fetchOriginal(image);
   }
   if (!same) socket.open(openTarget(image)); // "ready" sends the list
+  if (!same) {
+    explorer.pictureChanged(); // the unit explorer and the context overlay follow the picture
+    where.refresh();
+  }
   paintings.select(state.model, image, how);
   if (list && !sameStrokes(list, strokes.strokes)) strokes.replace(list, { undoable });
 }
@@ -393,6 +407,7 @@ toolbar.addEventListener("change", (ev) => {
   if (key === "brush" || key === "concept") canvas.setBrush(brushRadius(), colourOf(toolbar.concept));
   if (key === "concept") chooseModeFor(toolbar.concept);
   if (key === "mode") showStampControls();
+  if (key === "concept" || key === "mode") where.refresh();
 });
 stamps.addEventListener("change", showStampControls);
 

@@ -76,8 +76,8 @@ export function bindShortcuts(handlers) {
     if (typingInto(ev.target) || ev.defaultPrevented) return;
     const action = actionForKey(ev);
     if (!action) return;
-    // Space on a focused button presses it; leave that alone.
-    if (ev.key === " " && ev.target instanceof Element && ev.target.closest("button, summary, a")) return;
+    // Space on a focused button presses it (and toggles a focused checkbox); leave that alone.
+    if (ev.key === " " && ev.target instanceof Element && ev.target.closest("button, summary, a, input[type=checkbox]")) return;
     ev.preventDefault();
     if (action === "compare") {
       if (!comparing) {

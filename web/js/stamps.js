@@ -11,6 +11,7 @@ export class StampControls extends EventTarget {
     this.picker = root.querySelector("#style-picker");
     this.slider = root.querySelector("#stamp-size");
     this.out = root.querySelector("#stamp-size-value");
+    this.context = root.querySelector("#stamp-context");
     this.styles = [];
     this.resolution = 64;
     this.slider.addEventListener("input", () => {
@@ -49,6 +50,11 @@ export class StampControls extends EventTarget {
     this.setStyle(concept?.default_style ?? 0); // the measured best style (else the largest)
     this.slider.value = "100"; // a new concept starts at its natural size
     this.out.textContent = "100%";
+  }
+
+  /** "respect" (default: the unit brush where the concept does not belong) or "ignore" (force the template). */
+  get contextRule() {
+    return this.context?.checked === false ? "ignore" : "respect";
   }
 
   get available() {

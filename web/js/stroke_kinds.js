@@ -20,16 +20,23 @@ export const STROKE_KINDS = {
     letter: "s",
     overlay: "boxes",
     detail: (s) => `(style ${s.style + 1})`,
-    check({ style, size }) {
+    // context: absent = "respect" (the server's default: the unit brush where the concept does not belong),
+    // "ignore" = the template forced (docs/context.md); a share link adds a 0 for "ignore"
+    check({ style, size, context }) {
       const st = Number(style ?? 0);
       if (!Number.isInteger(st) || st < 0) throw new Error(`stamp style must be an index >= 0, got ${style}`);
       const wh = Array.isArray(size) ? size.map(Number) : [];
       if (wh.length !== 2 || !wh.every((v) => v > 0 && v <= 1)) throw new Error(`stamp size must be [w, h] in (0, 1], got ${size}`);
-      return { style: st, size: wh.map(quantize) };
+      if (context !== undefined && context !== "respect" && context !== "ignore") throw new Error(`stamp context must be "respect" or "ignore", got ${context}`);
+      return { style: st, size: wh.map(quantize), ...(context === "ignore" ? { context } : {}) };
     },
-    data: (s) => ({ style: s.style, size: [...s.size] }),
-    pack: (s) => [s.style, s.size.map(toInt)],
-    unpack: ([style, size]) => ({ style, size: Array.isArray(size) ? size.map(fromInt) : size }),
+    data: (s) => ({ style: s.style, size: [...s.size], ...(s.context ? { context: s.context } : {}) }),
+    pack: (s) => [s.style, s.size.map(toInt), ...(s.context === "ignore" ? [0] : [])],
+    unpack: ([style, size, respect]) => ({
+      style,
+      size: Array.isArray(size) ? size.map(fromInt) : size,
+      ...(respect === 0 ? { context: "ignore" } : {}),
+    }),
   },
 };
 

@@ -3,7 +3,7 @@
 // A stroke is {id, concept, mode: "draw"|"erase"|"stamp", strength, enabled, mask: {points: [[x, y], ...], radius}}
 // with points and radius normalised to the image (0..1, radius relative to the image width), plus its kind's own
 // fields (stroke_kinds.js: a stamp stroke has style, an index, and size, [w, h] in 0..1 of the image width; its
-// radius is half the width). Points are
+// radius is half the width; and context "ignore" when it forces its template where the generator refuses it). Points are
 // rounded to 1e-4 when recorded (as the nearest double to the 4-decimal number, so JSON writes 0.12, not
 // 0.12000000000000001), so a stroke survives JSON and the share link bit for bit.
 // The canvas overlay and the server render are both views of this list; every change dispatches "change".
@@ -29,7 +29,7 @@ import { expectedModes, MODES, STROKE_KINDS } from "./stroke_kinds.js";
 let next_id = 1;
 
 /** Make a stroke object from loose input (a saved file, a share link); throws on bad fields. */
-export function makeStroke({ concept, mode = "draw", strength = 10, enabled = true, mask, style, size }) {
+export function makeStroke({ concept, mode = "draw", strength = 10, enabled = true, mask, style, size, context }) {
   if (typeof concept !== "string" || !concept) throw new Error(`stroke concept must be a name, got ${concept}`);
   if (!MODES.includes(mode)) throw new Error(`stroke mode must be ${expectedModes()}, got ${mode}`);
   const kind = STROKE_KINDS[mode];
@@ -41,7 +41,7 @@ export function makeStroke({ concept, mode = "draw", strength = 10, enabled = tr
   const points = mask.points.map(([x, y]) => [quantize(clamp01(Number(x))), quantize(clamp01(Number(y)))]);
   if (points.some(([x, y]) => !Number.isFinite(x) || !Number.isFinite(y))) throw new Error("stroke point is not a number");
   const stroke = { id: next_id++, concept, mode, strength: s, enabled: enabled !== false, mask: { points, radius: quantize(radius) } };
-  return { ...stroke, ...kind.check({ style, size }) };
+  return { ...stroke, ...kind.check({ style, size, context }) };
 }
 
 /** The fields that define a stroke's effect (what the server and saved files see). */

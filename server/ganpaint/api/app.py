@@ -26,7 +26,7 @@ from ganpaint.api.docs_pages import install_redoc
 from ganpaint.api.edits import EditBuilder
 from ganpaint.api.guards import Guards
 from ganpaint.api.guards.drain import drain_on_sigterm
-from ganpaint.api.routes import health, models, render, reports, uploads
+from ganpaint.api.routes import context, health, models, render, reports, uploads
 from ganpaint.api.schemas import ERROR_RESPONSES
 from ganpaint.api.settings import Settings
 from ganpaint.api.upload_body import UploadBodies
@@ -97,10 +97,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.edits = EditBuilder(settings, guards.lanes)  # strokes -> edits: prepare, admit, run, assemble
     app.state.paint = ws.PaintRegistry()
     app.state.upload_bodies = UploadBodies(settings.max_upload_bodies)  # bodies arriving at once (api/upload_body.py)
+    context.install(app)  # context maps computing at once (api/routes/context.py)
     install_redoc(app)
     errors.install(app)
     # classic: demo mode's /data/<project>/cache/img/id/<id>.jpg
-    routers = [module.router for module in (health, models, render, reports, uploads, ws, compat, classic)]
+    routers = [module.router for module in (health, models, render, reports, uploads, context, ws, compat, classic)]
     for router in routers:
         app.include_router(router)
     if settings.classic_client is not None:

@@ -100,7 +100,7 @@ def prepare_request(
         except NotFoundError as exc:
             raise NotFoundError(f"layer: {exc}") from exc
     specs = [
-        Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None)
+        Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None, s.context)
         for s in strokes
     ]
     prepare_strokes(plan, m, specs, layer, "strokes", limits)

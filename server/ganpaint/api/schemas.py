@@ -43,6 +43,9 @@ class StrokeIn(Strict):
     size: list[Finite] | None = Field(
         None, min_length=2, max_length=2, description="stamp: [w, h] in 0..1 of the image width (default natural)"
     )
+    context: Literal["respect", "ignore"] = Field(
+        "respect", description="stamp: respect = the unit brush where the concept does not belong (docs/context.md)"
+    )
 
 
 class UnitEditIn(Strict):

@@ -155,8 +155,11 @@ def evaluate_concept(
     keep_images: int = 12,
     style_index: int = 0,
     kinds: tuple[str, ...] = ("favourable", "unfavourable"),
+    context: bool = False,
 ) -> dict:
-    """Every placement of ``concept`` (PLACES): per method, success, collateral, dD; and example images."""
+    """Every placement of ``concept`` (PLACES): per method, success, collateral, dD; and example images.
+    ``context``: also the stamp that respects context (``ganpaint.context.gate``; method "stamp in context",
+    its region the stamp's footprint, a fourth row in the examples)."""
     layer = pre.layer
     h_fn, f_fn = generator.split(layer)
     names = list(segmenter.names)
@@ -177,7 +180,7 @@ def evaluate_concept(
         if kind not in kinds:
             continue
         rng = np.random.default_rng([seed, c, len(where)])
-        rows: dict[str, list] = {"stamp": [], "classic": []}
+        rows: dict[str, list] = {"stamp": [], "classic": [], **({"stamp in context": []} if context else {})}
         examples = []
         next_id, limit = FIRST_ID + 1000 * PLACES_INDEX[(concept, where)], tries * 6
         bar = tqdm(total=tries, desc=f"{concept} {where}", disable=not progress, leave=False)
@@ -199,28 +202,51 @@ def evaluate_concept(
             n = min(20, len(cu.units))
             classic = [UnitEdit(layer, cu.units[:n], cu.draw_values[:n], 1.0, classic_mask)]
             disc_px = torch.from_numpy(rasterize_polyline(disc, res)) > 0.5
+            methods = [("stamp", stamp), ("classic", classic)]
+            if context:
+                methods.append(("stamp in context", in_context(r, f_fn, segmenter, pre, concept, stamp, centre, res)))
             with torch.no_grad():
-                after = {m: f_fn(apply_edits(r, e)) for m, e in (("stamp", stamp), ("classic", classic))}
-                scores = critic.score(torch.cat([before, after["stamp"], after["classic"]])) if critic else None
-            for i, (method, region) in enumerate((("stamp", foot), ("classic", disc_px))):
-                lab_after = seg(after[method])[0]
-                outside = ~_dilate(region, DILATE).numpy()
-                diff = (after[method] - before)[0].abs().mean(0).numpy() * 127.5  # (H, W) in 0..255
-                rows[method].append(
-                    {
-                        "id": image_id,
-                        "share_before": float((lab[region.numpy()] == c).mean()),
-                        "share_after": float((lab_after[region.numpy()] == c).mean()),
-                        "collateral": float(diff[outside].mean()),
-                        "dD": float(scores[i + 1] - scores[0]) if scores is not None else None,
-                    }
-                )
+                after = {m: f_fn(apply_edits(r, e)) for m, e in methods}
+                scores = critic.score(torch.cat([before, *after.values()])) if critic else None
+            regions = (("stamp", foot), ("classic", disc_px), ("stamp in context", foot))[: len(methods)]
+            for i, (method, region) in enumerate(regions):
+                dd = float(scores[i + 1] - scores[0]) if scores is not None else None
+                rows[method].append(try_row(image_id, lab, seg(after[method])[0], before, after[method], region, c, dd))
             if len(examples) < keep_images:
-                examples.append(torch.cat([before, after["classic"], after["stamp"]]))  # (3, 3, H, W)
+                shown = [before, after["classic"], after["stamp"]] + ([after["stamp in context"]] if context else [])
+                examples.append(torch.cat(shown))  # (3 or 4, 3, H, W)
             bar.update(1)
         bar.close()
         out["placements"][where] = {"kind": kind, **summarise(rows), "examples": examples}
     return out
+
+
+def try_row(image_id: int, lab, lab_after, before, after, region: torch.Tensor, c: int, dd: float | None) -> dict:
+    """One try of one method: the concept's share of the region before and after, collateral, dD."""
+    outside = ~_dilate(region, DILATE).numpy()
+    diff = (after - before)[0].abs().mean(0).numpy() * 127.5  # (H, W) in 0..255
+    return {
+        "id": image_id,
+        "share_before": float((lab[region.numpy()] == c).mean()),
+        "share_after": float((lab_after[region.numpy()] == c).mean()),
+        "collateral": float(diff[outside].mean()),
+        "dD": dd,
+    }
+
+
+def in_context(
+    r: torch.Tensor, f_fn, segmenter, pre: Precomputed, concept: str, stamp: list[UnitEdit], centre, resolution: int
+) -> list[UnitEdit]:
+    """The stamp as a stroke with context "respect" paints it: the stamp, or the brush through its footprint."""
+    from ganpaint.context.gate import Decisions, context_stamps, resolve
+
+    if not stamp:
+        return []
+    cu = pre.concepts[concept]
+    n = min(20, len(cu.units))
+    cs = context_stamps(pre.layer, concept, cu.units[:n], cu.draw_values[:n], [(centre, stamp[0])], ())
+    with torch.no_grad():
+        return resolve(cs, r, f_fn, segmenter.probabilities, segmenter.names, resolution, Decisions())
 
 
 def summarise(rows: dict[str, list[dict]]) -> dict:
@@ -254,7 +280,7 @@ PLACES_INDEX = {(c, w): i for i, (c, w) in enumerate((c, w) for c, ps in PLACES.
 
 
 def example_grid(examples: list[torch.Tensor], scale: int = 3) -> np.ndarray:
-    """Rows: before, classic brush, stamp; one column per example; uint8 (H, W, 3)."""
+    """Rows: before, classic brush, stamp (and the stamp in context); one column per example; uint8 (H, W, 3)."""
     cols = torch.stack(examples)  # (K, 3 rows, 3, H, W)
     k, rows, _, h, w = cols.shape
     pad = 2

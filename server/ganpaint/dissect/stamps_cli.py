@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--all-styles", action="store_true", help="also measure every style at the favourable placement")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--no-progress", action="store_true")
+    e.add_argument("--context", action="store_true", help='also the stamp with context "respect" (docs/context.md)')
     e.set_defaults(func=_evaluate)
 
 
@@ -97,9 +98,8 @@ def _evaluate(args: argparse.Namespace) -> None:
                     + (f"  dD stamp-classic {dd['mean']:+.3f} {dd['ci95']}" if dd else "")
                 )
         style = best_style(styles) if styles else default_style(pre.raw["stamps"]["concepts"][name])
-        r = evaluate_concept(
-            g, segmenter, critic, pre, name, args.tries, args.seed, not args.no_progress, style_index=style
-        )
+        opts = {"style_index": style, "context": args.context}
+        r = evaluate_concept(g, segmenter, critic, pre, name, args.tries, args.seed, not args.no_progress, **opts)
         for where, p in r["placements"].items():
             examples = p.pop("examples")
             if args.figures and p["kind"] == "favourable" and name in FIGURE_CONCEPTS and examples:
@@ -113,6 +113,7 @@ def _evaluate(args: argparse.Namespace) -> None:
                 f"{st['success']:.2f} {st['success_ci95']} classic {cl['success']:.2f} {cl['success_ci95']}  "
                 f"collateral stamp {st['collateral']['mean']:.2f} classic {cl['collateral']['mean']:.2f}"
                 + (f"  dD stamp-classic {dd['mean']:+.3f} {dd['ci95']}" if dd else "")
+                + (f"  in context {p['stamp in context']['success']:.2f}" if "stamp in context" in p else "")
             )
         if styles:
             r["styles"] = styles

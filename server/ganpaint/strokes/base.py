@@ -27,6 +27,7 @@ class Stroke:
     layer: str | None = None
     style: int | None = None  # stamp: the style index (default 0, the largest style)
     size: tuple[float, float] | None = None  # stamp: (w, h) in 0..1 of the image width (default: natural)
+    context: str = "respect"  # stamp: "respect" = the brush where the concept does not belong (ganpaint.context.gate)
 
 
 @dataclass(frozen=True)
