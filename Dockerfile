@@ -39,7 +39,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN set -eu; \
     mkdir -p server/ganpaint; echo '__version__ = "0"' > server/ganpaint/__init__.py; \
-    pip install .; pip uninstall -y ganpaint; rm -rf server build
+    pip install ".[postgres]"; pip uninstall -y ganpaint; rm -rf server build
 
 # 3. The code, the page, the embedded models and their dissections (.dockerignore lists what enters).
 #    Installed in place (-e) so the package finds /app/models and /app/precomputed as in a checkout.

@@ -152,6 +152,7 @@ class Watched:
         self.page.wait_for_function(
             "() => { const d = document.body.dataset; return d.frameSeq !== undefined && d.frameSeq === d.sentSeq; }",
             timeout=timeout,
+            polling=100,  # not animation frames: a page behind another tab gets none
         )
 
     def pixels(self) -> list[int]:

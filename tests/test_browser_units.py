@@ -121,7 +121,10 @@ def test_where_can_it_go_colours_the_picture_and_the_stamp_switch_reaches_the_se
     page.wait_for_function("document.querySelector('#share-url').value.includes('strokes=')")
     shared = Watched(ctx.new_page())
     shared.page.goto(page.locator("#share-url").input_value())
-    shared.settle()
+    shared.page.wait_for_function(  # polled: a page behind another gets no animation frames
+        "document.querySelectorAll('#stroke-list .stroke-row').length === 2", polling=100
+    )
+    shared.settle()  # (the link's strokes are applied after the image opens: wait for them, then their frame)
     again = [m for m in shared.sent if m["type"] == "render"][-1]["strokes"]
     assert [s.get("context") for s in again] == ["ignore", None]
     assert shared.pixels() == w.pixels()

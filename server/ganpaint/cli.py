@@ -65,6 +65,7 @@ REGISTERED: list[str] = [
     "ganpaint.train.cli",
     "ganpaint.train.evaluate_cli",
     "ganpaint.api.cli",
+    "ganpaint.api.classroom_cli",
     "ganpaint.dissect.cli",
     "ganpaint.dissect.stamps_cli",
     "ganpaint.project.cli",

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from ganpaint import __version__
-from ganpaint.api import classic, compat, errors, ws
+from ganpaint.api import classic, classroom, compat, errors, ws
 from ganpaint.api.docs_pages import install_redoc
 from ganpaint.api.edits import EditBuilder
 from ganpaint.api.guards import Guards
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = [module.router for module in (health, models, render, reports, uploads, context, ws, compat, classic)]
     for router in routers:
         app.include_router(router)
+    classroom.install(app)  # a class (ganpaint classroom): /class/*, /teacher, the student page (api/classroom/)
     if settings.classic_client is not None:
         classic.add_classic_client(app, settings.classic_client)
     guards.install(app, routers)  # the middlewares, told what the routes declare they carry (api/guards)

@@ -52,7 +52,7 @@ FLAG_ENV = {
 }
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _serve(args: argparse.Namespace, after_join: str = "") -> None:
     # OpenMP threads that spin while idle starve the render thread on a busy 2-core machine (measured: a
     # 3 ms render took 80-300 ms with the default policy); must be set before torch loads OpenMP
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -99,6 +99,8 @@ def _serve(args: argparse.Namespace) -> None:
 
     print(f"ganpaint: serving {settings.model!r} on port {args.port} (API docs at /docs)", flush=True)
     print(join_message(args.host, args.port), flush=True)
+    if after_join:  # ganpaint classroom: the teacher's URL (api/classroom_cli.py)
+        print(after_join, flush=True)
     uvicorn.run(
         "ganpaint.api.app:create_app_from_env",
         factory=True,

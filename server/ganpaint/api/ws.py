@@ -84,6 +84,7 @@ class PaintSession:
         self.registry: PaintRegistry = ws.app.state.paint
         self.guards: Guards = ws.app.state.guards
         self.edits: EditBuilder = ws.app.state.edits
+        self.observer = getattr(ws.app.state, "paint_observer", None)  # a class's: records, may refuse (api/classroom)
         self.open: OpenImage | None = None
         self.pending: tuple[int, RenderJob, int] | None = None  # (seq, job, generation)
         self.rendering: tuple[int, asyncio.Future, int] | None = None  # (seq, the frame to come, generation)
@@ -164,6 +165,8 @@ class PaintSession:
         o = self.open
         # big masks decode off the event loop, so one client's masks do not stall the others' frames
         edits = [*o.base_edits, *await self.edits.build(o.model, msg.strokes, (), o.layer)]  # artifacts first
+        if self.observer is not None:
+            self.observer.on_render(self, msg)  # ValueError refuses the update
         job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True,
                         submitted=received, target=o.target)  # fmt: skip
         if self.pending is not None:
@@ -224,6 +227,8 @@ class PaintSession:
                         self.start_pending()  # renders while this frame goes out
                 if generation == self.generation:  # not for an image the client has left
                     await self.send(data=frame_header(seq, frame.render_ms) + frame.data)
+                    if self.observer is not None:
+                        self.observer.on_frame(self, seq, frame)  # a class's wall shows it (api/classroom)
                     if self.rendering is None:  # nothing newer in flight: the refined frame, if asked for
                         await self.send_refined(seq, generation)
 
