@@ -38,6 +38,7 @@ def test_open_render_frames_in_order(client):
             "format": "jpeg",
             "concepts": ["grass", "sky", "tree"],
             "refine_factor": None,
+            "artifacts": "kept",
         }
         seqs = []
         for seq in range(1, 4):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganpaint.artifacts import ArtifactRankings
 from ganpaint.context.service import ContextService
 from ganpaint.model_registry import LoadedModel, ModelRegistry, NotFoundError
 from ganpaint.pixels import FORMATS, encode_image, to_pixels
@@ -58,6 +59,7 @@ class Engine:
     ):
         self.models = ModelRegistry(models_dir, precomputed_dir, device, dtype)
         self.renderer = Renderer(self.models, cache_size, max_batch, threads, baseline, foreground)
+        self.artifacts = ArtifactRankings(precomputed_dir)  # the "artifacts" option's rankings (ganpaint.artifacts)
 
     # the registry
     def model(self, model_id: str) -> LoadedModel:

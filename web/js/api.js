@@ -148,11 +148,11 @@ export async function fetchReconstruction(id) {
 }
 
 /** One render over REST: resolves to a Blob of the image. */
-export async function renderOnce({ model, image, upload, layer, strokes, format = "png", quality = 90, signal }) {
+export async function renderOnce({ model, image, upload, layer, artifacts, strokes, format = "png", quality = 90, signal }) {
   const res = await fetch(url("intervene"), {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: `image/${format}` },
-    body: JSON.stringify({ model, image, upload, layer, strokes: wireStrokes(strokes), format, quality }),
+    body: JSON.stringify({ model, image, upload, layer, artifacts, strokes: wireStrokes(strokes), format, quality }),
     signal,
   });
   if (!res.ok) throw new Error(await errorText(res));
@@ -239,8 +239,8 @@ export class PaintSocket extends EventTarget {
   }
 
   sendOpen() {
-    const { model, image, upload, layer } = this.target; // upload: an id from POST /uploads (upload.js)
-    this.ws.send(JSON.stringify({ type: "open", model, image, upload, layer: layer || undefined, format: this.format, quality: this.quality }));
+    const { model, image, upload, layer, artifacts } = this.target; // upload: an id from POST /uploads (upload.js)
+    this.ws.send(JSON.stringify({ type: "open", model, image, upload, layer: layer || undefined, artifacts, format: this.format, quality: this.quality }));
   }
 
   onMessage(ev) {

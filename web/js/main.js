@@ -13,6 +13,7 @@ import { PaintCanvas } from "./paint_canvas.js";
 import { paintingFromJson, paintingToJson, readShareHash, shareUrl } from "./share.js";
 import { bindShortcuts, renderShortcutTable } from "./shortcuts.js";
 import { ViewSettings } from "./settings.js";
+import { ArtifactToggle } from "./artifacts.js";
 import { StampControls } from "./stamps.js";
 import { StrokePanel } from "./stroke_panel.js";
 import { clamp01, makeStroke, quantize, strokeData, StrokeList } from "./strokes.js";
@@ -42,6 +43,7 @@ const state = {
 const strokes = new StrokeList();
 const paintings = new PaintingHistory(strokes); // every image's strokes and undo history, kept across reloads
 const settings = new ViewSettings(body);
+const artifacts = new ArtifactToggle(body);
 const toolbar = new Toolbar(body);
 const stamps = new StampControls(body);
 const gallery = new Gallery($(".gallery"));
@@ -261,6 +263,7 @@ async function loadModel(id, layer = null) {
   socket.format = info.resolution <= LOSSLESS_UP_TO ? "png" : "jpeg";
   canvas.setResolution(info.resolution);
   toolbar.setConcepts(info.concepts);
+  artifacts.setModel(info);
   canvas.setBrush(brushRadius(), colourOf(toolbar.concept));
   chooseModeFor(toolbar.concept);
   $("#model-select").value = info.id;
@@ -296,7 +299,7 @@ function openImage(image, list = null, { how = "open", undoable = true } = {}) {
     delete body.dataset.frameSeq;
     fetchOriginal(image);
   }
-  if (!same) socket.open({ model: state.model, ...imageTarget(image), layer: state.layer }); // "ready" sends the list
+  if (!same) socket.open(openTarget(image)); // "ready" sends the list
   if (!same) {
     explorer.pictureChanged(); // the unit explorer and the context overlay follow the picture
     where.refresh();
@@ -307,6 +310,18 @@ function openImage(image, list = null, { how = "open", undoable = true } = {}) {
 
 strokes.addEventListener("goto", (ev) => openImage(ev.detail.image, null, { how: ev.detail.direction }));
 
+function openTarget(image) {
+  return { model: state.model, ...imageTarget(image), layer: state.layer, artifacts: artifacts.valueFor(image) };
+}
+
+// artifacts removed or kept: the same image opened again ("ready" re-sends the strokes), its original refetched
+artifacts.addEventListener("change", () => {
+  if (state.image === null) return;
+  canvas.original = null;
+  fetchOriginal(state.image);
+  socket.open(openTarget(state.image));
+});
+
 /** Drop a share link's #... from the address bar once applied, so a reload restores the stored painting. */
 function clearHash() {
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
@@ -316,7 +331,7 @@ function clearHash() {
 function fetchOriginal(image) {
   const token = ++state.openToken;
   if (isUpload(image)) return; // still projecting; its frames of an empty list are the picture itself
-  renderOnce({ model: state.model, ...imageTarget(image), layer: state.layer, strokes: [], format: socket.format })
+  renderOnce({ ...openTarget(image), strokes: [], format: socket.format })
     .then((blob) => createImageBitmap(blob))
     .then((bitmap) => {
       if (token === state.openToken && !canvas.original) canvas.original = bitmap;

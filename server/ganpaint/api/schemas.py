@@ -25,6 +25,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+Artifacts = Literal["removed", "kept"] | None
+ARTIFACTS_FIELD = Field(
+    None, description="removed: the model's artifact units ablated (ganpaint dissect --artifacts); default: as measured"
+)
+
+
 class StrokeIn(Strict):
     concept: str = Field(max_length=64)
     mode: Literal["draw", "erase", "stamp"] = Field(
@@ -59,6 +65,7 @@ class GenerateRequest(Strict):
     size: int | None = Field(
         None, ge=1, le=4096, description="picture size in px: the model's resolution (default) or 4x it with a refiner"
     )
+    artifacts: Artifacts = ARTIFACTS_FIELD
 
 
 class ErrorResponse(BaseModel):
@@ -102,6 +109,7 @@ class InterveneRequest(Strict):
     size: int | None = Field(
         None, ge=1, le=4096, description="picture size in px: the model's resolution (default) or 4x it with a refiner"
     )
+    artifacts: Artifacts = ARTIFACTS_FIELD
 
 
 class InterveneResponse(BaseModel):
@@ -154,6 +162,13 @@ class ConceptSummary(BaseModel):
     default_style: int = 0  # the style a stamp stroke without one uses (measured best, else the largest)
 
 
+class ArtifactsInfo(BaseModel):
+    available: bool  # the model has an artifact ranking: "removed" can be asked for
+    default: Literal["removed", "kept"]  # what a request without the option gets (as measured)
+    layer: str | None
+    units: list[int]  # the units "removed" sets to 0
+
+
 class ModelDetail(BaseModel):
     id: str
     name: str
@@ -167,6 +182,7 @@ class ModelDetail(BaseModel):
     layer: str  # the layer ``concepts`` belong to
     gallery: list[int]
     concepts: list[ConceptSummary]
+    artifacts: ArtifactsInfo | None = None  # the "artifacts" option: available, default, layer, units
 
 
 class ConceptDetail(BaseModel):
@@ -196,6 +212,7 @@ class OpenMessage(Strict):
     layer: str | None = Field(None, max_length=32)
     format: Literal["jpeg", "webp", "png"] = "jpeg"
     quality: Quality = 90
+    artifacts: Artifacts = ARTIFACTS_FIELD
 
 
 class RenderMessage(Strict):

@@ -164,7 +164,7 @@ class PaintSession:
             raise ValueError("render: send an 'open' message first")
         o = self.open
         # big masks decode off the event loop, so one client's masks do not stall the others' frames
-        edits = await self.edits.build(o.model, msg.strokes, (), o.layer)
+        edits = [*o.base_edits, *await self.edits.build(o.model, msg.strokes, (), o.layer)]  # artifacts first
         if self.observer is not None:
             self.observer.on_render(self, msg)  # ValueError refuses the update
         job = RenderJob(o.model.id, o.image, None, edits, o.fmt, o.quality, batchable=True, interactive=True,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from ganpaint.api.artifacts import request_artifact_edits
 from ganpaint.api.schemas import OpenMessage
 from ganpaint.api.sizes import refine_factor
 from ganpaint.api.upload_lookup import find_upload
@@ -29,6 +30,7 @@ class OpenImage:
     quality: int
     generation: int
     target: PaintTarget = GENERATED  # what the engine paints: the generator's image, or the projected upload
+    base_edits: tuple = ()  # before every render's strokes: the "artifacts" option (api/artifacts.py)
 
 
 async def open_generated(session, msg: OpenMessage) -> None:
@@ -36,12 +38,13 @@ async def open_generated(session, msg: OpenMessage) -> None:
     m = session.engine.model(msg.model or session.settings.model)
     layer = msg.layer or m.info.default_layer
     m.dissection(layer)  # NotFoundError unless the layer can be painted
+    base = tuple(request_artifact_edits(session.engine, m, msg.artifacts))
     session.generation += 1
     session.pending = None
-    session.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, session.generation)
+    session.open = OpenImage(m, msg.image, layer, msg.format, msg.quality, session.generation, base_edits=base)
     warm = session.engine.call(lambda: session.engine.features(m, msg.image, None, layer), interactive=True)
     await asyncio.wrap_future(warm)
-    await session.send_json(ready_message(m, msg, msg.image, layer))
+    await session.send_json(ready_message(m, msg, msg.image, layer) | {"artifacts": "removed" if base else "kept"})
 
 
 def ready_message(m: LoadedModel, msg: OpenMessage, image: int | None, layer: str, upload: str | None = None) -> dict:
@@ -65,6 +68,7 @@ async def open_upload(session, msg: OpenMessage) -> None:
         raise ValueError("image/upload: give exactly one of 'image' (an image id) or 'upload' (an upload id)")
     if msg.upload is None:
         raise ValueError("image/upload: give one of 'image' (an image id) or 'upload' (an id from POST /uploads)")
+    request_artifact_edits(session.engine, None, msg.artifacts)  # "removed": not for uploads
     up = find_upload(session.ws.app, session.engine, msg.upload)
     if msg.model is not None and msg.model != up.model:
         raise ValueError(f"model: upload {up.id!r} was projected into {up.model!r}, got {msg.model!r}")

@@ -13,6 +13,10 @@ Pipeline (``run.dissect_layer``), each pass cached so a rerun resumes:
 5. ``run``: writes ``precomputed/<model_id>/<layer>.json`` (``ganpaint.precomputed`` schema v1) and
    ``summary.json`` (``summary``: the default layer); ``report`` writes the static HTML report.
 
+Beside the pipeline, ``artifacts`` (``ganpaint dissect --artifacts``) ranks a layer's units by the Frechet
+distance of their top-activating samples to real renders (ICLR section 4.2) into ``artifacts.json``;
+``artifact_pictures`` draws their top samples.
+
 ``common`` holds what the passes share (seeded latents, cache keys, cached JSON) and imports no other module
 of ``dissect``; of those, only the CLI imports ``run``.
 """

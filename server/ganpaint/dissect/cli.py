@@ -5,6 +5,7 @@ ganpaint dissect --model scenes64 --layer layer6 --samples 1000 --seed 0
 ganpaint dissect --model lsun-church --weights church.pth --segmenter path/to/segmenter.pth --layer layer4
 ganpaint dissect --checkpoint churchoutdoor_lsun.pth --segmenter hf:segformer-b0-ade --layer layer4   # docs/byo-gan.md
 ganpaint dissect --model scenes64 --all-layers --stamps-only   # add concept stamps to existing dissections
+ganpaint dissect --model scenes64 --layer layer4 --artifacts     # rank artifact units (precomputed/<id>/artifacts.json)
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="add concept stamps to the existing dissection of each layer, recomputing nothing else",
     )
+    stamps.add_argument(
+        "--artifacts",
+        action="store_true",
+        help="rank the layer's units by the Frechet distance of their top images to real renders (artifact units; "
+        "docs/dissection.md), recomputing nothing else; writes precomputed/<model>/artifacts.json",
+    )
+    p.add_argument("--artifact-samples", type=int, default=10000, help="--artifacts: generated samples (10000)")
+    p.add_argument("--artifact-top", type=int, default=500, help="--artifacts: top samples per unit (500)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_dissect)
 
@@ -188,6 +197,10 @@ def _run(args: argparse.Namespace) -> None:
     else:
         layers = [args.layer or (info.default_layer if info else "layer4")]
     t0 = time.time()
+    if args.artifacts:
+        from ganpaint.dissect.artifacts_cli import run_artifacts
+
+        return run_artifacts(ctx, layers, args.artifact_samples, args.artifact_top, report=not args.no_report)
     if args.stamps_only:
         for layer in layers:
             doc = add_stamps(ctx, layer)

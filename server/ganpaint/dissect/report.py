@@ -4,7 +4,8 @@ Sections: the default-layer choice, the brushes at that layer (each concept's un
 three), per-layer counts (ICLR Fig. 6 style); per layer a concept table
 (brush units, ranking, removal by ablation for IoU/ACE/random sets, insertion, draw rule), ablation-curve
 plots, the context tables, and a unit browser (label, IoU, top-activating crops with the thresholded
-region outlined in yellow), grouped by label so "which units draw trees" is one glance.
+region outlined in yellow), grouped by label so "which units draw trees" is one glance; and the artifact
+units (``artifacts.json``, when ``ganpaint dissect --artifacts`` ranked a layer), each with its top samples.
 """
 
 from __future__ import annotations
@@ -224,6 +225,37 @@ def _unit_browser(doc: dict, layer: str) -> str:
     )
 
 
+def _artifact_section(ctx, root: Path, folder: Path) -> str:
+    """The ranked artifact units (``artifacts.json``): the worst max(k, 8), each with its top-activating samples;
+    the first k are the ones ``"artifacts": "removed"`` ablates."""
+    from ganpaint.dissect.artifact_pictures import save_strips
+
+    path = root / "artifacts.json"
+    if not path.is_file():
+        return ""
+    doc = json.loads(path.read_text())
+    if doc.get("model_sha256") != ctx.model_sha256:
+        return "<h2>Artifact units</h2><p>artifacts.json ranks another generator: rerun --artifacts</p>"
+    layer, k = doc["layer"], doc["k"]
+    shown = doc["ranking"][: max(k, 8)]
+    save_strips(ctx.generator, doc, shown, folder / layer, ctx.device)
+    rows = "".join(
+        f"<tr><td>{i + 1}</td><td>{u}</td><td>{doc['units'][u]['fd']:.3g}</td><td>{doc['units'][u]['z']:.1f}</td>"
+        f'<td>{"removed" if i < k else "-"}</td><td><img src="{layer}/artifact-unit{u}.png"></td></tr>'
+        for i, u in enumerate(shown)
+    )
+    measured = (doc.get("measured") or {}).get("summary", "Not measured on held-out latents.")
+    return (
+        f"<h2 id=artifacts>Artifact units at {_esc(layer)}</h2><p>Units ranked by the Frechet distance of their "
+        f"{doc['settings']['top']} top-activating samples (of {doc['settings']['samples']}) to "
+        f"{doc['settings']['real']} scene renders in {_esc(doc['feature_space'])}; a random "
+        f"{doc['settings']['top']} samples score {doc['random_top_fd']:.3g}. k = {k} ({_esc(doc['k_rule'])}). "
+        f"Default: <b>{_esc(doc.get('default', 'kept'))}</b>. {_esc(measured)}"
+        "</p><table><tr><th>rank</th><th>unit</th><th>FD</th><th>robust z</th><th>artifacts: removed</th>"
+        f"<th>top-activating samples</th></tr>{rows}</table>"
+    )
+
+
 def write_report(ctx, summary: dict, fresh: tuple[str, ...] = ()) -> Path:
     """The report of every layer in ``summary``; the unit crops (a generator pass) are rendered again only for
     the ``fresh`` layers (just dissected) and for layers that have none yet."""
@@ -273,6 +305,7 @@ Default painting layer: <b>{_esc(summary["default_layer"])}</b>. {_esc(summary["
 <h2>Units matching concepts per layer</h2>
 <table><tr><th>layer</th><th>units</th><th>IQR IoU &gt; 0.05</th><th>top-1% IoU &gt; 0.04</th><th>concepts</th>
 <th>units per concept (IQR)</th><th>brush score</th><th>seconds</th></tr>{count_rows}</table>
+{_artifact_section(ctx, root, folder)}
 {"".join(sections)}</body></html>"""
     (folder / "index.html").write_text(page)
     return folder / "index.html"

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from PIL import Image
 
+from ganpaint.api.artifacts import artifact_info
 from ganpaint.api.deps import EngineDep, SettingsDep, check_layer, concept_color
 from ganpaint.api.schemas import (
     ConceptDetail,
@@ -75,6 +76,7 @@ def read_model(model_id: str, engine: EngineDep, layer: str | None = None) -> Mo
         layer=layer,
         gallery=m.info.gallery,
         concepts=concepts,
+        artifacts=artifact_info(engine, m),
     )
 
 

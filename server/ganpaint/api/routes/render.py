@@ -7,6 +7,7 @@ import asyncio
 import torch
 from fastapi import APIRouter, Request, Response
 
+from ganpaint.api.artifacts import request_artifact_edits
 from ganpaint.api.deps import EditsDep, EngineDep, GuardsDep, SettingsDep, data_url, resolve_model, wants_image
 from ganpaint.api.guards.shedding import carries_masks
 from ganpaint.api.routes.uploads import intervene_upload
@@ -38,13 +39,13 @@ async def create_generation(
     if not 1 <= len(rows) <= settings.max_images:
         raise ValueError(f"{field}: expected 1..{settings.max_images} entries, got {len(rows)}")
     refined = wants_refined(m, body.size)
-    jobs = []
+    jobs, pre = [], request_artifact_edits(engine, m, body.artifacts)
     for i, row in enumerate(rows):
         if body.ids is not None:
-            jobs.append(RenderJob(m.id, image=row, fmt=body.format, quality=body.quality, refined=refined))
+            jobs.append(RenderJob(m.id, image=row, edits=pre, fmt=body.format, quality=body.quality, refined=refined))
         else:
             z = check_z(m, row, f"zs[{i}]")
-            jobs.append(RenderJob(m.id, z=z, fmt=body.format, quality=body.quality, refined=refined))
+            jobs.append(RenderJob(m.id, z=z, edits=pre, fmt=body.format, quality=body.quality, refined=refined))
     with guards.render_gate.admit(len(jobs)):
         frames = await asyncio.gather(*(engine.render_async(j) for j in jobs))
     if len(frames) == 1 and wants_image(request):
@@ -66,13 +67,15 @@ async def create_intervention(
 ):
     """One image with strokes (concept brushes) and raw unit edits applied in order."""
     if body.upload is not None:  # an uploaded picture (api/routes/uploads.py)
+        request_artifact_edits(engine, None, body.artifacts)  # "removed": not for uploads
         return await intervene_upload(body, request, engine, guards, builder)
     m = resolve_model(engine, settings, body.model)
     if (body.image is None) == (body.z is None):
         raise ValueError("image/z: give exactly one of 'image' (an image id) or 'z' (a latent vector)")
     z = check_z(m, body.z, "z") if body.z is not None else None
     refined = wants_refined(m, body.size)
-    edits = await builder.build(m, body.strokes, body.edits, body.layer)
+    edits = request_artifact_edits(engine, m, body.artifacts)
+    edits += await builder.build(m, body.strokes, body.edits, body.layer)
     with guards.render_gate.admit(1):
         job = RenderJob(m.id, body.image, z, edits, body.format, body.quality, refined=refined)
         frame = await engine.render_async(job)
