@@ -125,9 +125,15 @@ def train_refiner(
         gen.set_state(ck["gen"])
         step = ck["step"]
     x, y = load_pairs(recipe, run)
+    start = step  # the schedule's position when this run began (a resumed run continues the same cosine)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + np.cos(np.pi * min(1.0, (s + step) / recipe.steps)))
+        opt, lambda s: 0.5 * (1 + np.cos(np.pi * min(1.0, (start + s) / recipe.steps)))
     )
+
+    def checkpoint() -> None:
+        state = {"net": net.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(), "step": step}
+        torch.save({**state, "recipe": asdict(recipe)}, ckpt_path)
+
     t0, last_save, losses = time.perf_counter(), time.perf_counter(), []
     log = (run / "log.jsonl").open("a")
     while step < recipe.steps and (time.perf_counter() - t0) / 60 < minutes:
@@ -148,28 +154,11 @@ def train_refiner(
             )
             log.write(json.dumps({"step": step, "loss": float(np.mean(losses[-50:])), "seconds": el}) + "\n")
             log.flush()
-        if time.perf_counter() - last_save > 120 or step == recipe.steps:
-            torch.save(
-                {
-                    "net": net.state_dict(),
-                    "opt": opt.state_dict(),
-                    "gen": gen.get_state(),
-                    "step": step,
-                    "recipe": asdict(recipe),
-                },
-                ckpt_path,
-            )
+        if time.perf_counter() - last_save > 120:
+            checkpoint()
             last_save = time.perf_counter()
     print()
-    torch.save(
-        {
-            "net": net.state_dict(),
-            "opt": opt.state_dict(),
-            "gen": gen.get_state(),
-            "step": step,
-            "recipe": asdict(recipe),
-        },
-        ckpt_path,
-    )
+    log.close()
+    checkpoint()
     net.flip_average = flip_average
     return save_refiner(net, run / "refiner.pth", recipe=asdict(recipe), steps=step)
