@@ -31,7 +31,7 @@ def register_refiner(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float, default=d.lr)
     t.add_argument("--init", default=None, help="a refiner.pth to fine-tune (e.g. with --pixel-loss mse)")
     t.add_argument("--flip-average", action="store_true", help="the shipped refiner averages each picture's "
-                   "refinement with its mirror image's (+0.07 dB, ~1.6x the time)")  # fmt: skip
+                   "refinement with its mirror image's (+0.05 dB, twice the time)")  # fmt: skip
     t.add_argument("--ship", default=None, help="a model folder (e.g. models/scenes64): copy refiner.pth there "
                    "and name it in its model.json")  # fmt: skip
     t.set_defaults(func=run_train)

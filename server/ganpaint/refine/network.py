@@ -6,7 +6,7 @@
 All convolutions run at the input's resolution (cheap); a pixel shuffle makes the 4x picture, added to the
 bicubic enlargement of the input (the network learns only what bicubic gets wrong: edges, bricks, windows).
 ``flip_average`` refines the picture and its mirror image in one batch and averages the two (a self-ensemble:
-+0.07 dB on held-out scenes for ~1.6x the time; docs/refiner.md).
++0.05 dB on held-out scenes for twice the time; not shipped: docs/refiner.md).
 """
 
 from __future__ import annotations
