@@ -165,7 +165,10 @@ def run_class(a: str, b: str, lb: str, replica_a: Proc) -> None:
     replica_a.kill(signal.SIGKILL)
 
     # 4. through nginx (B only): the painting and the hand-in are there; painting goes on
-    me = json.loads(call("GET", f"{lb}/class", headers=student)[1])["you"]
+    # (a client retries a 502 as the page does: nginx may answer one while it learns that A is gone)
+    status, body = until(lambda: (got := call("GET", f"{lb}/class", headers=student))[0] != 502 and got, what="B")
+    assert status == 200, body
+    me = json.loads(body)["you"]
     assert me["hand_ins"] == 1 and me["painting"]["strokes"] == [STROKE, STROKE], me
     assert isinstance(paint(lb.replace("http", "ws") + "/ws/paint", you["token"], 4, [STROKE]), bytes)
 
