@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -33,6 +32,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from paint_server import free_port, wait_healthy  # noqa: E402
+
 KEY = "bench-teacher-key"
 SEND_INTERVAL = 0.030  # the page's SEND_INTERVAL_MS
 CONCEPTS = ["tree", "grass", "sky", "dome", "cloud"]
@@ -40,12 +43,6 @@ CONCEPTS = ["tree", "grass", "sky", "dome", "cloud"]
 
 def pct(xs, q: float) -> float:
     return float(np.percentile(xs, q)) if len(xs) else float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ClassServer:
@@ -67,18 +64,8 @@ class ClassServer:
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def __enter__(self):
-        import httpx
-
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(self.base + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not start in 120 s")
+        wait_healthy(self.proc, self.base)
+        return self
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used (Linux /proc), robust to other load."""

@@ -45,6 +45,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(proc: subprocess.Popen, base: str, seconds: float = 120) -> None:
+    """Until ``base``/health answers 200; RuntimeError with the server's stderr tail if it exits first."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not start in {seconds:g} s")
+
+
 # ----------------------------------------------------------------------------- compute
 
 
@@ -326,18 +343,8 @@ class Server:
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def __enter__(self):
-        import httpx
-
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(self.base + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not start in 120 s")
+        wait_healthy(self.proc, self.base)
+        return self
 
     def __exit__(self, *exc):
         self.proc.terminate()

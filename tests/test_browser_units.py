@@ -24,17 +24,23 @@ def _result_after(page, seq: int) -> None:
     )
 
 
+def _open_image_23(chromium, base: str):
+    """A fresh context in the pixels view (the model's own frames, not the refiner's) showing image 23."""
+    ctx = chromium.new_context(viewport=LAPTOP)
+    ctx.add_init_script(PIXELS_VIEW)
+    w = Watched(ctx.new_page())
+    w.page.goto(base + "/#model=scenes64&image=23")
+    w.settle()
+    return ctx, w
+
+
 def _seq(page) -> int:
     return int(page.evaluate("document.querySelector('#unit-explorer').dataset.resultSeq || '0'"))
 
 
 def test_units_switch_on_and_off_by_keyboard_and_random_units_replace_them(browser, embedded):  # noqa: F811
-    ctx = browser.new_context(viewport=LAPTOP)
-    ctx.add_init_script(PIXELS_VIEW)  # the model's own frames, not the refiner's (tests/test_browser.py)
-    w = Watched(ctx.new_page())
+    ctx, w = _open_image_23(browser, embedded)
     page = w.page
-    page.goto(embedded + "/#model=scenes64&image=23")
-    w.settle()
     page.locator("#unit-explorer summary").focus()
     page.keyboard.press("Enter")  # opens the panel: it loads the first concept's units
     _result_after(page, 0)
@@ -79,12 +85,8 @@ def test_units_switch_on_and_off_by_keyboard_and_random_units_replace_them(brows
 
 
 def test_where_can_it_go_colours_the_picture_and_the_stamp_switch_reaches_the_server(browser, embedded):  # noqa: F811
-    ctx = browser.new_context(viewport=LAPTOP)
-    ctx.add_init_script(PIXELS_VIEW)  # the model's own frames, not the refiner's (tests/test_browser.py)
-    w = Watched(ctx.new_page())
+    ctx, w = _open_image_23(browser, embedded)
     page = w.page
-    page.goto(embedded + "/#model=scenes64&image=23")
-    w.settle()
     page.locator('#concept-palette input[data-concept="door"]').check(force=True)
     page.locator("#context-toggle").focus()
     page.keyboard.press("Space")
