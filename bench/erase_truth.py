@@ -10,19 +10,23 @@ until every kind has --per-kind objects; the scene world renders the same scene 
 under --cache), then each object is erased by its footprint, sent as a run-length mask in an erase stroke of
 the object's concept (``ganpaint.strokes.stroke_edits``, the product's path, default strength and layer):
 
-- ``upload``: the projected upload, blended, exactly as the server shows it (``ProjectedImage.render``);
-- ``regen``: the scene re-generated from its projection without adaptation (the original generator after the
-  painting layer on the projected features), edited, not blended;
-- baselines on the picture, the same footprint: OpenCV inpainting (``telea``, ``ns``; radius 3), ``mean``
-  (the footprint filled with the mean colour of the 3 px ring around it), and ``leave`` (the object left).
+- ``upload``: the erase on the projected upload exactly as the server shows it (``erase.upload.render_upload``:
+  the fill erase, fitted with the upload's adapted generator, blended, sewn into the picture);
+- ``regen``: the same erase on the scene re-generated from its projection without adaptation (the original
+  generator after the painting layer on the projected features: a generated picture, fitted as the renderer
+  fits one), not blended;
+- ``upload_units``, ``regen_units``: GANPaint's erase (``"method": "units"``: the erase units set to 0) on each;
+- baselines on the picture, the same footprint: OpenCV inpainting (``telea``, ``ns``; radius 3), ``harmonic``
+  (the footprint filled with the membrane of the pixels around it: Laplace's equation), ``mean`` (the mean
+  colour of the 3 px ring around it), and ``leave`` (the object left);
+- ``--variants``: the upload's fill erase with other ``erase.FillSettings`` (``steps=0``: the harmonic fill of
+  the features alone; ``held_units=0``; ``seam_iters=0``: no seam), for the trials in docs/projection.md.
 
 Scores inside the footprint against the true background: PSNR, SSIM (Gaussian 11 / 1.5 map, reflect padding,
 averaged over the footprint), the segmenter's agreement with the true labels; ``removed``: the share of the
 segmenter's pixels of the concept in the footprint that are gone (before: on the picture; ``regen``: on the
 regenerated picture); ``outside``: mean |change| (0..255) outside the footprint (target <= 1), ``outside_max``
-the largest; for ``upload`` also ``outside_vs_shown``, against the picture the server shows before the edit
-(``ProjectedImage.original``, which differs from the uploaded bytes: ``shown_off`` is the share of pixels that
-differ). Means with bootstrap 95 % intervals; per-object PSNR wins against each baseline.
+the largest. Means with bootstrap 95 % intervals; per-object PSNR wins against each baseline.
 OpenCV comes from ``pip install opencv-python-headless`` (the bench's own dependency; without it those rows are
 left out).
 """
@@ -33,6 +37,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +47,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
+from ganpaint.erase import Fills, FillSettings, seamless  # noqa: E402
+from ganpaint.erase.upload import render_upload  # noqa: E402
 from ganpaint.masks import encode_runs  # noqa: E402
 from ganpaint.nn.intervene import apply_edits  # noqa: E402
 from ganpaint.project import image_tensor  # noqa: E402
@@ -52,13 +59,12 @@ from ganpaint.strokes import Stroke, stroke_edits  # noqa: E402
 
 HELD_OUT = 1_000_000_000
 KINDS = ("tree", "dome", "door", "tower", "cloud")
-METHODS = ("upload", "regen", "telea", "ns", "mean", "leave")
-VARIANTS = ("dilated", "clip", "fill", "fill_project", "fill_clip")
-BASELINES = ("telea", "ns", "mean", "leave")
+METHODS = ("upload", "regen", "upload_units", "regen_units", "telea", "ns", "harmonic", "mean", "leave")
+BASELINES = ("telea", "ns", "harmonic", "mean", "leave")
 GRID_COLUMNS = {  # title: image
     "picture": "picture", "footprint": "footprint", "true background": "true background",
-    "erase on upload": "upload", "erase on regen": "regen", "Telea": "telea", "Navier-Stokes": "ns",
-    "mean fill": "mean",
+    "erase (upload)": "upload", "erase (generated)": "regen", "GANPaint's erase": "upload_units",
+    "Telea": "telea", "Navier-Stokes": "ns", "harmonic": "harmonic",
 }  # fmt: skip
 
 
@@ -171,10 +177,9 @@ class Bench:
         self, m, projector, segmenter=None, cache: Path | None = None, strength: int = 20, variants: tuple = ()
     ):
         self.m, self.projector, self.seg, self.cache = m, projector, segmenter, cache
-        unknown = sorted(set(variants) - set(VARIANTS))
-        if unknown:
-            raise ValueError(f"variants: unknown {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+        self.fills = Fills()  # the product's settings
         self.variants = tuple(variants)
+        self.variant_fills = {v: Fills(variant_settings(v)) for v in self.variants}
         self.layer = projector.paint_layer
         self.strength = strength
         self.concepts = set(m.dissection(self.layer).concepts)
@@ -203,21 +208,26 @@ class Bench:
         """(row of scores, images) for one object."""
         kind = r.ids[0].split(":")[0]
         mask, picture = r.footprint, r.rgb
-        stroke = Stroke(kind, encode_runs(mask), "erase", self.strength)
-        edits = stroke_edits(self.m, [stroke], self.layer)
-        with torch.no_grad():
-            regen_before = to_uint8(self.f(proj.features))
-            regen = to_uint8(self.f(apply_edits(proj.features, edits)))
-        images = {"upload": proj.render(edits), "regen": regen}
+        t = time.perf_counter()
+        upload = self.on_upload(proj, mask, kind, self.fills)
+        ms = (time.perf_counter() - t) * 1000  # the erase as the server renders it: the fit, the render, the seam
+        images = {
+            "upload": upload,
+            "regen": self.on_regen(proj, mask, kind, self.fills),
+            "upload_units": self.on_upload(proj, mask, kind, None),
+            "regen_units": self.on_regen(proj, mask, kind, None),
+        }
         for v in self.variants:
-            images[v] = self.variant(v, proj, mask, kind)
+            images[v] = self.on_upload(proj, mask, kind, self.variant_fills[v])
         if self.opencv:  # else (no opencv-python-headless) the OpenCV rows are left out
             images.update(telea=inpaint(picture, mask, "telea"), ns=inpaint(picture, mask, "ns"))
-        images.update(mean=mean_fill(picture, mask), leave=picture)
-        row: dict = {"seed": r.seed, "id": r.ids[0], "kind": kind, "pixels": r.pixels}
+        images.update(harmonic=harmonic_pixels(picture, mask), mean=mean_fill(picture, mask), leave=picture)
+        with torch.no_grad():
+            regen_before = to_uint8(self.f(proj.features))
+        row: dict = {"seed": r.seed, "id": r.ids[0], "kind": kind, "pixels": r.pixels, "upload_ms": ms}
         truth = r.rgb_without
         for name, out in images.items():
-            ref = regen_before if name == "regen" else picture
+            ref = regen_before if name.startswith("regen") else picture
             diff = np.abs(out.astype(np.int16) - ref.astype(np.int16)).max(-1)[~mask]  # (outside,)
             row[name] = {
                 "psnr": psnr_in(out, truth, mask),
@@ -226,19 +236,13 @@ class Bench:
                 "outside_max": int(diff.max()) if diff.size else 0,
                 "outside_changed": float((diff > 0).mean()) if diff.size else 0.0,
             }
-        # the picture the server shows for an upload (``ProjectedImage.original``) is not the uploaded bytes: it is
-        # the picture after image_tensor -> to_uint8, which truncates, so about a quarter of the byte values come
-        # back 1 lower; blending keeps *those* bytes outside the edit
-        shown = proj.original
-        row["shown_off"] = float((shown != picture).any(-1).mean())  # share of pixels the shown picture changed
-        row["upload"]["outside_vs_shown"] = float(np.abs(images["upload"].astype(float) - shown)[~mask].mean())
         if self.seg is not None:
             names = list(images) + ["regen_before", "truth"]
             labs = dict(zip(names, segment(self.seg, [*images.values(), regen_before, truth]), strict=True))
             cid = ID[kind]
             for name in images:
                 lab = labs[name]
-                before = labs["regen_before" if name == "regen" else "leave"]
+                before = labs["regen_before" if name.startswith("regen") else "leave"]
                 n0 = int((before[mask] == cid).sum())
                 row[name]["seg_agree"] = float((lab[mask] == r.labels_without[mask]).mean())
                 row[name]["removed"] = 1 - int((lab[mask] == cid).sum()) / n0 if n0 else None
@@ -246,37 +250,26 @@ class Bench:
         images = {"picture": picture, "footprint": footprint_tile(picture, mask), "true background": truth, **images}
         return row, images
 
-    def variant(self, name: str, proj, mask: np.ndarray, kind: str) -> np.ndarray:
-        """Item 3 of issue 33, measured beside the product (none of these is the product's erase):
-        - ``dilated``: the product's erase with the footprint grown by one feature cell (what a client can send);
-        - ``clip``: the product's erase, the change kept to the footprint grown by 2 px (the picture elsewhere);
-        - ``fill``: the painting layer's features, all units, in the cells the footprint touches replaced by a
-          harmonic fill from the untouched cells around them; the adapted generator renders; blended;
-        - ``fill_project``: the same fill at the projection layer (coarser), then the rest of the generator;
-        - ``fill_clip``: ``fill``, the change kept to the footprint grown by 2 px (the picture elsewhere)."""
-        from ganpaint.project.projector import blend
+    def edits(self, mask: np.ndarray, kind: str, method: str) -> list:
+        """The product's erase stroke of ``kind`` over the footprint, as the server prepares it."""
+        stroke = Stroke(kind, encode_runs(mask), "erase", self.strength, method=method)
+        return stroke_edits(self.m, [stroke], self.layer)
 
-        if name == "dilated":
-            cell = self.m.info.resolution // proj.features.shape[-1]
-            stroke = Stroke(kind, encode_runs(ring(mask, cell) | mask), "erase", self.strength)
-            return proj.render(stroke_edits(self.m, [stroke], self.layer))
-        if name == "clip":
-            stroke = Stroke(kind, encode_runs(mask), "erase", self.strength)
-            out = proj.render(stroke_edits(self.m, [stroke], self.layer))
-            return np.where((ring(mask, 2) | mask)[..., None], out, proj.original)
-        unedited = proj.generate(())
+    def on_upload(self, proj, mask: np.ndarray, kind: str, fills: Fills | None) -> np.ndarray:
+        """The erase on the projected upload as the server shows it (``render_upload``); fills None: GANPaint's."""
+        if fills is None:
+            return proj.render(self.edits(mask, kind, "units"))
+        return render_upload(fills, proj, self.edits(mask, kind, "fill"))
+
+    def on_regen(self, proj, mask: np.ndarray, kind: str, fills: Fills | None) -> np.ndarray:
+        """The erase on the scene re-generated from its projection (the original generator after the painting
+        layer): a generated picture, fitted as the renderer fits one (``Renderer.fill_erases``), not blended."""
+        f, r = self.f, proj.features
         with torch.no_grad():
-            if name == "fill_project":
-                fp = proj.project_features  # (1, Cp, hp, wp)
-                edited = proj._whole()(harmonic_fill(fp, cells(mask, fp.shape[-2:])))  # (1, 3, R, R)
-            else:
-                f = proj.features  # (1, C, h, w)
-                edited = proj.tail(harmonic_fill(f, cells(mask, f.shape[-2:])))  # (1, 3, R, R)
-        out = blend(edited, unedited, proj.original, proj.settings)
-        if name == "fill_clip":
-            keep = ring(mask, 2) | mask
-            out = np.where(keep[..., None], out, proj.original)
-        return out
+            if fills is None:
+                return to_uint8(f(apply_edits(r, self.edits(mask, kind, "units"))))
+            resolved = fills.resolve(self.edits(mask, kind, "fill"), r, f, f(r))
+            return to_uint8(f(apply_edits(r, resolved)))
 
     def run(self, objects: list[Removal], progress: bool = True) -> tuple[list[dict], dict[str, list[dict]]]:
         """Rows for every object the model has a concept for; images of the first 12 per kind (for grids)."""
@@ -303,23 +296,23 @@ class Bench:
         return rows, shown
 
 
-def cells(mask: np.ndarray, size) -> torch.Tensor:
-    """(h, w) bool: the feature cells a pixel mask touches."""
-    m = torch.from_numpy(mask.astype(np.float32))[None, None]  # (1, 1, H, W)
-    return F.adaptive_max_pool2d(m, tuple(size))[0, 0] > 0
+def harmonic_pixels(picture: np.ndarray, mask: np.ndarray, iters: int = 400) -> np.ndarray:
+    """The footprint filled with the harmonic membrane of the pixels around it (Laplace's equation, Jacobi):
+    the plainest inpainting, what the fill erase's seam adds to the generator's render, as a baseline."""
+    return seamless(np.zeros_like(picture), picture, mask, iters)
 
 
-def harmonic_fill(f: torch.Tensor, hole: torch.Tensor, iters: int = 200) -> torch.Tensor:
-    """(1, C, h, w) features with the ``hole`` cells (h, w) replaced by a harmonic fill of the others (Jacobi
-    on 3 x 3 means, replicate padding), started from their mean."""
-    if bool(hole.all()) or not bool(hole.any()):
-        return f
-    out = f.clone()
-    out[..., hole] = f[..., ~hole].mean(-1, keepdim=True)
-    for _ in range(iters):
-        avg = F.avg_pool2d(F.pad(out, [1, 1, 1, 1], mode="replicate"), 3, stride=1)  # (1, C, h, w)
-        out = torch.where(hole, avg, f)
-    return out
+def variant_settings(spec: str) -> FillSettings:
+    """``"steps=0+held_units=0"`` -> the product's FillSettings with those fields changed (item 3's trials)."""
+    fields = FillSettings().numbers()
+    changes = {}
+    for part in spec.split("+"):
+        key, _, value = part.partition("=")
+        try:
+            changes[key] = type(fields[key])(value)
+        except (KeyError, ValueError):
+            raise ValueError(f"variants: {part!r} is not field=value of FillSettings ({', '.join(fields)})") from None
+    return replace(FillSettings(), **changes)
 
 
 def footprint_tile(picture: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -337,8 +330,7 @@ def summarise(rows: list[dict]) -> dict:
     out: dict = {"n": len(rows), "pixels": float(np.mean([r["pixels"] for r in rows])) if rows else 0.0}
     for name in methods(rows):
         entry = {}
-        for key in ("psnr", "ssim", "seg_agree", "removed", "outside", "outside_max", "outside_changed",
-                    "outside_vs_shown"):  # fmt: skip
+        for key in ("psnr", "ssim", "seg_agree", "removed", "outside", "outside_max", "outside_changed"):
             v = np.array([r[name][key] for r in rows if r[name].get(key) is not None], dtype=float)
             if len(v):
                 lo, hi = bootstrap(v)
@@ -353,8 +345,9 @@ def summarise(rows: list[dict]) -> dict:
                 b: int(sum(r[name]["psnr"] > r[b]["psnr"] for r in rows)) for b in BASELINES if b in rows[0]
             }
         out[name] = entry
-    if rows and "shown_off" in rows[0]:
-        out["shown_off"] = float(np.mean([r["shown_off"] for r in rows]))
+    if rows:
+        ms = np.array([r["upload_ms"] for r in rows])
+        out["upload_ms"] = {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90)), "max": float(ms.max())}
     if rows and "truth_seg_agree" in rows[0]:
         out["truth_seg_agree"] = float(np.mean([r["truth_seg_agree"] for r in rows]))
     return out
@@ -369,7 +362,7 @@ def table(summary_by_kind: dict[str, dict]) -> str:
     """A markdown table: one row per kind and method."""
     lines = [
         "| kind (n) | method | PSNR in footprint (dB) | SSIM | segmenter agrees | removed "
-        "| outside: mean change (0..255) | PSNR wins vs telea / ns / mean / leave |",
+        "| outside: mean change (0..255) | PSNR wins vs telea / ns / harmonic / mean / leave |",
         "|---|---|---|---|---|---|---|---|",
     ]
 
@@ -407,7 +400,7 @@ def compact_tables(by_kind: dict[str, dict]) -> str:
     for kind, s in by_kind.items():
         out.append(f"| {kind} ({s['n']}) | " + " | ".join(ci(s[n], "psnr", ".1f") for n in names) + " |")
     out += ["", "| kind | method | SSIM | segmenter agrees | removed (>= half) | outside <= 1 (mean; max) "
-            "| PSNR wins vs telea / ns / mean / leave |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+            "| PSNR wins vs telea / ns / harmonic / mean / leave |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for kind, s in by_kind.items():
         for n in names:
             e = s[n]
@@ -474,7 +467,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cache", type=Path, default=ROOT / "cache" / "erase_truth", help="projections kept here")
     ap.add_argument("--out", type=Path, default=None, help="JSON of rows and summaries (default: under --cache)")
     ap.add_argument("--grids", type=Path, default=None, help="write erase_truth_<kind>.png grids here")
-    ap.add_argument("--variants", default="", help=f"item 3 trials, comma-separated: {', '.join(VARIANTS)}")
+    ap.add_argument(
+        "--variants", default="", help="fill erase trials, comma-separated: e.g. steps=0,held_units=0+seam_iters=0"
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -515,6 +510,10 @@ def main(argv: list[str] | None = None) -> dict:
     }  # fmt: skip
     print(table({**by_kind, "all": result["all"]}), flush=True)
     print(compact_tables({**by_kind, "all": result["all"]}), flush=True)
+    if rows:
+        t = result["all"]["upload_ms"]
+        print(f"\nthe erase on an upload (fit, render, seam; {args.threads} threads): median {t['median']:.0f} ms, "
+              f"p90 {t['p90']:.0f}, max {t['max']:.0f}", flush=True)  # fmt: skip
     if rows and "telea" in rows[0]:
         result["paired"] = {}
         for a in [n for n in methods(rows) if n not in BASELINES]:
@@ -528,12 +527,11 @@ def main(argv: list[str] | None = None) -> dict:
     out.write_text(json.dumps(result, indent=1) + "\n")
     if args.grids is not None:
         for kind, images in shown.items():
+            save_grid(images, args.grids / f"erase_truth_{kind}.png")
             if variants:
-                cols = {"picture": "picture", "true background": "true background", "erase on upload": "upload"}
-                cols.update({v: v for v in variants}, Telea="telea")
+                cols = {"picture": "picture", "true background": "true background", "erase (upload)": "upload"}
+                cols.update({v: v for v in variants}, **{"Navier-Stokes": "ns"})
                 save_grid(images, args.grids / f"erase_truth_variants_{kind}.png", columns=cols)
-            else:
-                save_grid(images, args.grids / f"erase_truth_{kind}.png")
     return result
 
 

@@ -147,19 +147,22 @@ def stroke_points(rng: np.random.Generator, n: int) -> list[list[float]]:
 
 
 class Painter:
-    """One simulated painter: a growing stroke (a point per update), a new stroke every 20 updates."""
+    """One simulated painter: a growing stroke (a point per update), a new stroke every 20 updates; a share
+    ``erase`` of the strokes erase (the fill erase, the server's default: a fit at each update of the stroke)."""
 
-    def __init__(self, seed: int, concepts: list[str]):
+    def __init__(self, seed: int, concepts: list[str], erase: float = 0.0):
         self.rng = np.random.default_rng(seed)
         self.concepts = concepts
+        self.erase = erase
         self.strokes: list[dict] = []
         self.step = 0
 
     def update(self) -> list[dict]:
         if self.step % 20 == 0:
             concept = self.concepts[int(self.rng.integers(len(self.concepts)))]
+            mode = "erase" if self.erase and self.rng.random() < self.erase else "draw"
             self.strokes = self.strokes[-3:] + [
-                {"concept": concept, "mode": "draw", "strength": 20, "mask": {"points": [], "radius": 0.06}}
+                {"concept": concept, "mode": mode, "strength": 20, "mask": {"points": [], "radius": 0.06}}
             ]
             self.path = stroke_points(self.rng, 20)
         self.strokes[-1]["mask"]["points"] = self.path[: self.step % 20 + 1]
@@ -168,13 +171,22 @@ class Painter:
 
 
 async def ws_painter(
-    url: str, model: str, image: int, concepts, duration: float, rate: float, seed: int, stats, refine: bool = False
+    url: str,
+    model: str,
+    image: int,
+    concepts,
+    duration: float,
+    rate: float,
+    seed: int,
+    stats,
+    refine: bool = False,
+    erase: float = 0.0,
 ):
     """``refine``: the last update of each stroke asks for the refined frame (as the page's "sharp" view does);
     refined frames are counted apart (``stats["refined"]``: ms from that update), not in the frame latencies."""
     import websockets
 
-    painter = Painter(seed, concepts)
+    painter = Painter(seed, concepts, erase)
     sent: dict[int, float] = {}
     async with websockets.connect(url, max_size=2**24) as ws:
         await ws.send(json.dumps({"type": "open", "model": model, "image": image, "format": "jpeg"}))
@@ -296,7 +308,9 @@ async def load(kind: str, base: str, args, n: int, concepts, units=None, layer=N
     if kind == "ws":
         url = base.replace("http", "ws") + "/ws/paint"
         tasks = [
-            ws_painter(url, args.model, gallery[i], concepts, args.duration, args.rate, i, stats, args.refine)
+            ws_painter(
+                url, args.model, gallery[i], concepts, args.duration, args.rate, i, stats, args.refine, args.erase
+            )
             for i in range(n)
         ]
     else:
@@ -422,6 +436,7 @@ def main() -> None:
     p.add_argument("--min-time", type=float, default=1.0, help="seconds per compute timing")
     p.add_argument("--quick", action="store_true", help="--duration 6 --updates 60 --min-time 0.3")
     p.add_argument("--refine", action="store_true", help="painters ask for the refined frame at each stroke's end")
+    p.add_argument("--erase", type=float, default=0.0, help="share of the websocket painters' strokes that erase")
     args = p.parse_args()
     if args.quick:
         args.duration, args.updates, args.min_time = 6.0, 60, 0.3

@@ -186,6 +186,25 @@ def test_create_intervention_raw_edits(client):
     assert r.content != plain.content
 
 
+def test_erase_methods_fill_by_default(client):
+    """An erase stroke fills from what surrounds it unless it asks for GANPaint's units (ganpaint.erase)."""
+    erase = {**STROKE, "mode": "erase"}
+
+    def shot(stroke):
+        r = client.post("/intervene", json={"image": 2, "strokes": [stroke]}, headers={"accept": "image/png"})
+        assert r.status_code == 200, r.text
+        return pixels(r.content)
+
+    fill, units, plain = shot(erase), shot({**erase, "method": "units"}), shot({**erase, "strength": 1})
+    assert np.array_equal(fill, shot({**erase, "method": "fill"}))
+    assert not np.array_equal(fill, units)
+    raw = {"layer": "layer4", "units": client.get("/models/tiny/concepts/tree").json()["erase_units"], "value": 0.0,
+           "mask": STROKE["mask"]}  # fmt: skip
+    r = client.post("/intervene", json={"image": 2, "edits": [raw]}, headers={"accept": "image/png"})
+    assert np.array_equal(pixels(r.content), units)  # "units": GANPaint's erase, the erase units set to 0
+    assert plain.shape == fill.shape
+
+
 BAD_MASK = {**STROKE, "mask": {"points": [[0.5, 1.5]], "radius": 0.1}}
 
 
@@ -208,6 +227,11 @@ BAD_MASK = {**STROKE, "mask": {"points": [[0.5, 1.5]], "radius": 0.1}}
             {"image": 1, "strokes": [{**STROKE, "mode": "smudge"}]},
             422,
             "strokes[0].mode: Input should be 'draw', 'erase' or 'stamp', got 'smudge'",
+        ),
+        (
+            {"image": 1, "strokes": [{**STROKE, "mode": "erase", "method": "blur"}]},
+            422,
+            "strokes[0].method: Input should be 'fill' or 'units', got 'blur'",
         ),
         (
             {"image": 1, "strokes": [STROKE, {**STROKE, "concept": "lava"}]},

@@ -101,6 +101,13 @@ def test_baselines_touch_only_the_footprint():
     assert np.array_equal(out[~r.footprint], r.rgb[~r.footprint]) and not np.array_equal(out, r.rgb)
     assert bench.psnr_in(r.rgb_without, r.rgb_without, r.footprint) == 99.0
     assert bench.ssim_map(r.rgb, r.rgb).min() > 0.999
+    out = bench.harmonic_pixels(r.rgb, r.footprint)
+    assert np.array_equal(out[~r.footprint], r.rgb[~r.footprint]) and not np.array_equal(out, r.rgb)
+    with pytest.raises(ValueError, match="steps=x"):
+        bench.variant_settings("steps=x")
+    with pytest.raises(ValueError, match="'colour=1' is not field=value"):
+        bench.variant_settings("colour=1")
+    assert bench.variant_settings("steps=0+seam_iters=0").steps == 0
     if bench.have_opencv():
         for method in ("telea", "ns"):
             out = bench.inpaint(r.rgb, r.footprint, method)
@@ -116,14 +123,16 @@ def test_erase_bench_runs_on_the_tiny_model(tmp_path):
     result = bench.main([
         "--models-dir", str(tmp_path / "models"), "--precomputed-dir", str(tmp_path / "precomputed"),
         "--model", "tiny", "--kinds", "tree,dome", "--per-kind", "2", "--min-pixels", "8", "--segmenter", "none",
-        "--quick", "--out", str(out), "--grids", str(tmp_path / "img"), "--variants", "dilated,fill_clip",
+        "--quick", "--out", str(out), "--grids", str(tmp_path / "img"), "--variants", "steps=0,seam_iters=0",
     ])  # fmt: skip
     assert out.is_file() and (tmp_path / "img" / "erase_truth_variants_tree.png").is_file()
     rows = result["rows"]
     assert len(rows) == 2 and {r["kind"] for r in rows} == {"tree"}  # the tiny model has no dome concept
     for r in rows:
         assert r["seed"] >= 1_000_000_000 and r["pixels"] >= 8
-        for method in ("upload", "regen", "mean", "leave", "dilated", "fill_clip"):
+        for method in ("upload", "regen", "upload_units", "regen_units", "harmonic", "mean", "leave", "steps=0",
+                       "seam_iters=0"):  # fmt: skip
             assert np.isfinite(r[method]["psnr"]) and -1 <= r[method]["ssim"] <= 1
-        assert r["mean"]["outside"] == 0 and r["leave"]["outside"] == 0
+        assert r["mean"]["outside"] == 0 and r["leave"]["outside"] == 0 and r["harmonic"]["outside"] == 0
+        assert r["upload"]["outside"] == 0  # the fill erase on an upload keeps every pixel outside its stroke
     assert result["summary"]["tree"]["upload"]["psnr"]["n"] == 2

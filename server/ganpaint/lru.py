@@ -3,13 +3,17 @@
 cache = LRU(512)
 cache.put(key, value)       # the least recently used key goes once there are more than 512
 cache.get(key)              # None if absent; a hit becomes the most recently used
+tensor_key(r)               # a key for a tensor's exact values (stamp decisions, fitted fills)
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from typing import Generic, TypeVar
+
+import torch
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -49,3 +53,8 @@ class LRU(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def tensor_key(t: torch.Tensor) -> bytes:
+    """A key for a tensor's exact values (SHA-256 of its float32 bytes)."""
+    return hashlib.sha256(t.detach().float().contiguous().cpu().numpy().tobytes()).digest()

@@ -37,6 +37,8 @@ import torch
 from torch import nn
 
 from ganpaint.context.service import ContextService
+from ganpaint.erase import FillErase, Fills
+from ganpaint.erase.upload import render_upload, resolve_upload
 from ganpaint.lru import LRU
 from ganpaint.model_registry import LoadedModel, ModelRegistry
 from ganpaint.nn.hooks import before_each_child
@@ -117,6 +119,7 @@ class Renderer:
         self.cache: LRU[tuple, torch.Tensor] = LRU(0 if baseline else cache_size)  # h(z) by (model, image, layer)
         self.foreground = foreground or Foreground()  # painters' frames first (ganpaint.priority)
         self.context = ContextService()  # segmenters, context maps, stamp decisions (ganpaint.context)
+        self.fills = Fills()  # fitted fill erases (ganpaint.erase)
         self._global_lock = threading.Lock()  # baseline mode: one request at a time, as the original
         self._queues: dict[bool, queue.Queue[Queued | None]] = {True: queue.Queue(), False: queue.Queue()}
         self.workers = [
@@ -269,6 +272,7 @@ class Renderer:
             feats = self.features(m, job.image, job.z, cut)  # (1, C, h, w)
             at_cut = [e for e in job.edits if e.layer == cut]
             at_cut = self.context.resolve(m, feats, m.split(cut)[1], at_cut)  # stamps that respect context
+            at_cut = self.fill_erases(m, feats, cut, at_cut, not job.interactive)
             rows.append(apply_edits(feats, at_cut) if at_cut else feats)
         _, f = m.split(cut)
         background = not jobs[0].interactive
@@ -283,15 +287,37 @@ class Renderer:
         4x with the model's refiner for refined jobs; (N, H, W, 3)."""
         m = self.registry.model(jobs[0].model)
         edits = [self.context.resolve_upload(m, projected, job.edits) for job in jobs]  # stamps that respect context
+        step = None if jobs[0].interactive else self.foreground.wait
         if jobs[0].refined:  # jobs of one batch share their key, refined included
-            return np.stack([refined_upload(m.refiner, projected, e) for e in edits])  # (N, 4R, 4R, 3)
-        return np.stack([projected.render(e) for e in edits])  # (N, R, R, 3)
+            fitted = [resolve_upload(self.fills, projected, e, step)[0] for e in edits]
+            return np.stack([refined_upload(m.refiner, projected, e) for e in fitted])  # (N, 4R, 4R, 3)
+        return np.stack([render_upload(self.fills, projected, e, step) for e in edits])  # (N, R, R, 3)
+
+    def fill_erases(self, m: LoadedModel, feats: torch.Tensor, layer: str, edits, background: bool = False):
+        """``edits`` at ``layer`` with their FillErases fitted on the generated picture whose features there are
+        feats (1, C, h, w) (ganpaint.erase); a background render steps aside for painters between fit steps."""
+        if not any(isinstance(e, FillErase) for e in edits):
+            return edits
+        _, f = m.split(layer)
+        with torch.inference_mode():
+            target = f(feats)  # (1, 3, H, W): the unedited picture the fill must agree with
+        return self.fills.resolve(edits, feats, f, target, self.foreground.wait if background else None)
 
     def render_uncached(self, job: RenderJob) -> np.ndarray:
         """The full-render path: the whole generator with edit hooks, no cache, no queue (the baseline server,
         and the reference the tests compare the cached path against); (H, W, 3) uint8."""
         m = self.registry.model(job.model)
-        x = run_edited(m.generator, self.latent(m, job.image, job.z).to(self.registry.dtype), job.edits)  # (1, 3, H, W)
+        z = self.latent(m, job.image, job.z).to(self.registry.dtype)  # (1, z_dim)
+        edits = list(job.edits)
+        if any(isinstance(e, FillErase) for e in edits):  # fitted as forward_generated fits them: at the first layer
+            order = m.generator.layer_names
+            cut = min((e.layer for e in edits), key=order.index)
+            with torch.inference_mode():
+                feats = m.split(cut)[0](z)  # (1, C, h, w)
+            at_cut = self.fill_erases(m, feats, cut, [e for e in edits if e.layer == cut])
+            later = iter(at_cut)
+            edits = [next(later) if e.layer == cut else e for e in edits]
+        x = run_edited(m.generator, z, edits)  # (1, 3, H, W)
         return to_pixels(x)[0]
 
     def _render_full(self, job: RenderJob) -> Frame:

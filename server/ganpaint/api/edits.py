@@ -99,13 +99,15 @@ def prepare_request(
             m.check_layer(layer)
         except NotFoundError as exc:
             raise NotFoundError(f"layer: {exc}") from exc
-    specs = [
-        Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, tuple(s.size) if s.size else None, s.context)
-        for s in strokes
-    ]
+    specs = [stroke_spec(s) for s in strokes]
     prepare_strokes(plan, m, specs, layer, "strokes", limits)
     for i, e in enumerate(edits):
         plan.add(raw_edit(plan, m, limits, e, f"edits[{i}]"))
+
+
+def stroke_spec(s: StrokeIn) -> Stroke:
+    size = tuple(s.size) if s.size else None
+    return Stroke(s.concept, s.mask, s.mode, s.strength, s.layer, s.style, size, s.context, s.method)
 
 
 def raw_edit(plan: EditPlan, m: LoadedModel, limits: StrokeLimits, e: UnitEditIn, where: str) -> Part:

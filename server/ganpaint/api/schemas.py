@@ -46,6 +46,9 @@ class StrokeIn(Strict):
     context: Literal["respect", "ignore"] = Field(
         "respect", description="stamp: respect = the unit brush where the concept does not belong (docs/context.md)"
     )
+    method: Literal["fill", "units"] = Field(
+        "fill", description="erase: fill = repaint from what surrounds the stroke, units = GANPaint's (docs/erase.md)"
+    )
 
 
 class UnitEditIn(Strict):

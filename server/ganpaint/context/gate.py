@@ -16,14 +16,13 @@ A probe costs two renders of the layers after the stamp's and two segmentations 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from ganpaint.context.probe import Probabilities, Render, brush_stroke, measure, window_radius
-from ganpaint.lru import LRU
+from ganpaint.lru import LRU, tensor_key
 from ganpaint.nn.intervene import UnitEdit
 
 ACCEPT_GAIN = 0.05  # the brush's soft gain below which a stamp does what the brush does
@@ -52,11 +51,6 @@ class Decisions(LRU[tuple, tuple[bool, float]]):
 
     def __init__(self, capacity: int = 4096):
         super().__init__(capacity)
-
-
-def digest(r: torch.Tensor) -> bytes:
-    """A key for a feature map's exact values."""
-    return hashlib.sha256(r.detach().float().contiguous().cpu().numpy().tobytes()).digest()
 
 
 def probe_gains(
@@ -91,7 +85,7 @@ def resolve(
     unedited features (a stamp's context is the picture, not earlier strokes)."""
     if not any(isinstance(e, ContextStamp) for e in edits):
         return list(edits)
-    base = digest(r)
+    base = tensor_key(r)
     known: dict[tuple, tuple[bool, float]] = {}
     pending: dict[str, list[ContextStamp]] = {}  # concept -> its stamps not yet decided on this picture
     for e in edits:

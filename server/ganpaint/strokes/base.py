@@ -28,6 +28,7 @@ class Stroke:
     style: int | None = None  # stamp: the style index (default 0, the largest style)
     size: tuple[float, float] | None = None  # stamp: (w, h) in 0..1 of the image width (default: natural)
     context: str = "respect"  # stamp: "respect" = the brush where the concept does not belong (ganpaint.context.gate)
+    method: str = "fill"  # erase: "fill" = what surrounds the stroke (ganpaint.erase), "units" = GANPaint's zeros
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,13 @@ class StrokeContext:
     def mask(self, spec: Any, field: str = "mask", pooling: Pooling = "area") -> Ref:
         """``spec`` pooled to this stroke's feature map (``plan_mask``); errors name ``<where>.<field>``."""
         return plan_mask(self.plan, spec, self.m, self.layer, f"{self.where}.{field}", self.limits, pooling)
+
+    def picture_mask(self, spec: Any, field: str = "mask") -> Ref:
+        """``spec`` at the picture's own size (R, R), area fractions: the pixels a stroke covers."""
+        res = self.m.info.resolution
+        raster = max(MIN_RASTER, res)
+        limits = (self.limits.max_points, self.limits.max_side)
+        return self.plan.mask(spec, raster, (res, res), f"{self.where}.{field}", limits, "area")
 
 
 class StrokeKind(Protocol):
