@@ -188,6 +188,7 @@ async def ws_painter(
 
     painter = Painter(seed, concepts, erase)
     sent: dict[int, float] = {}
+    erasing: set[int] = set()  # updates whose newest stroke erases
     async with websockets.connect(url, max_size=2**24) as ws:
         await ws.send(json.dumps({"type": "open", "model": model, "image": image, "format": "jpeg"}))
         json.loads(await ws.recv())
@@ -208,6 +209,8 @@ async def ws_painter(
                     stats.setdefault("refined", []).append((now - sent[seq]) * 1000)
                     continue
                 stats["frames"].append((now, (now - sent[seq]) * 1000, tenths / 10))
+                kind = "erase_frames" if seq in erasing else "draw_frames"  # by the update's newest stroke
+                stats.setdefault(kind, []).append((now - sent[seq]) * 1000)
                 if done.is_set() and seq == last_seq:
                     return
 
@@ -217,8 +220,11 @@ async def ws_painter(
         while time.perf_counter() < t_end:
             sent[seq] = time.perf_counter()
             strokes = painter.update()
-            ends = refine and painter.step % 20 == 0  # the stroke's last point
-            await ws.send(json.dumps({"type": "render", "seq": seq, "strokes": strokes, "refine": ends}))
+            if strokes[-1]["mode"] == "erase":
+                erasing.add(seq)
+            last = painter.step % 20 == 0  # the stroke's last point: as the page, a draft until then
+            message = {"type": "render", "seq": seq, "strokes": strokes, "refine": refine and last, "draft": not last}
+            await ws.send(json.dumps(message))
             seq += 1
             t_next += 1 / rate
             await asyncio.sleep(max(0, t_next - time.perf_counter()))
@@ -287,7 +293,12 @@ def summarize(stats, duration: float, t_start: float) -> dict:
     first = [f[1] for f in frames if f[0] < mid]
     second = [f[1] for f in frames if f[0] >= mid]
     refined = stats.get("refined", [])
+    erase, draw = stats.get("erase_frames", []), stats.get("draw_frames", [])
     return {
+        "erase_frames": len(erase),
+        "erase_p50": pct(erase, 50),
+        "erase_p95": pct(erase, 95),
+        "draw_p95": pct(draw, 95),
         "refined": len(refined),
         "refined_p95": pct(refined, 95),
         "fps": len(frames) / duration,
@@ -402,6 +413,12 @@ def run(args) -> None:
             print(
                 f"| {name} | {n} | {r['fps']:.1f} | {r['p50']:.0f} | {r['p95']:.0f} | "
                 f"{r['p95_first']:.0f} / {r['p95_second']:.0f} | {r['dropped']} of {r['sent']} | {ratio} |"
+            )
+    if args.erase:
+        for n, r in results["ganpaint"].items():
+            print(
+                f"- {n} painters: {r['erase_frames']} frames of an erase stroke, p50 {r['erase_p50']:.0f} ms, "
+                f"p95 {r['erase_p95']:.0f} ms; the other frames p95 {r['draw_p95']:.0f} ms"
             )
     if args.refine:
         for n, r in results["ganpaint"].items():

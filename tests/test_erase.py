@@ -132,18 +132,6 @@ def test_fill_erase_on_an_upload_keeps_every_pixel_outside_its_stroke(projected)
     assert np.array_equal(render_upload(fills, projected, [draw]), drawn)  # no fill: the upload's own render
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    from api_helpers import tiny_settings
-
-    from ganpaint.engine import Engine
-
-    settings = tiny_settings(tmp_path_factory.mktemp("erase"))
-    e = Engine(settings.models_dir, settings.precomputed_dir, threads=1)
-    yield e
-    e.close()
-
-
 def test_the_renderer_fits_fill_erases_the_same_on_both_paths(engine):
     import io
 
@@ -176,3 +164,26 @@ def test_a_hole_over_every_cell_is_ganpaints_erase(g):
     out = Fills(FAST).resolve([fill], r, tail, target)
     assert not isinstance(out[0], FillErase) and list(out[0].units) == [1, 2]
     assert torch.equal(apply_edits(r, out), apply_edits(r, [fill.units_erase()]))
+
+
+def test_a_draft_gets_the_quick_fill(engine):
+    import io
+
+    from PIL import Image
+
+    from ganpaint.renderer import RenderJob
+    from ganpaint.strokes import Stroke, stroke_edits
+
+    m = engine.model("tiny")
+    fill = stroke_edits(m, [Stroke("tree", {"points": [[0.3, 0.3]], "radius": 0.15}, "erase")])
+
+    def shot(draft):
+        job = RenderJob("tiny", image=5, edits=fill, draft=draft)
+        return np.asarray(Image.open(io.BytesIO(engine.render(job).data)))
+
+    quick = engine.renderer.fills.quick
+    assert quick.settings.steps == 0 and quick.quick is quick
+    before = quick.fits.misses
+    draft, settled = shot(True), shot(False)
+    assert quick.fits.misses == before + 1  # the draft's fill came from the quick fills, the settled one did not
+    assert not np.array_equal(draft, settled)

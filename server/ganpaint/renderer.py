@@ -64,6 +64,7 @@ class RenderJob:
     submitted: float = field(default_factory=time.perf_counter)
     target: PaintTarget = GENERATED  # what it paints (ganpaint/targets.py): the generator's image, or an upload
     refined: bool = False  # the model's refiner makes the picture 4x larger (the caller checked it has one)
+    draft: bool = False  # a stroke still being drawn: fill erases get the quick fill, not the fit (ganpaint.erase)
 
 
 @dataclass
@@ -272,7 +273,7 @@ class Renderer:
             feats = self.features(m, job.image, job.z, cut)  # (1, C, h, w)
             at_cut = [e for e in job.edits if e.layer == cut]
             at_cut = self.context.resolve(m, feats, m.split(cut)[1], at_cut)  # stamps that respect context
-            at_cut = self.fill_erases(m, feats, cut, at_cut, not job.interactive)
+            at_cut = self.fill_erases(m, feats, cut, at_cut, not job.interactive, job.draft)
             rows.append(apply_edits(feats, at_cut) if at_cut else feats)
         _, f = m.split(cut)
         background = not jobs[0].interactive
@@ -288,20 +289,25 @@ class Renderer:
         m = self.registry.model(jobs[0].model)
         edits = [self.context.resolve_upload(m, projected, job.edits) for job in jobs]  # stamps that respect context
         step = None if jobs[0].interactive else self.foreground.wait
+        fills = self.fills.quick if jobs[0].draft else self.fills
         if jobs[0].refined:  # jobs of one batch share their key, refined included
-            fitted = [resolve_upload(self.fills, projected, e, step)[0] for e in edits]
+            fitted = [resolve_upload(fills, projected, e, step)[0] for e in edits]
             return np.stack([refined_upload(m.refiner, projected, e) for e in fitted])  # (N, 4R, 4R, 3)
-        return np.stack([render_upload(self.fills, projected, e, step) for e in edits])  # (N, R, R, 3)
+        return np.stack([render_upload(fills, projected, e, step) for e in edits])  # (N, R, R, 3)
 
-    def fill_erases(self, m: LoadedModel, feats: torch.Tensor, layer: str, edits, background: bool = False):
+    def fill_erases(
+        self, m: LoadedModel, feats: torch.Tensor, layer: str, edits, background: bool = False, draft: bool = False
+    ):
         """``edits`` at ``layer`` with their FillErases fitted on the generated picture whose features there are
-        feats (1, C, h, w) (ganpaint.erase); a background render steps aside for painters between fit steps."""
+        feats (1, C, h, w) (ganpaint.erase; a draft: the quick fill); a background render steps aside for painters
+        between fit steps."""
         if not any(isinstance(e, FillErase) for e in edits):
             return edits
         _, f = m.split(layer)
         with torch.inference_mode():
             target = f(feats)  # (1, 3, H, W): the unedited picture the fill must agree with
-        return self.fills.resolve(edits, feats, f, target, self.foreground.wait if background else None)
+        fills = self.fills.quick if draft else self.fills
+        return fills.resolve(edits, feats, f, target, self.foreground.wait if background else None)
 
     def render_uncached(self, job: RenderJob) -> np.ndarray:
         """The full-render path: the whole generator with edit hooks, no cache, no queue (the baseline server,

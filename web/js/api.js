@@ -293,8 +293,10 @@ export class PaintSocket extends EventTarget {
   }
 
   /** Send the whole stroke list; returns the seq used (or null when it waits for the connection). `refine`: ask
-   * for the state's 4x frame too (models with a refiner; the server sends it unless a newer list comes first). */
-  render(strokes, { refine = false } = {}) {
+   * for the state's 4x frame too (models with a refiner; the server sends it unless a newer list comes first).
+   * `draft`: a stroke is still being drawn (its erase gets the server's quick fill; the list sent when it ends
+   * gets the fitted one: docs/erase.md). */
+  render(strokes, { refine = false, draft = false } = {}) {
     if (!this.target) return null;
     if (!this.fallback && !this.ready) return null; // the "ready" listener renders the list then
     this.seq = this.seq >= MAX_SEQ ? 1 : this.seq + 1;
@@ -305,7 +307,7 @@ export class PaintSocket extends EventTarget {
       this.restQueued = { seq, wire };
       this.pumpRest();
     } else {
-      this.ws.send(JSON.stringify({ type: "render", seq, strokes: wire, refine: refine || undefined }));
+      this.ws.send(JSON.stringify({ type: "render", seq, strokes: wire, refine: refine || undefined, draft: draft || undefined }));
     }
     return seq;
   }

@@ -158,7 +158,8 @@ function sendNow() {
   clearTimeout(sendTimer);
   sendTimer = null;
   lastSend = performance.now();
-  const seq = socket.render(currentList(), { refine: settings.sharp && !live }); // the 4x frame once a stroke ends
+  // while a stroke is drawn: drafts (an erase's quick fill); once it ends: the fitted erase, and the 4x frame
+  const seq = socket.render(currentList(), { refine: settings.sharp && !live, draft: Boolean(live) });
   if (seq !== null) body.dataset.sentSeq = String(seq);
 }
 

@@ -225,6 +225,9 @@ class RenderMessage(Strict):
     refine: bool = Field(
         False, description="after this update's frame, also send its refined (4x) frame unless a newer update came"
     )
+    draft: bool = Field(
+        False, description="a stroke still being drawn: erases get the quick fill, not the fit (docs/erase.md)"
+    )
 
 
 class PingMessage(Strict):

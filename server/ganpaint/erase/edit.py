@@ -10,7 +10,7 @@ Fits are cached by (features, picture, region, held units), so a page that resen
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -41,9 +41,11 @@ class Fills:
     """Resolves FillErases; keeps the last ``capacity`` fits (one (C, h, w) map each: 64 kB at scenes64
     layer6)."""
 
-    def __init__(self, settings: FillSettings | None = None, capacity: int = 256):
+    def __init__(self, settings: FillSettings | None = None, capacity: int = 256, quick: bool = True):
         self.settings = settings or FillSettings()
         self.fits: LRU[tuple, torch.Tensor] = LRU(capacity)
+        # the quick fill of a stroke still being drawn: the harmonic start alone, no fit (15 ms, not 200)
+        self.quick = Fills(replace(self.settings, steps=0), capacity, quick=False) if quick else self
 
     def resolve(
         self,
