@@ -235,3 +235,17 @@ def test_two_replicas_share_one_class_through_the_database(open_db, request):
     finally:
         for stop in stops:
             stop()
+
+
+def test_replicas_opening_a_new_database_at_once_all_start(open_db):
+    """The schema is created under the schema lock: replicas starting together on an empty PostgreSQL once raced
+    on ``CREATE TABLE IF NOT EXISTS migrations`` (a duplicate pg_type key: one replica failed to start)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: open_db(), range(4)))
+    try:
+        assert all(s._rows("SELECT COUNT(*) AS n FROM migrations")[0]["n"] >= 1 for s in stores)
+    finally:
+        for s in stores:
+            s.close()

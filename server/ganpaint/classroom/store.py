@@ -161,11 +161,11 @@ class ClassStore:
     def _migrate(self) -> int:
         """Apply the missing ``MIGRATIONS``; the schema version after. A database newer than this code is refused."""
         real = TYPES[self.dialect]["real"]
-        self._db.execute(
-            f"CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at {real})"
-        )
         with self._transaction():
-            self._lock_schema()
+            self._lock_schema()  # before the first CREATE: two replicas starting at once raced on the migrations table
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at {real})"
+            )
             have = self._rows("SELECT COALESCE(MAX(version), 0) AS v FROM migrations")[0]["v"]
             if have > SCHEMA_VERSION:
                 raise ValueError(
