@@ -8,14 +8,15 @@ object's silhouette. The fill erase (``"method": "fill"``, the default) instead
    cells around it (a harmonic fill: the membrane that continues the surroundings), then
 2. fits those hole features for a few steps so that the generator's render agrees with the picture on the
    known pixels around the region (the parts of the hole's cells outside the stroke and a ring around it),
-   near the harmonic start, with the concept's first erase units held at 0 in the hole (fit.py), and
-3. on an upload, keeps the picture's own pixels outside the stroke and blends the seam (seam.py).
+   near the harmonic start and smooth inside the stroke, with the concept's first erase units held at 0 in the
+   hole (fit.py; a stroke still being drawn gets step 1 alone: ``Fills.quick``), and
+3. on an upload, keeps the picture's own pixels outside the stroke and sews the region in (seam.py, upload.py).
 
     edits = [FillErase(layer, units, 0.0, 1.0, mask)]     # unresolved: GANPaint's erase, exactly
-    edits, region = fills.resolve(edits, r, tail, target)  # resolved: all units, the fitted value map
+    edits = fills.resolve(edits, r, tail, target)         # resolved: all units, the fitted value map
 
-Measured against the true background on held-out scenes in docs/projection.md ("Erasing, measured against
-ground truth"); ``bench/erase_truth.py`` makes the numbers.
+Measured against the true background on held-out scenes in docs/erase.md; ``bench/erase_truth.py`` makes the
+numbers.
 """
 
 from ganpaint.erase.edit import FillErase, Fills, fill_region
