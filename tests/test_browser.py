@@ -325,6 +325,9 @@ def test_erase_mode_sends_erase_strokes(open_page):
     w.settle()
     renders = [m for m in w.sent if m["type"] == "render" and m["strokes"]]
     assert renders and all(s["mode"] == "erase" for m in renders for s in m["strokes"])
+    # while dragging: drafts (the server's quick fill); the list sent when the stroke ends: the fitted erase
+    assert any(m.get("draft") for m in renders) and not renders[-1].get("draft")
+    assert page.locator("body").get_attribute("data-frame-seq") == str(renders[-1]["seq"])
     assert page.locator("#stroke-list .stroke-row.erase").count() == 1
     # toggling the stroke off renders the unpainted image again
     page.locator("#stroke-list button[data-stroke-action=toggle]").click()
