@@ -195,14 +195,14 @@ def test_erase_methods_fill_by_default(client):
         assert r.status_code == 200, r.text
         return pixels(r.content)
 
-    fill, units, plain = shot(erase), shot({**erase, "method": "units"}), shot({**erase, "strength": 1})
+    fill, units, weak = shot(erase), shot({**erase, "method": "units"}), shot({**erase, "strength": 1})
     assert np.array_equal(fill, shot({**erase, "method": "fill"}))
     assert not np.array_equal(fill, units)
     raw = {"layer": "layer4", "units": client.get("/models/tiny/concepts/tree").json()["erase_units"], "value": 0.0,
            "mask": STROKE["mask"]}  # fmt: skip
     r = client.post("/intervene", json={"image": 2, "edits": [raw]}, headers={"accept": "image/png"})
     assert np.array_equal(pixels(r.content), units)  # "units": GANPaint's erase, the erase units set to 0
-    assert plain.shape == fill.shape
+    assert not np.array_equal(weak, fill)  # strength 1 holds one erase unit at 0 in the fit, not three
 
 
 BAD_MASK = {**STROKE, "mask": {"points": [[0.5, 1.5]], "radius": 0.1}}

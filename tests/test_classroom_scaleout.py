@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from postgres_server import PostgresServer, skip_reason
-from test_scaleout import ENTRYPOINT, NGINX, Proc, free_port, render_nginx_conf, wait_until_up
+from test_scaleout import ENTRYPOINT, NGINX, Proc, free_port, start_nginx, wait_until_up
 
 pytestmark = pytest.mark.scaleout
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,19 +104,7 @@ def test_one_class_on_two_replicas_survives_a_killed_replica(tmp_path):
                 cmd = ["sh", str(ENTRYPOINT), "serve", "--model", "tiny", "--device", "cpu"]
                 replicas.append(Proc(f"replica{i}", cmd, tmp_path / f"replica{i}.log", replica_env))
             procs += replicas
-            state = tmp_path / "nginx"
-            lb_port = free_port()
-            conf = render_nginx_conf(
-                tmp_path / "nginx.conf",
-                GANPAINT_REPLICAS=",".join(f"127.0.0.1:{p}" for p in ports),
-                NGINX_LISTEN=f"127.0.0.1:{lb_port}",
-                NGINX_STATE_DIR=str(state),
-                NGINX_ACCESS_LOG=str(state / "access.log"),
-                NGINX_ERROR_LOG=str(state / "error.log"),
-                NGINX_FAIL_TIMEOUT="30s",
-            )
-            conf.replace(state / "nginx.conf")
-            lb = Proc("nginx", [NGINX, "-p", str(state), "-c", "nginx.conf", "-g", "daemon off;"], tmp_path / "nx")
+            lb, lb_port, _ = start_nginx(tmp_path, ports, NGINX_FAIL_TIMEOUT="30s")
             procs.append(lb)
             deadline = time.monotonic() + 90
             for proc, port in zip(replicas, ports, strict=True):

@@ -107,6 +107,28 @@ def render_nginx_conf(out: Path, **env: str) -> Path:
     return out
 
 
+def start_nginx(tmp_path: Path, ports: list[int], **env: str) -> tuple[Proc, int, Path]:
+    """deploy/nginx's config rendered for the replicas on ``ports`` (``env`` on top), checked with ``nginx -t``
+    and started on a free port; (its Proc, the port, its state folder with access.log and error.log)."""
+    state = tmp_path / "nginx"
+    state.mkdir(exist_ok=True)
+    port = free_port()
+    conf = render_nginx_conf(
+        tmp_path / "nginx.conf",
+        GANPAINT_REPLICAS=",".join(f"127.0.0.1:{p}" for p in ports),
+        NGINX_LISTEN=f"127.0.0.1:{port}",
+        NGINX_STATE_DIR=str(state),
+        NGINX_ACCESS_LOG=str(state / "access.log"),
+        NGINX_ERROR_LOG=str(state / "error.log"),
+        **env,
+    )
+    shutil.move(conf, state / "nginx.conf")
+    check = subprocess.run([NGINX, "-t", "-p", str(state), "-c", "nginx.conf"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proc = Proc("nginx", [NGINX, "-p", str(state), "-c", "nginx.conf", "-g", "daemon off;"], tmp_path / "nginx.out")
+    return proc, port, state
+
+
 def upstreams(access_log: Path, path_pattern: str) -> list[tuple[str, list[str]]]:
     """(status, [upstream addresses tried, in order]) for each logged request whose path matches."""
     rows = []
@@ -211,22 +233,12 @@ def test_two_replicas_behind_nginx_survive_a_killed_replica(tmp_path):
             replicas.append(Proc(f"replica{i}", cmd, tmp_path / f"replica{i}.log", replica_env))
         procs += replicas
 
-        state = tmp_path / "nginx"
-        lb_port = free_port()
-        conf = render_nginx_conf(
-            tmp_path / "nginx.conf",
-            GANPAINT_REPLICAS=",".join(f"127.0.0.1:{p}" for p in ports),
-            NGINX_LISTEN=f"127.0.0.1:{lb_port}",
-            NGINX_STATE_DIR=str(state),
-            NGINX_ACCESS_LOG=str(state / "access.log"),
-            NGINX_ERROR_LOG=str(state / "error.log"),
+        lb, lb_port, state = start_nginx(
+            tmp_path,
+            ports,
             NGINX_WORKER_PROCESSES="2",  # least_conn counts shared through the upstream zone
             NGINX_FAIL_TIMEOUT="30s",  # a killed replica stays marked down for the rest of the test
         )
-        shutil.move(conf, state / "nginx.conf")
-        check = subprocess.run([NGINX, "-t", "-p", str(state), "-c", "nginx.conf"], capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
-        lb = Proc("nginx", [NGINX, "-p", str(state), "-c", "nginx.conf", "-g", "daemon off;"], tmp_path / "nginx.out")
         procs.append(lb)
 
         deadline = time.monotonic() + STARTUP_S
