@@ -20,13 +20,24 @@ the object's concept (``ganpaint.strokes.stroke_edits``, the product's path, def
   (the footprint filled with the membrane of the pixels around it: Laplace's equation), ``mean`` (the mean
   colour of the 3 px ring around it), and ``leave`` (the object left);
 - ``--variants``: the upload's fill erase with other ``erase.FillSettings`` (``steps=0``: the harmonic fill of
-  the features alone; ``held_units=0``; ``seam_iters=0``: no seam), for the trials in docs/projection.md.
+  the features alone; ``held_units=0``; ``seam_iters=0``: no seam; ``concept=0``: no concept term), for the
+  trials in docs/erase.md.
 
 Scores inside the footprint against the true background: PSNR, SSIM (Gaussian 11 / 1.5 map, reflect padding,
 averaged over the footprint), the segmenter's agreement with the true labels; ``removed``: the share of the
 segmenter's pixels of the concept in the footprint that are gone (before: on the picture; ``regen``: on the
 regenerated picture); ``outside``: mean |change| (0..255) outside the footprint (target <= 1), ``outside_max``
 the largest. Means with bootstrap 95 % intervals; per-object PSNR wins against each baseline.
+
+The fill's concept term uses the model's own segmenter, as the server does; ``--judge`` adds
+``judge_seg_agree`` and ``judge_removed`` from a second segmenter trained apart (other scenes, other widths),
+so that removal is not only scored by the segmenter the fit listened to:
+
+    ganpaint scenes render --n 30000 --size 64 --start-seed 3000000 --out data/judge64
+    ganpaint train segmenter --data data/judge64 --widths 24,48,96,160 --minutes 28 --threads 1 \
+        --run runs/judge64 --out cache/judge64/segmenter.pth
+    python bench/erase_truth.py --judge cache/judge64/segmenter.pth ...
+
 OpenCV comes from ``pip install opencv-python-headless`` (the bench's own dependency; without it those rows are
 left out).
 """
@@ -47,7 +58,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
-from ganpaint.erase import Fills, FillSettings, seamless  # noqa: E402
+from ganpaint.erase import Fills, FillSettings, Leftover, seamless  # noqa: E402
 from ganpaint.erase.upload import render_upload  # noqa: E402
 from ganpaint.masks import encode_runs  # noqa: E402
 from ganpaint.nn.intervene import apply_edits  # noqa: E402
@@ -174,9 +185,19 @@ class Bench:
     """The model, its projector and segmenter (None: no segmenter scores); erases objects and scores them."""
 
     def __init__(
-        self, m, projector, segmenter=None, cache: Path | None = None, strength: int = 20, variants: tuple = ()
+        self,
+        m,
+        projector,
+        segmenter=None,
+        cache: Path | None = None,
+        strength: int = 20,
+        variants: tuple = (),
+        judge=None,
+        leftover: Leftover | None = None,
     ):
-        self.m, self.projector, self.seg, self.cache = m, projector, segmenter, cache
+        self.m, self.projector, self.cache = m, projector, cache
+        self.scorers = {p: s for p, s in (("", segmenter), ("judge_", judge)) if s is not None}  # prefix: segmenter
+        self.leftover = leftover  # the model's segmenter for the fit's concept term, as the renderer passes it
         self.fills = Fills()  # the product's settings
         self.variants = tuple(variants)
         self.variant_fills = {v: Fills(variant_settings(v)) for v in self.variants}
@@ -236,17 +257,17 @@ class Bench:
                 "outside_max": int(diff.max()) if diff.size else 0,
                 "outside_changed": float((diff > 0).mean()) if diff.size else 0.0,
             }
-        if self.seg is not None:
+        for prefix, seg in self.scorers.items():
             names = list(images) + ["regen_before", "truth"]
-            labs = dict(zip(names, segment(self.seg, [*images.values(), regen_before, truth]), strict=True))
+            labs = dict(zip(names, segment(seg, [*images.values(), regen_before, truth]), strict=True))
             cid = ID[kind]
             for name in images:
                 lab = labs[name]
                 before = labs["regen_before" if name.startswith("regen") else "leave"]
                 n0 = int((before[mask] == cid).sum())
-                row[name]["seg_agree"] = float((lab[mask] == r.labels_without[mask]).mean())
-                row[name]["removed"] = 1 - int((lab[mask] == cid).sum()) / n0 if n0 else None
-            row["truth_seg_agree"] = float((labs["truth"][mask] == r.labels_without[mask]).mean())
+                row[name][prefix + "seg_agree"] = float((lab[mask] == r.labels_without[mask]).mean())
+                row[name][prefix + "removed"] = 1 - int((lab[mask] == cid).sum()) / n0 if n0 else None
+            row[prefix + "truth_seg_agree"] = float((labs["truth"][mask] == r.labels_without[mask]).mean())
         images = {"picture": picture, "footprint": footprint_tile(picture, mask), "true background": truth, **images}
         return row, images
 
@@ -259,7 +280,7 @@ class Bench:
         """The erase on the projected upload as the server shows it (``render_upload``); fills None: GANPaint's."""
         if fills is None:
             return proj.render(self.edits(mask, kind, "units"))
-        return render_upload(fills, proj, self.edits(mask, kind, "fill"))
+        return render_upload(fills, proj, self.edits(mask, kind, "fill"), leftover=self.leftover)
 
     def on_regen(self, proj, mask: np.ndarray, kind: str, fills: Fills | None) -> np.ndarray:
         """The erase on the scene re-generated from its projection (the original generator after the painting
@@ -268,7 +289,7 @@ class Bench:
         with torch.no_grad():
             if fills is None:
                 return to_uint8(f(apply_edits(r, self.edits(mask, kind, "units"))))
-            resolved = fills.resolve(self.edits(mask, kind, "fill"), r, f, f(r))
+            resolved = fills.resolve(self.edits(mask, kind, "fill"), r, f, f(r), leftover=self.leftover)
             return to_uint8(f(apply_edits(r, resolved)))
 
     def run(self, objects: list[Removal], progress: bool = True) -> tuple[list[dict], dict[str, list[dict]]]:
@@ -330,7 +351,8 @@ def summarise(rows: list[dict]) -> dict:
     out: dict = {"n": len(rows), "pixels": float(np.mean([r["pixels"] for r in rows])) if rows else 0.0}
     for name in methods(rows):
         entry = {}
-        for key in ("psnr", "ssim", "seg_agree", "removed", "outside", "outside_max", "outside_changed"):
+        for key in ("psnr", "ssim", "seg_agree", "removed", "judge_seg_agree", "judge_removed", "outside",
+                    "outside_max", "outside_changed"):  # fmt: skip
             v = np.array([r[name][key] for r in rows if r[name].get(key) is not None], dtype=float)
             if len(v):
                 lo, hi = bootstrap(v)
@@ -348,8 +370,9 @@ def summarise(rows: list[dict]) -> dict:
     if rows:
         ms = np.array([r["upload_ms"] for r in rows])
         out["upload_ms"] = {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90)), "max": float(ms.max())}
-    if rows and "truth_seg_agree" in rows[0]:
-        out["truth_seg_agree"] = float(np.mean([r["truth_seg_agree"] for r in rows]))
+    for key in ("truth_seg_agree", "judge_truth_seg_agree"):
+        if rows and key in rows[0]:
+            out[key] = float(np.mean([r[key] for r in rows]))
     return out
 
 
@@ -412,6 +435,8 @@ def compact_tables(by_kind: dict[str, dict]) -> str:
             else:
                 removed = f"{e['removed']['mean']:.2f}" if "removed" in e else "-"
                 outside, wins = "exact", ""
+            if "judge_removed" in e:
+                removed += f"; judge {e['judge_removed']['mean']:.2f}"
             out.append(f"| {kind} | {n} | {ci(e, 'ssim', '.3f')} | {ci(e, 'seg_agree', '.2f')} | {removed} | "
                        f"{outside} | {wins} |")  # fmt: skip
     return "\n".join(out)
@@ -462,6 +487,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--max-scenes", type=int, default=2000)
     ap.add_argument("--strength", type=int, default=20, help="the erase stroke's strength (the API's default: 20)")
     ap.add_argument("--segmenter", default=None, help="as ganpaint's --segmenter; 'none' for no segmenter scores")
+    ap.add_argument(
+        "--judge", default=None, help="a second, independently trained segmenter (.pth): judge_* scores (see above)"
+    )
     ap.add_argument("--quick", action="store_true", help="a 4-sample bank and 2 + 2 steps (tests, smoke runs)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=ROOT / "cache" / "erase_truth", help="projections kept here")
@@ -487,6 +515,9 @@ def main(argv: list[str] | None = None) -> dict:
         else:  # the shipped recipe, as the server projects uploads
             projector = projector_for(m.generator, layer, m.info.generator_path.parent)
         seg = None if args.segmenter == "none" else load_segmenter(args.segmenter, m.info)
+        judge = load_segmenter(args.judge, m.info) if args.judge else None
+        own = m.info.segmenter_path  # the fit's concept term uses the model's own segmenter, as the server does
+        leftover = Leftover.of(load_segmenter(None, m.info)) if own is not None and own.is_file() else None
         have = m.dissection(layer).concepts
         kinds = [k for k in args.kinds.split(",") if k]
         if any(k not in have for k in kinds):
@@ -498,7 +529,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{len(objects)} objects in {len(seeds)} scenes ({seeds[0]}..{seeds[-1]}), chosen in "
               f"{time.perf_counter() - t:.1f} s", flush=True)  # fmt: skip
         variants = tuple(v for v in args.variants.split(",") if v)
-        bench = Bench(m, projector, seg, None if args.quick else args.cache, args.strength, variants)
+        cache = None if args.quick else args.cache
+        bench = Bench(m, projector, seg, cache, args.strength, variants, judge, leftover)
         rows, shown = bench.run(objects)
     finally:
         engine.close()

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganpaint.erase import FillErase, Fills, FillSettings, fit_fill, harmonic_fill, hole_cells, seamless
+from ganpaint.erase import FillErase, Fills, FillSettings, Leftover, fit_fill, harmonic_fill, hole_cells, seamless
 from ganpaint.erase.upload import render_upload
 from ganpaint.nn.intervene import UnitEdit, apply_edits
 from ganpaint.nn.proggan import serving_copy
 from ganpaint.project import Projector, ProjectSettings, image_tensor
 from ganpaint.project.projector import to_uint8
 from ganpaint.tiny import tiny_generator
+from ganpaint.train.segmenter import EmbeddedSegmenter, UNet
 
 FAST = FillSettings(harmonic_iters=50, steps=4, seam_iters=100)
 
@@ -98,6 +99,50 @@ def test_fills_resolve_caches_and_keeps_other_edits(g):
     assert fills.resolve([draw], r, tail, target) == [draw]
 
 
+@pytest.fixture(scope="module")
+def segmenter():
+    torch.manual_seed(0)
+    return EmbeddedSegmenter(UNet((4, 8), 4), ["sky", "tree", "dome", "grass"], "tiny-segmenter", 32)
+
+
+def test_leftover_is_minus_log_of_the_other_classes(segmenter):
+    seen = Leftover.of(segmenter)
+    assert seen.classes(["dome", "door", "tree"]) == (1, 2)  # the segmenter has no door
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        p = segmenter.probabilities(x)[:, [1, 2]].sum(1)  # (1, 32, 32)
+        assert torch.allclose(seen.penalty((1, 2))(x), -torch.log1p(-p), atol=1e-5)
+    assert seen.penalty(()) is None and seen.penalty((0, 1, 2, 3)) is None  # nothing, or everything, to avoid
+    assert Leftover.of(None) is None and Leftover.of(object()) is None  # no differentiable scores: no term
+
+
+def test_the_concept_term_lowers_what_the_segmenter_still_sees(g, segmenter):
+    r, tail, target = features(g, "layer4")
+    region = square(32, 8, 20)
+    inside = region.bool()
+    with torch.no_grad():
+        c = int(segmenter.probabilities(tail(r))[0][:, inside].mean(-1).argmax())  # the class most seen there
+    penalty = Leftover.of(segmenter).penalty((c,))
+
+    def seen(s):
+        v = fit_fill(r, region, tail, target, s=s, leftover=penalty)  # (C, h, w)
+        with torch.no_grad():
+            return float(penalty(tail(v[None]))[0][inside].mean())
+
+    assert seen(FillSettings(steps=20, concept=1.0)) < seen(FillSettings(steps=20, concept=0.0))
+
+
+def test_fills_resolve_fits_again_for_another_concept(g, segmenter):
+    r, tail, target = features(g, "layer4")
+    fills, seen = Fills(FillSettings(harmonic_iters=50, steps=4, concept=1.0)), Leftover.of(segmenter)
+    region = square(32, 10, 18)
+    dome = fills.resolve([FillErase("layer4", [1], 0.0, 1.0, region, concept="dome")], r, tail, target, None, seen)
+    tree = fills.resolve([FillErase("layer4", [1], 0.0, 1.0, region, concept="tree")], r, tail, target, None, seen)
+    plain = fills.resolve([FillErase("layer4", [1], 0.0, 1.0, region, concept="dome")], r, tail, target)
+    assert fills.fits.misses == 3  # the concept and the segmenter are part of the fit's key
+    assert not torch.equal(dome[0].value, tree[0].value) and not torch.equal(dome[0].value, plain[0].value)
+
+
 def test_seam_keeps_the_outside_and_removes_an_offset():
     around = np.full((16, 16, 3), 100, np.uint8)
     region = np.zeros((16, 16), bool)
@@ -155,6 +200,24 @@ def test_the_renderer_fits_fill_erases_the_same_on_both_paths(engine):
     assert np.array_equal(queued, engine.render_uncached(RenderJob("tiny", image=4, edits=fill)))
     assert not np.array_equal(queued, shot(units))
     assert engine.renderer.fills.fits.misses == 1  # one fit, reused by the second path
+
+
+def test_the_renderer_fits_with_the_models_segmenter(engine, segmenter):
+    from ganpaint.renderer import RenderJob
+    from ganpaint.strokes import Stroke, stroke_edits
+
+    m = engine.model("tiny")
+    fill = stroke_edits(m, [Stroke("tree", {"points": [[0.5, 0.5]], "radius": 0.2}, "erase")])
+    assert fill[0].concept == "tree"
+    job = RenderJob("tiny", image=6, edits=fill)
+    context = engine.renderer.context
+    alone = engine.render_uncached(job)  # the tiny model ships no segmenter: no concept term
+    context.put_segmenter(m.id, segmenter)
+    try:
+        seen = engine.render_uncached(job)
+    finally:
+        context._segmenters.pop(m.id, None)
+    assert not np.array_equal(alone, seen)
 
 
 def test_a_hole_over_every_cell_is_ganpaints_erase(g):

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ganpaint.context.service import ContextService
-from ganpaint.erase import FillErase, Fills
+from ganpaint.erase import FillErase, Fills, Leftover
 from ganpaint.erase.upload import render_upload, resolve_upload
 from ganpaint.lru import LRU
 from ganpaint.model_registry import LoadedModel, ModelRegistry
@@ -290,10 +290,11 @@ class Renderer:
         edits = [self.context.resolve_upload(m, projected, job.edits) for job in jobs]  # stamps that respect context
         step = None if jobs[0].interactive else self.foreground.wait
         fills = self.fills.quick if jobs[0].draft else self.fills
+        seg = Leftover.of(self.context.segmenter(m))
         if jobs[0].refined:  # jobs of one batch share their key, refined included
-            fitted = [resolve_upload(fills, projected, e, step)[0] for e in edits]
+            fitted = [resolve_upload(fills, projected, e, step, seg)[0] for e in edits]
             return np.stack([refined_upload(m.refiner, projected, e) for e in fitted])  # (N, 4R, 4R, 3)
-        return np.stack([render_upload(fills, projected, e, step) for e in edits])  # (N, R, R, 3)
+        return np.stack([render_upload(fills, projected, e, step, seg) for e in edits])  # (N, R, R, 3)
 
     def fill_erases(
         self, m: LoadedModel, feats: torch.Tensor, layer: str, edits, background: bool = False, draft: bool = False
@@ -307,7 +308,8 @@ class Renderer:
         with torch.inference_mode():
             target = f(feats)  # (1, 3, H, W): the unedited picture the fill must agree with
         fills = self.fills.quick if draft else self.fills
-        return fills.resolve(edits, feats, f, target, self.foreground.wait if background else None)
+        step = self.foreground.wait if background else None
+        return fills.resolve(edits, feats, f, target, step, Leftover.of(self.context.segmenter(m)))
 
     def render_uncached(self, job: RenderJob) -> np.ndarray:
         """The full-render path: the whole generator with edit hooks, no cache, no queue (the baseline server,

@@ -29,19 +29,8 @@ def window_cells(h: int) -> int:
 
 def soft_probabilities(segmenter, images: torch.Tensor) -> torch.Tensor | None:
     """Differentiable (N, K, H, W) class probabilities, or None if the segmenter offers no gradient."""
-    if hasattr(segmenter, "differentiable_probabilities"):
-        return segmenter.differentiable_probabilities(images)
-    net, size = getattr(segmenter, "net", None), getattr(segmenter, "size", None)
-    if isinstance(net, nn.Module):  # ganpaint.train.segmenter.EmbeddedSegmenter
-        h, w = images.shape[-2:]
-        x = images
-        if size and (h, w) != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        y = net(x)  # (N, K, S, S)
-        if size and (h, w) != (size, size):
-            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
-        return y.softmax(dim=1)
-    return None
+    soft = getattr(segmenter, "differentiable_probabilities", None)
+    return soft(images) if soft is not None else None
 
 
 @dataclass

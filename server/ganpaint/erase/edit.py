@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ganpaint.erase.fit import FillSettings, fit_fill, hole_cells
+from ganpaint.erase.leftover import Leftover
 from ganpaint.lru import LRU, tensor_key
 from ganpaint.nn.intervene import UnitEdit
 
@@ -24,8 +25,11 @@ from ganpaint.nn.intervene import UnitEdit
 @dataclass
 class FillErase(UnitEdit):
     """An erase stroke's edit (units: the concept's first erase units, best first, as many as the stroke's
-    strength; value 0; mask: the stroke at the picture's size, (H, W) in [0, 1]); unresolved it paints as
-    GANPaint's erase. The fit holds the first ``FillSettings.held_units`` of its units at 0."""
+    strength; value 0; mask: the stroke at the picture's size, (H, W) in [0, 1]; concept: its name, for the
+    fit's concept term); unresolved it paints as GANPaint's erase. The fit holds the first
+    ``FillSettings.held_units`` of its units at 0."""
+
+    concept: str = ""
 
     def units_erase(self) -> UnitEdit:
         return UnitEdit(self.layer, self.units, self.value, self.alpha, self.mask, self.pooling)
@@ -54,10 +58,11 @@ class Fills:
         tail: nn.Module,
         target: torch.Tensor,
         between_steps: Callable[[], None] | None = None,
+        leftover: Leftover | None = None,
     ) -> list[UnitEdit]:
         """``edits`` with the FillErases at r's layer replaced by all-unit edits of their fitted fill; r (1, C, h,
         w): the unedited features there, tail: the generator after them, target (1, 3, H, W) in [-1, 1]: the
-        picture around the holes."""
+        picture around the holes; leftover: the model's segmenter for the concept term (None: no such term)."""
         fills = [e for e in edits if isinstance(e, FillErase)]
         if not fills:
             return list(edits)
@@ -65,7 +70,8 @@ class Fills:
         if bool(hole_cells(region, r.shape[-2:]).all()):  # nothing around to fill from: GANPaint's erase
             return [e.units_erase() if isinstance(e, FillErase) else e for e in edits]
         held = sorted({int(u) for e in fills for u in list(e.units)[: self.settings.held_units]})
-        value = self.fit(r, region, tail, target, held, between_steps)  # (C, h, w)
+        classes = leftover.classes([e.concept for e in fills]) if leftover is not None else ()
+        value = self.fit(r, region, tail, target, held, between_steps, leftover, classes)  # (C, h, w)
         units = list(range(r.shape[1]))
         out = []
         for e in edits:
@@ -75,13 +81,16 @@ class Fills:
             out.append(e)
         return out
 
-    def fit(self, r, region, tail, picture, held, between_steps=None) -> torch.Tensor:
-        """The fitted fill (C, h, w) of ``region`` (fit.py), from the cache or fitted now."""
-        key = (tensor_key(r), tensor_key(picture), tensor_key(region), tuple(held))
+    def fit(self, r, region, tail, picture, held, between_steps=None, leftover=None, classes=()) -> torch.Tensor:
+        """The fitted fill (C, h, w) of ``region`` (fit.py), from the cache or fitted now; the concept term
+        counts the segmenter's ``classes`` (none: no term)."""
+        scorer = leftover.id if leftover is not None and classes else None
+        key = (tensor_key(r), tensor_key(picture), tensor_key(region), tuple(held), scorer, tuple(classes))
         hit = self.fits.get(key)
         if hit is not None:
             return hit
-        value = fit_fill(r, region, tail, picture, held, self.settings, between_steps).to(r.dtype)
+        penalty = leftover.penalty(classes) if scorer is not None else None
+        value = fit_fill(r, region, tail, picture, held, self.settings, between_steps, penalty).to(r.dtype)
         self.fits.put(key, value)
         return value
 

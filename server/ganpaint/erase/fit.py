@@ -23,6 +23,8 @@ class FillSettings:
     smooth: float = 0.3  # weight of the render's squared differences between neighbours inside the region
     ring: int = 6  # known pixels: this far (px) around the region, plus the hole cells' pixels outside it
     held_units: int = 3  # the concept's first erase units held at 0 in the hole (at most the stroke's strength)
+    concept: float = 0.01  # weight of the segmenter's -log(1 - p(erased concept)) inside the region (leftover.py)
+    concept_every: int = 5  # the concept term on every n-th step (the last step among them), weighted n times
     seam_iters: int = 400  # Jacobi steps of the seam (uploads; 0: the region cut in without one)
 
     def numbers(self) -> dict:
@@ -62,13 +64,15 @@ def fit_fill(
     held: Sequence[int] = (),
     s: FillSettings = FillSettings(),  # noqa: B008 - frozen
     between_steps: Callable[[], None] | None = None,
+    leftover: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The hole's features: (C, h, w), all units (outside the hole: r's own).
 
     r: (1, C, h, w) features; region: (H, W) in [0, 1], the pixels to erase (> 0) at the render's size;
     tail: the generator after r's layer; target: (1, 3, H, W) in [-1, 1], the picture it must agree with
     around the region; held: units kept at 0 in the hole; ``between_steps``: called before each step (a
-    background render stepping aside for painters)."""
+    background render stepping aside for painters); ``leftover``: x (1, 3, H, W) -> (1, H, W), how much of the
+    erased concept a segmenter still sees (``Leftover.penalty``), weighted by ``s.concept`` inside the region."""
     with torch.inference_mode(False), torch.enable_grad():
         r = r.detach().clone()  # not an inference tensor: the fit needs its graph
         target = target.detach().clone().to(r.dtype)
@@ -90,7 +94,7 @@ def fit_fill(
         pairs_x = inside[..., :, 1:] * inside[..., :, :-1]  # (1, 1, H, W-1): both pixels inside
         pairs_y = inside[..., 1:, :] * inside[..., :-1, :]  # (1, 1, H-1, W)
         n_pairs = (pairs_x.sum() + pairs_y.sum()).clamp(min=1) * target.shape[1]
-        for _ in range(s.steps):
+        for step in range(s.steps):
             if between_steps is not None:
                 between_steps()
             x = tail(torch.where(hole, v * keep, r))  # (1, 3, H, W)
@@ -98,6 +102,9 @@ def fit_fill(
             if s.smooth > 0:
                 dx, dy = x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
                 loss = loss + s.smooth * ((dx**2 * pairs_x).sum() + (dy**2 * pairs_y).sum()) / n_pairs
+            every = max(1, s.concept_every)
+            if leftover is not None and s.concept > 0 and (s.steps - 1 - step) % every == 0:
+                loss = loss + s.concept * every * (leftover(x) * inside[:, 0]).sum() / inside.sum()
             (v.grad,) = torch.autograd.grad(loss, [v])  # v's gradient only: an upload's own tail keeps no grads
             opt.step()
         return torch.where(hole, v.detach() * keep, r)[0]

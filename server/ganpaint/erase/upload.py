@@ -9,28 +9,38 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ganpaint.erase.edit import FillErase, Fills, fill_region, region_pixels
+from ganpaint.erase.leftover import Leftover
 from ganpaint.erase.seam import seamless
 from ganpaint.nn.intervene import UnitEdit
 from ganpaint.project.projector import ProjectedImage, image_tensor
 
 
 def resolve_upload(
-    fills: Fills, proj: ProjectedImage, edits: Sequence[UnitEdit], between_steps: Callable[[], None] | None = None
+    fills: Fills,
+    proj: ProjectedImage,
+    edits: Sequence[UnitEdit],
+    between_steps: Callable[[], None] | None = None,
+    leftover: Leftover | None = None,
 ) -> tuple[list[UnitEdit], list[bool]]:
     """(edits with the FillErases at the painting layer fitted, which of them were FillErases). FillErases at
-    another layer stay GANPaint's erase."""
+    another layer stay GANPaint's erase. ``leftover``: the model's segmenter for the fit's concept term."""
     here = [isinstance(e, FillErase) and e.layer == proj.paint_layer for e in edits]
     if not any(here):
         return list(edits), here
     kept = [e.units_erase() if isinstance(e, FillErase) and not h else e for e, h in zip(edits, here, strict=True)]
-    return fills.resolve(kept, proj.features, proj.tail, image_tensor(proj.original), between_steps), here
+    target = image_tensor(proj.original)  # (1, 3, R, R)
+    return fills.resolve(kept, proj.features, proj.tail, target, between_steps, leftover), here
 
 
 def render_upload(
-    fills: Fills, proj: ProjectedImage, edits: Sequence[UnitEdit], between_steps: Callable[[], None] | None = None
+    fills: Fills,
+    proj: ProjectedImage,
+    edits: Sequence[UnitEdit],
+    between_steps: Callable[[], None] | None = None,
+    leftover: Leftover | None = None,
 ) -> np.ndarray:
     """(R, R, 3) uint8: ``proj.render`` with the fill erases fitted and sewn in."""
-    resolved, filled = resolve_upload(fills, proj, edits, between_steps)
+    resolved, filled = resolve_upload(fills, proj, edits, between_steps, leftover)
     out = proj.render(resolved)
     if not any(filled):
         return out

@@ -33,7 +33,8 @@ class Brush:
             raise ValueError(f"{ctx.where}.method: expected 'fill' or 'units', got {s.method!r}")
         if self.mode == "erase" and s.method == "fill" and s.mask is not None:
             picture = ctx.picture_mask(s.mask)  # (R, R): the fit needs the stroke's pixels
-            return lambda: [FillErase(layer, units[:n], value, 1.0, picture.value)]
+            concept = ctx.concept.name
+            return lambda: [FillErase(layer, units[:n], value, 1.0, picture.value, concept=concept)]
         mask = ctx.mask(s.mask)
         return lambda: [UnitEdit(layer, units[:n], value, 1.0, mask.value)]
 

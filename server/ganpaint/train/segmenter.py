@@ -88,6 +88,13 @@ class EmbeddedSegmenter:
     @torch.inference_mode()
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [-1, 1] -> (N, C, H, W) class scores (at the input size)."""
+        return self._scores(images)
+
+    def differentiable_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """``probabilities`` with gradients to the images (ACE's alpha fit, the fill erase's concept term)."""
+        return self._scores(images).softmax(dim=1)
+
+    def _scores(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
         n, _, h, w = images.shape
