@@ -113,6 +113,17 @@ def test_leftover_is_minus_log_of_the_other_classes(segmenter):
         p = segmenter.probabilities(x)[:, [1, 2]].sum(1)  # (1, 32, 32)
         assert torch.allclose(seen.penalty((1, 2))(x), -torch.log1p(-p), atol=1e-5)
     assert seen.penalty(()) is None and seen.penalty((0, 1, 2, 3)) is None  # nothing, or everything, to avoid
+    picture = torch.rand(1, 3, 32, 32) * 2 - 1
+    around = square(32, 0, 32).bool() & ~square(32, 8, 24).bool()  # (32, 32): a ring
+    with torch.no_grad():
+        labels = segmenter.probabilities(picture)[0].argmax(0)  # (32, 32)
+        kept = sorted(set(labels[around].tolist()))  # what the segmenter sees around the region
+        erased = kept[-1:] if len(kept) > 1 else [c for c in range(4) if c not in kept][:1]
+        kept = [c for c in kept if c not in erased]
+        want = -torch.log(segmenter.probabilities(x)[:, kept].sum(1) + 1e-6)  # become what is around
+        assert torch.allclose(seen.penalty(tuple(erased), picture, around)(x), want, atol=1e-5)
+        nothing = torch.zeros(32, 32, dtype=torch.bool)
+        assert torch.allclose(seen.penalty((1, 2), picture, nothing)(x), -torch.log1p(-p), atol=1e-5)
     assert Leftover.of(None) is None and Leftover.of(object()) is None  # no differentiable scores: no term
 
 

@@ -115,15 +115,20 @@ def test_baselines_touch_only_the_footprint():
 
 
 def test_erase_bench_runs_on_the_tiny_model(tmp_path):
+    from ganpaint.scenes import NAMES
     from ganpaint.tiny import make_tiny_model
+    from ganpaint.train.segmenter import UNet, save_segmenter
 
     make_tiny_model(tmp_path / "models", tmp_path / "precomputed")
+    torch.manual_seed(0)
+    judge = save_segmenter(UNet((4, 8), len(NAMES)), NAMES, 32, tmp_path / "judge.pth")  # an untrained judge
     bench = load_bench()
     out = tmp_path / "erase.json"
     result = bench.main([
         "--models-dir", str(tmp_path / "models"), "--precomputed-dir", str(tmp_path / "precomputed"),
         "--model", "tiny", "--kinds", "tree,dome", "--per-kind", "2", "--min-pixels", "8", "--segmenter", "none",
         "--quick", "--out", str(out), "--grids", str(tmp_path / "img"), "--variants", "steps=0,seam_iters=0",
+        "--judge", str(judge),
     ])  # fmt: skip
     assert out.is_file() and (tmp_path / "img" / "erase_truth_variants_tree.png").is_file()
     rows = result["rows"]
@@ -135,4 +140,5 @@ def test_erase_bench_runs_on_the_tiny_model(tmp_path):
             assert np.isfinite(r[method]["psnr"]) and -1 <= r[method]["ssim"] <= 1
         assert r["mean"]["outside"] == 0 and r["leave"]["outside"] == 0 and r["harmonic"]["outside"] == 0
         assert r["upload"]["outside"] == 0  # the fill erase on an upload keeps every pixel outside its stroke
+        assert 0 <= r["upload"]["judge_seg_agree"] <= 1 and "seg_agree" not in r["upload"]  # judged, not segmented
     assert result["summary"]["tree"]["upload"]["psnr"]["n"] == 2

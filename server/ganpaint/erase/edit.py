@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganpaint.erase.fit import FillSettings, fit_fill, hole_cells
+from ganpaint.erase.fit import FillSettings, fit_fill, hole_cells, known_pixels
 from ganpaint.erase.leftover import Leftover
 from ganpaint.lru import LRU, tensor_key
 from ganpaint.nn.intervene import UnitEdit
@@ -89,7 +89,10 @@ class Fills:
         hit = self.fits.get(key)
         if hit is not None:
             return hit
-        penalty = leftover.penalty(classes) if scorer is not None else None
+        penalty = None
+        if scorer is not None:
+            around = known_pixels(region, tuple(r.shape[-2:]), self.settings.ring)  # (H, W)
+            penalty = leftover.penalty(classes, picture, around)
         value = fit_fill(r, region, tail, picture, held, self.settings, between_steps, penalty).to(r.dtype)
         self.fits.put(key, value)
         return value

@@ -43,6 +43,14 @@ def grow(region: torch.Tensor, px: int) -> torch.Tensor:
     return F.max_pool2d(m, 2 * px + 1, stride=1, padding=px)[0, 0] > 0 if px > 0 else m[0, 0] > 0
 
 
+def known_pixels(region: torch.Tensor, feature_hw: tuple[int, int], ring: int) -> torch.Tensor:
+    """(H, W) bool: the pixels the fill must agree with around a region (H, W): those of the hole cells outside
+    it, and a ring of ``ring`` px around it."""
+    hole = hole_cells(region, feature_hw)  # (h, w)
+    cell_pixels = F.interpolate(hole[None, None].float(), size=region.shape[-2:], mode="nearest")[0, 0] > 0
+    return (cell_pixels | grow(region, ring)) & ~(region > 0)
+
+
 def harmonic_fill(f: torch.Tensor, hole: torch.Tensor, iters: int = 200) -> torch.Tensor:
     """(N, C, h, w) features with the ``hole`` cells (h, w) replaced by a harmonic fill of the others (Jacobi on
     3 x 3 means, replicate padding), started from their mean; a hole that covers everything (or nothing) stays."""
@@ -83,9 +91,7 @@ def fit_fill(
         start = harmonic_fill(r, hole, s.harmonic_iters) * torch.where(hole, keep, 1.0)  # (1, C, h, w)
         if s.steps <= 0 or not bool(hole.any()):
             return start[0].detach()
-        size = target.shape[-2:]
-        cell_pixels = F.interpolate(hole[None, None].float(), size=size, mode="nearest")[0, 0] > 0  # (H, W)
-        known = ((cell_pixels | grow(region, s.ring)) & ~(region > 0)).float()[None, None]  # (1, 1, H, W)
+        known = known_pixels(region, tuple(r.shape[-2:]), s.ring).float()[None, None]  # (1, 1, H, W)
         rms = float(r.pow(2).mean().sqrt()) or 1.0
         v = start.clone().requires_grad_(True)
         opt = torch.optim.Adam([v], lr=s.lr * rms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> None:
                 "batch": trainer.cfg.batch,
                 "params": n_params,
                 "final_loss": round(sum(trainer.losses[-100:]) / max(1, len(trainer.losses[-100:])), 5),
-                "hardware": "2 CPU cores, shared with GAN training",
+                "hardware": f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads",
             },
         )
         print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
