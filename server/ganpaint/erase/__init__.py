@@ -9,8 +9,8 @@ object's silhouette. The fill erase (``"method": "fill"``, the default) instead
 2. fits those hole features for a few steps so that the generator's render agrees with the picture on the
    known pixels around the region (the parts of the hole's cells outside the stroke and a ring around it),
    near the harmonic start and smooth inside the stroke, with the concept's first erase units held at 0 in the
-   hole, and with as little of the concept as the model's segmenter can still see there (leftover.py) (fit.py;
-   a stroke still being drawn gets step 1 alone: ``Fills.quick``), and
+   hole, and with the model's segmenter seeing there what it sees around the stroke, not the concept
+   (leftover.py) (fit.py; a stroke still being drawn gets step 1 alone: ``Fills.quick``), and
 3. on an upload, keeps the picture's own pixels outside the stroke and sews the region in (seam.py, upload.py).
 
     edits = [FillErase(layer, units, 0.0, 1.0, mask)]     # unresolved: GANPaint's erase, exactly

@@ -23,7 +23,7 @@ class FillSettings:
     smooth: float = 0.3  # weight of the render's squared differences between neighbours inside the region
     ring: int = 6  # known pixels: this far (px) around the region, plus the hole cells' pixels outside it
     held_units: int = 3  # the concept's first erase units held at 0 in the hole (at most the stroke's strength)
-    concept: float = 0.01  # weight of the segmenter's -log(1 - p(erased concept)) inside the region (leftover.py)
+    concept: float = 0.01  # weight of -log p(what the segmenter sees around the region) inside it (leftover.py)
     concept_every: int = 5  # the concept term on every n-th step (the last step among them), weighted n times
     seam_iters: int = 400  # Jacobi steps of the seam (uploads; 0: the region cut in without one)
 
@@ -79,8 +79,9 @@ def fit_fill(
     r: (1, C, h, w) features; region: (H, W) in [0, 1], the pixels to erase (> 0) at the render's size;
     tail: the generator after r's layer; target: (1, 3, H, W) in [-1, 1], the picture it must agree with
     around the region; held: units kept at 0 in the hole; ``between_steps``: called before each step (a
-    background render stepping aside for painters); ``leftover``: x (1, 3, H, W) -> (1, H, W), how much of the
-    erased concept a segmenter still sees (``Leftover.penalty``), weighted by ``s.concept`` inside the region."""
+    background render stepping aside for painters); ``leftover``: x (1, 3, H, W) -> (1, H, W), how unlike its
+    surroundings (and how like the erased concept) a segmenter finds each pixel (``Leftover.penalty``),
+    weighted by ``s.concept`` inside the region."""
     with torch.inference_mode(False), torch.enable_grad():
         r = r.detach().clone()  # not an inference tensor: the fit needs its graph
         target = target.detach().clone().to(r.dtype)
