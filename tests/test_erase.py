@@ -152,6 +152,10 @@ def test_fills_resolve_fits_again_for_another_concept(g, segmenter):
     plain = fills.resolve([FillErase("layer4", [1], 0.0, 1.0, region, concept="dome")], r, tail, target)
     assert fills.fits.misses == 3  # the concept and the segmenter are part of the fit's key
     assert not torch.equal(dome[0].value, tree[0].value) and not torch.equal(dome[0].value, plain[0].value)
+    quick = Fills(FillSettings(harmonic_iters=50, steps=0))  # a draft's fill has no concept term: no segmenter
+    quick.resolve([FillErase("layer4", [1], 0.0, 1.0, region, concept="dome")], r, tail, target, None, seen)
+    quick.resolve([FillErase("layer4", [1], 0.0, 1.0, region, concept="dome")], r, tail, target)
+    assert quick.fits.misses == 1 and quick.fits.hits == 1
 
 
 def test_seam_keeps_the_outside_and_removes_an_offset():

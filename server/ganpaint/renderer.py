@@ -290,7 +290,8 @@ class Renderer:
         edits = [self.context.resolve_upload(m, projected, job.edits) for job in jobs]  # stamps that respect context
         step = None if jobs[0].interactive else self.foreground.wait
         fills = self.fills.quick if jobs[0].draft else self.fills
-        seg = Leftover.of(self.context.segmenter(m))
+        erasing = any(isinstance(e, FillErase) for job in jobs for e in job.edits)
+        seg = Leftover.of(self.context.segmenter(m)) if erasing else None
         if jobs[0].refined:  # jobs of one batch share their key, refined included
             fitted = [resolve_upload(fills, projected, e, step, seg)[0] for e in edits]
             return np.stack([refined_upload(m.refiner, projected, e) for e in fitted])  # (N, 4R, 4R, 3)

@@ -70,7 +70,8 @@ class Fills:
         if bool(hole_cells(region, r.shape[-2:]).all()):  # nothing around to fill from: GANPaint's erase
             return [e.units_erase() if isinstance(e, FillErase) else e for e in edits]
         held = sorted({int(u) for e in fills for u in list(e.units)[: self.settings.held_units]})
-        classes = leftover.classes([e.concept for e in fills]) if leftover is not None else ()
+        uses_term = leftover is not None and self.settings.steps > 0 and self.settings.concept > 0
+        classes = leftover.classes([e.concept for e in fills]) if uses_term else ()  # a quick fill has no term
         value = self.fit(r, region, tail, target, held, between_steps, leftover, classes)  # (C, h, w)
         units = list(range(r.shape[1]))
         out = []
